@@ -1,0 +1,78 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings applied to every Swift target: Swift 6 language mode comes from
+/// `swiftLanguageModes`; these add the stricter upcoming features.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
+        .library(name: "ConnectorKitTesting", targets: ["ConnectorKitTesting"]),
+        .library(name: "Connectors", targets: ["Connectors"]),
+        .library(name: "PipelineLoader", targets: ["PipelineLoader"]),
+        .executable(name: "sluice", targets: ["Runner"]),
+        .executable(name: "bench", targets: ["Bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // The plugin API and the shared engine. Depends on swift-log only.
+        .target(
+            name: "ConnectorKit",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "ConnectorKitTesting",
+            dependencies: ["ConnectorKit"]
+        ),
+        // Built-in plugins, one folder each.
+        .target(
+            name: "Connectors",
+            dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md"]
+        ),
+        // Pipeline files (TOML) → validated pipeline specifications.
+        .target(
+            name: "PipelineLoader",
+            dependencies: ["ConnectorKit", "Connectors", "TOMLKit"]
+        ),
+        // Deterministic machine-log simulator used by the demo, tests and benchmarks.
+        .target(name: "MachineSimulator"),
+        .executableTarget(
+            name: "Runner",
+            dependencies: [
+                "ConnectorKit", "Connectors", "PipelineLoader", "MachineSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "Bench",
+            dependencies: ["ConnectorKit", "Connectors", "MachineSimulator"]
+        ),
+        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "ConnectorKitTesting"]),
+        .testTarget(
+            name: "ConnectorsTests",
+            dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator"]
+        ),
+        .testTarget(
+            name: "RunnerTests",
+            dependencies: ["MachineSimulator", "Runner"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}

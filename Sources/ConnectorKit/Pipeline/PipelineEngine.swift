@@ -1,0 +1,254 @@
+import Foundation
+import Logging
+
+/// Runs a pipeline once: reads what is new, decodes, transforms, writes and commits.
+///
+/// Three concurrent stages joined by bounded queues (back-pressure): the source, the processing
+/// stage (decoder and transforms) and the sink stage, which alone commits. Cursors advance only in
+/// checkpoints the sink has committed together with its data, so a crash at any point replays
+/// from the last commit: nothing lost, nothing twice.
+public struct PipelineEngine: Sendable {
+    public let pipeline: Pipeline
+    public let checkpointStore: any CheckpointStore
+
+    public init(pipeline: Pipeline, checkpointStore: any CheckpointStore) {
+        self.pipeline = pipeline
+        self.checkpointStore = checkpointStore
+    }
+
+    /// Runs once. Throws the first failure after committing what was already processed.
+    public func runOnce(context: RunContext) async throws {
+        let p = pipeline
+        let started = Date().timeIntervalSince1970
+        let checkpoint = try await p.sink.open(context: SinkContext(pipeline: p.name, checkpointStore: checkpointStore))
+        let deadLetters = try DeadLetterWriter(path: p.deadLetterPath, pipeline: p.name,
+                                               committedLength: checkpoint.outputs[DeadLetterWriter.outputKey])
+        let events = BoundedQueue<SourceEvent>(capacity: 4)
+        let items = BoundedQueue<SinkItem>(capacity: 4)
+        let transformContext = TransformContext(pipeline: p.name, runStarted: started)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await p.source.run(from: checkpoint, context: context) { try await events.send($0) }
+                    events.finish()
+                } catch {
+                    events.fail(error)
+                    throw error
+                }
+            }
+            group.addTask {
+                do {
+                    var stage = ProcessingStage(pipeline: p, context: context, transformContext: transformContext)
+                    while let event = try await events.next() {
+                        for item in try stage.handle(event) { try await items.send(item) }
+                    }
+                    items.finish()
+                } catch {
+                    events.fail(error)
+                    items.fail(error)
+                    throw error
+                }
+            }
+            var sinkStage = SinkStage(pipeline: p, context: context, checkpoint: checkpoint, deadLetters: deadLetters)
+            do {
+                while let item = try await items.next() { try await sinkStage.handle(item) }
+                try await sinkStage.commitIfDirty()
+            } catch {
+                // Keep what is consistent: everything handled so far is committed before failing.
+                let original = error
+                do { try await sinkStage.commitIfDirty() } catch {
+                    context.logger.error("final commit after a failure failed too: \(error)")
+                }
+                items.fail(original)
+                events.fail(original)
+                group.cancelAll()
+                throw original
+            }
+            try await group.waitForAll()
+        }
+        try await p.sink.close()
+    }
+}
+
+/// Decoder sessions and transforms; turns source events into sink items.
+struct ProcessingStage {
+    let pipeline: Pipeline
+    let context: RunContext
+    let transformContext: TransformContext
+
+    private struct OpenFile {
+        var session: (any DecoderSession)?
+        var tracker: FileCursorTracker
+        var carry: [UInt8] = []
+    }
+    private var files: [String: OpenFile] = [:]
+
+    init(pipeline: Pipeline, context: RunContext, transformContext: TransformContext) {
+        self.pipeline = pipeline
+        self.context = context
+        self.transformContext = transformContext
+    }
+
+    mutating func handle(_ event: SourceEvent) throws -> [SinkItem] {
+        switch event {
+        case let .open(open):
+            guard let decoder = pipeline.decoder else {
+                throw ConnectorError(.configuration, "the source reads files but no decoder (csv or log) is configured", pipeline: pipeline.name)
+            }
+            if open.reason != .new {
+                context.logger.debug("reading file", metadata: ["file": "\(open.file)", "from": "\(open.cursor.offset)", "reason": "\(open.reason.rawValue)"])
+            }
+            var tracker = FileCursorTracker(cursor: open.cursor, window: open.window)
+            let session = try decoder.makeSession(file: open.file, state: open.cursor.decoderState)
+            tracker.setDecoderState(session.state)
+            files[open.file] = OpenFile(session: session, tracker: tracker)
+            return []
+        case let .bytes(file, bytes):
+            guard var f = files[file] else { return [] }
+            if f.carry.isEmpty { f.carry = bytes } else { f.carry.append(contentsOf: bytes) }
+            files[file] = nil // keep the buffer uniquely referenced while decoding
+            let out = try drain(&f, file: file, atEnd: false)
+            files[file] = f
+            return out
+        case let .close(file, final):
+            guard var f = files.removeValue(forKey: file) else { return [] }
+            var out = try drain(&f, file: file, atEnd: final)
+            if !f.carry.isEmpty {
+                let pending = Int64(f.carry.count)
+                context.stats.update { $0.pendingBytes += pending; $0.filesWithPendingBytes += 1 }
+                context.logger.debug("last record has no line end yet; it waits for the next run",
+                                     metadata: ["file": "\(file)", "bytes": "\(pending)"])
+            }
+            out.append(.fileDone(file: file, cursor: f.tracker.cursor, final: final && f.carry.isEmpty))
+            return out
+        case let .records(batch, file, cursor):
+            context.stats.update { $0.recordsDecoded += Int64(batch.count) }
+            let (result, letters) = try applyTransforms(batch)
+            return [.data(result, letters, file: file, cursor: cursor)]
+        }
+    }
+
+    private func applyTransforms(_ batch: RecordBatch) throws -> (RecordBatch?, [DeadLetter]) {
+        var current = batch
+        var letters: [DeadLetter] = []
+        for (name, transform) in pipeline.transforms {
+            if current.isEmpty { break }
+            var collector = DeadLetterCollector(stage: name)
+            current = try transform.process(current, context: transformContext, deadLetters: &collector)
+            letters.append(contentsOf: collector.letters)
+        }
+        return (current.isEmpty ? nil : current, letters)
+    }
+
+    /// Decodes all complete records in the carry buffer, cutting batches of `batchRows`.
+    private func drain(_ f: inout OpenFile, file: String, atEnd: Bool) throws -> [SinkItem] {
+        guard var session = f.session else { return [] }
+        var results: [(RecordBatch?, [DeadLetter], FileCursor)] = []
+        var decoded = DecodedRecords()
+        var pos = 0
+        let maxRows = pipeline.batchRows
+        f.carry.withUnsafeBytes { all in
+            while pos < all.count {
+                let ctx = DecodeContext(file: file, offset: f.tracker.cursor.offset, line: f.tracker.cursor.lines + 1,
+                                        atEnd: atEnd, maxRows: maxRows - decoded.count)
+                let (consumed, lines) = session.decode(UnsafeRawBufferPointer(rebasing: all[pos...]), context: ctx, output: &decoded)
+                if consumed > 0 {
+                    f.tracker.consume(UnsafeRawBufferPointer(rebasing: all[pos..<(pos + consumed)]), lines: lines)
+                    pos += consumed
+                }
+                let full = decoded.count >= maxRows
+                if full || consumed == 0 || pos == all.count {
+                    f.tracker.setDecoderState(session.state)
+                    if decoded.count > 0 || !decoded.deadLetters.isEmpty || consumed > 0 {
+                        let letters = decoded.takeDeadLetters()
+                        let batch = decoded.count > 0 ? decoded.takeBatch(file: file) : nil
+                        results.append((batch, letters, f.tracker.cursor))
+                    }
+                    if !full { break }
+                }
+            }
+        }
+        f.session = session
+        if pos > 0 { f.carry.removeFirst(pos) }
+        var items: [SinkItem] = []
+        for (batch, decodeLetters, cursor) in results {
+            var letters = decodeLetters
+            var transformed: RecordBatch?
+            if let batch {
+                context.stats.update { $0.recordsDecoded += Int64(batch.count) }
+                let (r, l) = try applyTransforms(batch)
+                transformed = r
+                letters.append(contentsOf: l)
+            }
+            items.append(.data(transformed, letters, file: file, cursor: cursor))
+        }
+        return items
+    }
+}
+
+/// Writes to the sink and the dead-letter file; commits.
+struct SinkStage {
+    let pipeline: Pipeline
+    let context: RunContext
+    var checkpoint: Checkpoint
+    let deadLetters: DeadLetterWriter
+    private var uncommitted = 0
+    private var dirty = false
+    private var lastCommit = Date().timeIntervalSince1970
+
+    init(pipeline: Pipeline, context: RunContext, checkpoint: Checkpoint, deadLetters: DeadLetterWriter) {
+        self.pipeline = pipeline
+        self.context = context
+        self.checkpoint = checkpoint
+        self.deadLetters = deadLetters
+    }
+
+    mutating func handle(_ item: SinkItem) async throws {
+        switch item {
+        case let .data(batch, letters, file, cursor):
+            if let batch, !batch.isEmpty {
+                try await pipeline.sink.write(batch)
+                context.stats.update { $0.recordsWritten += Int64(batch.count) }
+                uncommitted += batch.count
+            }
+            if !letters.isEmpty {
+                try deadLetters.append(letters, at: Date().timeIntervalSince1970)
+                context.stats.update { $0.deadLetters += Int64(letters.count) }
+                uncommitted += letters.count
+            }
+            checkpoint.files[file] = cursor
+            dirty = true
+            if uncommitted >= pipeline.commitRows || Date().timeIntervalSince1970 - lastCommit >= pipeline.commitSeconds {
+                try await commit()
+            }
+        case let .fileDone(file, cursor, final):
+            var c = cursor
+            if final { c.completed = true }
+            if checkpoint.files[file] != c { checkpoint.files[file] = c; dirty = true }
+            guard final else { return }
+            try await commit()
+            do {
+                try await pipeline.source.didCommit(file: file, cursor: c, context: context)
+                checkpoint.files[file] = nil
+                dirty = true
+            } catch {
+                context.logger.error("after-load action failed; it is retried on the next run: \(error)", metadata: ["file": "\(file)"])
+                context.stats.update { $0.fileErrors += 1; $0.errors.append("\(file): after-load action failed: \(error)") }
+            }
+        }
+    }
+
+    mutating func commitIfDirty() async throws {
+        if dirty { try await commit() }
+    }
+
+    private mutating func commit() async throws {
+        checkpoint.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
+        try await pipeline.sink.commit(checkpoint)
+        context.stats.update { $0.commits += 1 }
+        uncommitted = 0
+        dirty = false
+        lastCommit = Date().timeIntervalSince1970
+    }
+}

@@ -1,0 +1,51 @@
+import Logging
+import Synchronization
+
+/// Asks a running pipeline to stop after the current batch (SIGTERM, shutdown).
+public final class StopToken: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func stop() { flag.store(true, ordering: .relaxed) }
+    public var isStopped: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// What every plugin gets while a pipeline runs.
+public struct RunContext: Sendable {
+    public var pipeline: String
+    public var logger: Logger
+    public var stop: StopToken
+    public var stats: RunStats
+
+    public init(pipeline: String, logger: Logger, stop: StopToken = StopToken(), stats: RunStats = RunStats()) {
+        self.pipeline = pipeline
+        self.logger = logger
+        self.stop = stop
+        self.stats = stats
+    }
+}
+
+/// Counters of one run, updated by the stages and read by progress output and metrics.
+public final class RunStats: Sendable {
+    private let state = Mutex(Counts())
+
+    public struct Counts: Sendable, Equatable {
+        public var filesOpened = 0
+        public var filesRestarted = 0
+        public var fileErrors = 0
+        public var bytesRead: Int64 = 0
+        public var recordsDecoded: Int64 = 0
+        public var recordsWritten: Int64 = 0
+        public var deadLetters: Int64 = 0
+        public var commits = 0
+        /// Bytes left unconsumed at the end of files because their last record has no terminator yet.
+        public var pendingBytes: Int64 = 0
+        public var filesWithPendingBytes = 0
+        public var errors: [String] = []
+    }
+
+    public init() {}
+
+    public var counts: Counts { state.withLock { $0 } }
+
+    public func update(_ body: (inout Counts) -> Void) { state.withLock { body(&$0) } }
+}
