@@ -100,7 +100,7 @@ struct ProcessingStage {
                 context.logger.debug("reading file", metadata: ["file": "\(open.file)", "from": "\(open.cursor.offset)", "reason": "\(open.reason.rawValue)"])
             }
             var tracker = FileCursorTracker(cursor: open.cursor, window: open.window)
-            let session = try decoder.makeSession(file: open.file, state: open.cursor.decoderState)
+            var session = try decoder.makeSession(file: open.file, state: open.cursor.decoderState)
             tracker.setDecoderState(session.state)
             files[open.file] = OpenFile(session: session, tracker: tracker)
             return []

@@ -18,7 +18,7 @@ public protocol DecoderSession {
     ///   and the number of line feeds in them. Stops early once `output` holds `context.maxRows`.
     mutating func decode(_ input: UnsafeRawBufferPointer, context: DecodeContext, output: inout DecodedRecords) -> (consumed: Int, lines: Int64)
     /// State to keep in the checkpoint so a later session can resume mid-file.
-    var state: String? { get }
+    var state: String? { mutating get }
 }
 
 public struct DecodeContext: Sendable {

@@ -1,0 +1,245 @@
+import Foundation
+import ConnectorKit
+
+/// Splits CSV bytes into records (RFC 4180: quoted fields may hold the delimiter, doubled quotes,
+/// CR and LF; records end with LF or CRLF). Works on raw bytes of an ASCII-compatible encoding,
+/// with no allocation per field.
+struct CSVScanner: RecordScanner {
+    let config: CSVConfiguration
+    var state: DecoderState
+    /// Field ranges of the record being scanned: start, end, and whether doubled quotes need undoing.
+    private var fields: [(Int, Int, Bool)] = []
+    private var unescaped: [UInt8] = []
+
+    init(config: CSVConfiguration, state: DecoderState) {
+        self.config = config
+        self.state = state
+        fields.reserveCapacity(64)
+    }
+
+    private enum Scan {
+        case record(end: Int, next: Int, lines: Int64)
+        case incomplete
+        case malformed(end: Int, next: Int, lines: Int64, reason: String)
+    }
+
+    mutating func scan(_ buf: UnsafeBufferPointer<UInt8>, codec: TextCodec, context: DecodeContext, output: inout DecodedRecords) -> (consumed: Int, lines: Int64) {
+        var pos = 0
+        var lines: Int64 = 0
+        let n = buf.count
+        if state.header != nil && output.names != state.header! && output.count == 0 { output.setNames(state.header!) }
+
+        // Leftover of an oversized record: skip to the next line feed.
+        if state.skippingOversized == true {
+            guard let lf = Self.find(0x0A, buf, from: 0) else {
+                return context.atEnd ? (n, 0) : (n, 0)
+            }
+            state.skippingOversized = nil
+            pos = lf + 1
+            lines = 1
+        }
+        // Preamble lines at the start of the file.
+        while (state.linesSkipped ?? 0) < config.skipLines {
+            guard let lf = Self.find(0x0A, buf, from: pos) else { return (pos, lines) }
+            pos = lf + 1
+            lines += 1
+            state.linesSkipped = (state.linesSkipped ?? 0) + 1
+        }
+
+        while pos < n && output.count < context.maxRows {
+            let start = pos
+            let scanned = scanRecord(buf, from: start, atEnd: context.atEnd)
+            switch scanned {
+            case .incomplete:
+                if n - start > config.maxRecordBytes {
+                    let line = context.line + lines
+                    output.deadLetters.append(DeadLetter(
+                        origin: RecordOrigin(file: context.file, line: line, byteOffset: context.offset + Int64(start)),
+                        stage: "csv", reason: "record longer than max_record_bytes (\(config.maxRecordBytes)); skipped to the next line (raw text cut to 64 KiB)",
+                        raw: Array(buf[start..<min(n, start + 65536)]), rawEncoding: codec.encoding.rawValue))
+                    if let lf = Self.find(0x0A, buf, from: start + config.maxRecordBytes) {
+                        pos = lf + 1
+                        lines += Self.count(0x0A, buf, start, pos)
+                    } else {
+                        lines += Self.count(0x0A, buf, start, n)
+                        pos = n
+                        state.skippingOversized = true
+                    }
+                    continue
+                }
+                return (pos, lines)
+            case let .malformed(end, next, recLines, reason):
+                output.deadLetters.append(DeadLetter(
+                    origin: RecordOrigin(file: context.file, line: context.line + lines, byteOffset: context.offset + Int64(start)),
+                    stage: "csv", reason: reason, raw: Array(buf[start..<end]), rawEncoding: codec.encoding.rawValue))
+                pos = next
+                lines += recLines
+            case let .record(end, next, recLines):
+                let line = context.line + lines
+                pos = next
+                lines += recLines
+                // A blank line is no record.
+                if fields.count == 1 && fields[0].0 == fields[0].1 && !(start < end && buf[start] == config.quote) { continue }
+                let record = UnsafeBufferPointer(rebasing: buf[start..<end])
+                let (problem, nonASCII) = codec.check(record)
+                if let problem {
+                    output.deadLetters.append(DeadLetter(
+                        origin: RecordOrigin(file: context.file, line: line, byteOffset: context.offset + Int64(start)),
+                        stage: "csv", reason: problem, raw: Array(record), rawEncoding: codec.encoding.rawValue))
+                    continue
+                }
+                if state.header == nil {
+                    takeHeader(buf, codec: codec, nonASCII: nonASCII)
+                    output.setNames(state.header!)
+                    continue
+                }
+                if fields.count != output.names.count {
+                    output.deadLetters.append(DeadLetter(
+                        origin: RecordOrigin(file: context.file, line: line, byteOffset: context.offset + Int64(start)),
+                        stage: "csv", reason: "expected \(output.names.count) fields, found \(fields.count)",
+                        raw: Array(record), rawEncoding: codec.encoding.rawValue))
+                    continue
+                }
+                for (k, f) in fields.enumerated() {
+                    if f.2 {
+                        undouble(buf, f.0, f.1)
+                        unescaped.withUnsafeBufferPointer { codec.append($0, nonASCII: nonASCII, to: &output.columns[k]) }
+                    } else {
+                        codec.append(UnsafeBufferPointer(rebasing: buf[f.0..<f.1]), nonASCII: nonASCII, to: &output.columns[k])
+                    }
+                }
+                output.lines.append(line)
+                output.byteOffsets.append(context.offset + Int64(start))
+                output.raw.append(UnsafeRawBufferPointer(record))
+            }
+        }
+        return (pos, lines)
+    }
+
+    private mutating func takeHeader(_ buf: UnsafeBufferPointer<UInt8>, codec: TextCodec, nonASCII: Bool) {
+        var names: [String] = []
+        for f in fields {
+            var col = StringColumn()
+            if f.2 {
+                undouble(buf, f.0, f.1)
+                unescaped.withUnsafeBufferPointer { codec.append($0, nonASCII: nonASCII, to: &col) }
+            } else {
+                codec.append(UnsafeBufferPointer(rebasing: buf[f.0..<f.1]), nonASCII: nonASCII, to: &col)
+            }
+            names.append(col[0].trimmingCharacters(in: .whitespaces))
+        }
+        if let given = config.columns { names = given } else {
+            var seen: [String: Int] = [:]
+            for i in names.indices {
+                if names[i].isEmpty { names[i] = "column_\(i + 1)" }
+                if let c = seen[names[i]] { seen[names[i]] = c + 1; names[i] += "_\(c + 1)" } else { seen[names[i]] = 1 }
+            }
+        }
+        state.header = names
+    }
+
+    private mutating func undouble(_ buf: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) {
+        unescaped.removeAll(keepingCapacity: true)
+        var i = s
+        while i < e {
+            unescaped.append(buf[i])
+            if buf[i] == config.quote && i + 1 < e && buf[i + 1] == config.quote { i += 2 } else { i += 1 }
+        }
+    }
+
+    /// Scans one record starting at `start`, filling `fields`.
+    @inline(__always)
+    private mutating func scanRecord(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, atEnd: Bool) -> Scan {
+        fields.removeAll(keepingCapacity: true)
+        let n = buf.count
+        let delim = config.delimiter, quote = config.quote
+        var i = start
+        var lines: Int64 = 0
+        while true {
+            if i < n && buf[i] == quote {
+                // Quoted field.
+                let contentStart = i + 1
+                var j = contentStart
+                var doubled = false
+                var closed = false
+                while j < n {
+                    let c = buf[j]
+                    if c == quote {
+                        if j + 1 < n && buf[j + 1] == quote { doubled = true; j += 2; continue }
+                        if j + 1 == n && !atEnd { return .incomplete }
+                        closed = true
+                        break
+                    }
+                    if c == 0x0A { lines += 1 }
+                    j += 1
+                }
+                if !closed {
+                    if !atEnd { return .incomplete }
+                    return .malformed(end: n, next: n, lines: lines, reason: "unterminated quoted field at end of file")
+                }
+                fields.append((contentStart, j, doubled))
+                i = j + 1
+                if i == n {
+                    if !atEnd { return .incomplete }
+                    return .record(end: n, next: n, lines: lines)
+                }
+                let c = buf[i]
+                if c == delim { i += 1; continue }
+                if c == 0x0A { return .record(end: i, next: i + 1, lines: lines + 1) }
+                if c == 0x0D && i + 1 < n && buf[i + 1] == 0x0A { return .record(end: i, next: i + 2, lines: lines + 1) }
+                if c == 0x0D && i + 1 == n && !atEnd { return .incomplete }
+                // Text after a closing quote: malformed; resynchronise at the next line feed.
+                guard let lf = Self.find(0x0A, buf, from: i) else {
+                    if !atEnd { return .incomplete }
+                    return .malformed(end: n, next: n, lines: lines, reason: "unexpected text after a closing quote")
+                }
+                let end = lf > start && buf[lf - 1] == 0x0D ? lf - 1 : lf
+                return .malformed(end: end, next: lf + 1, lines: lines + 1, reason: "unexpected text after a closing quote")
+            }
+            // Unquoted field: up to the delimiter or the line feed.
+            let fieldStart = i
+            while i < n {
+                let c = buf[i]
+                if c == delim || c == 0x0A { break }
+                i += 1
+            }
+            if i == n {
+                if !atEnd { return .incomplete }
+                var e = n
+                if e > fieldStart && buf[e - 1] == 0x0D { e -= 1 }
+                appendUnquoted(buf, fieldStart, e)
+                return .record(end: e, next: n, lines: lines)
+            }
+            if buf[i] == delim {
+                appendUnquoted(buf, fieldStart, i)
+                i += 1
+                continue
+            }
+            var e = i
+            if e > fieldStart && buf[e - 1] == 0x0D { e -= 1 }
+            appendUnquoted(buf, fieldStart, e)
+            return .record(end: e, next: i + 1, lines: lines + 1)
+        }
+    }
+
+    @inline(__always)
+    private mutating func appendUnquoted(_ buf: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) {
+        guard config.trim else { fields.append((s, e, false)); return }
+        var a = s, b = e
+        while a < b && (buf[a] == 0x20 || buf[a] == 0x09) { a += 1 }
+        while b > a && (buf[b - 1] == 0x20 || buf[b - 1] == 0x09) { b -= 1 }
+        fields.append((a, b, false))
+    }
+
+    static func find(_ byte: UInt8, _ buf: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard from < buf.count, let base = buf.baseAddress else { return nil }
+        guard let p = memchr(base + from, Int32(byte), buf.count - from) else { return nil }
+        return UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
+    }
+
+    static func count(_ byte: UInt8, _ buf: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) -> Int64 {
+        var k: Int64 = 0
+        for i in s..<e where buf[i] == byte { k += 1 }
+        return k
+    }
+}

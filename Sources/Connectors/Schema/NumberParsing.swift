@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Parsers from field bytes straight to typed values, without building a `String` per value.
+struct NumberParsing: Sendable {
+    /// `.` or `,`.
+    var decimalSeparator: UInt8 = UInt8(ascii: ".")
+    /// Ignored between digits when set (e.g. `.` in `1.234,5`).
+    var thousandsSeparator: UInt8?
+
+    @inline(__always)
+    func parseInt(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var i = 0
+        let n = b.count
+        guard n > 0 else { return nil }
+        var negative = false
+        if b[0] == UInt8(ascii: "-") { negative = true; i = 1 } else if b[0] == UInt8(ascii: "+") { i = 1 }
+        guard i < n else { return nil }
+        var v: Int64 = 0
+        while i < n {
+            let c = b[i]
+            let d = c &- 48
+            if d > 9 {
+                if let t = thousandsSeparator, c == t, i > 0 { i += 1; continue }
+                return nil
+            }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (s, o2) = negative ? m.subtractingReportingOverflow(Int64(d)) : m.addingReportingOverflow(Int64(d))
+            if o1 || o2 { return nil }
+            v = s
+            i += 1
+        }
+        return v
+    }
+
+    private static let powersOf10: [Double] = (0...22).map { pow(10.0, Double($0)) }
+
+    @inline(__always)
+    func parseDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+        let n = b.count
+        guard n > 0 else { return nil }
+        // Fast path: [sign] digits [sep digits], at most 15 significant digits: exact (Clinger).
+        var i = 0
+        var negative = false
+        if b[0] == UInt8(ascii: "-") { negative = true; i = 1 } else if b[0] == UInt8(ascii: "+") { i = 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fraction = 0
+        var seenSep = false
+        var fast = i < n
+        while i < n {
+            let c = b[i]
+            let d = c &- 48
+            if d <= 9 {
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                digits += 1
+                if seenSep { fraction += 1 }
+            } else if c == decimalSeparator && !seenSep {
+                seenSep = true
+            } else {
+                fast = false
+                break
+            }
+            i += 1
+        }
+        if fast && digits > 0 && digits <= 15 {
+            let v = Double(mantissa) / NumberParsing.powersOf10[fraction]
+            return negative ? -v : v
+        }
+        return slowDouble(b)
+    }
+
+    private func slowDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+        guard b.count < 256 else { return nil }
+        var tmp = [CChar](repeating: 0, count: b.count + 1)
+        var k = 0
+        for c in b {
+            if let t = thousandsSeparator, c == t { continue }
+            if c == decimalSeparator { tmp[k] = CChar(UInt8(ascii: ".")) }
+            else if c == UInt8(ascii: ".") && decimalSeparator != UInt8(ascii: ".") { return nil }
+            else { tmp[k] = CChar(bitPattern: c) }
+            k += 1
+        }
+        tmp[k] = 0
+        // strtod accepts hex floats, "inf" and "nan"; only plain decimal notation is data here.
+        for c in tmp[0..<k] {
+            let u = UInt8(bitPattern: c)
+            if !((u >= 48 && u <= 57) || u == UInt8(ascii: ".") || u == UInt8(ascii: "-") || u == UInt8(ascii: "+") || u == UInt8(ascii: "e") || u == UInt8(ascii: "E")) {
+                return nil
+            }
+        }
+        return tmp.withUnsafeBufferPointer { p -> Double? in
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(p.baseAddress!, &end)
+            guard let end, end - UnsafeMutablePointer(mutating: p.baseAddress!) == k, k > 0 else { return nil }
+            return v
+        }
+    }
+
+    enum DecimalProblem: Error { case syntax, precision }
+
+    /// Exact decimal: unscaled value at `scale`, rounded half away from zero (as PostgreSQL does).
+    @inline(__always)
+    func parseDecimal(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int) -> Result<Int128, DecimalProblem> {
+        var i = 0
+        let n = b.count
+        guard n > 0 else { return .failure(.syntax) }
+        var negative = false
+        if b[0] == UInt8(ascii: "-") { negative = true; i = 1 } else if b[0] == UInt8(ascii: "+") { i = 1 }
+        var v: Int128 = 0
+        var intDigits = 0
+        var fracDigits = 0
+        var seenSep = false
+        var roundUp = false
+        var any = false
+        while i < n {
+            let c = b[i]
+            let d = c &- 48
+            if d <= 9 {
+                any = true
+                if seenSep {
+                    if fracDigits < scale {
+                        v = v * 10 + Int128(d)
+                        fracDigits += 1
+                    } else if fracDigits == scale {
+                        roundUp = d >= 5
+                        fracDigits += 1
+                    }
+                } else {
+                    if intDigits > 0 || d != 0 { intDigits += 1 }
+                    if intDigits > 38 { return .failure(.precision) }
+                    v = v * 10 + Int128(d)
+                }
+            } else if c == decimalSeparator && !seenSep {
+                seenSep = true
+            } else if let t = thousandsSeparator, c == t, !seenSep {
+                // skip
+            } else {
+                return .failure(.syntax)
+            }
+            i += 1
+        }
+        guard any else { return .failure(.syntax) }
+        while fracDigits < scale { v *= 10; fracDigits += 1 }
+        if roundUp { v += 1 }
+        if v >= NumberParsing.tenPow(precision) { return .failure(.precision) }
+        return .success(negative ? -v : v)
+    }
+
+    static func tenPow(_ k: Int) -> Int128 {
+        var r: Int128 = 1
+        for _ in 0..<k { r *= 10 }
+        return r
+    }
+
+    @inline(__always)
+    func parseBool(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {
+        if b.count == 1 {
+            switch b[0] | 0x20 {
+            case UInt8(ascii: "1") | 0x20, UInt8(ascii: "t"), UInt8(ascii: "y"): return true
+            case UInt8(ascii: "0") | 0x20, UInt8(ascii: "f"), UInt8(ascii: "n"): return false
+            default: return nil
+            }
+        }
+        guard b.count <= 5 else { return nil }
+        var lower: UInt64 = 0
+        for c in b { lower = lower << 8 | UInt64(c | 0x20) }
+        switch lower {
+        case 0x74_72_75_65, 0x79_65_73, 0x6F_6E: return true // true, yes, on
+        case 0x66_61_6C_73_65, 0x6E_6F, 0x6F_66_66: return false // false, no, off
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import ConnectorKit
+import Foundation
+
+/// The `schema` transform: one pass per column from text to typed values.
+public struct SchemaTransform: Transform {
+    struct PreparedColumn: Sendable {
+        var name: String
+        var input: String
+        var spec: SchemaConfiguration.ColumnSpec
+        var format: TimeFormat?
+        var zone: TimeZone
+    }
+
+    let configuration: SchemaConfiguration
+    let prepared: [PreparedColumn]
+    let numbers: NumberParsing
+    let nullTokens: [[UInt8]]
+    let filters: [FilterCondition]
+    let outputSchemaPrefix: Schema
+
+    public init(_ c: SchemaConfiguration) throws {
+        configuration = c
+        let defaultZone = TimeZone(identifier: c.timezone) ?? TimeZone(identifier: "UTC")!
+        prepared = try c.columns.map { name, spec in
+            PreparedColumn(name: name, input: spec.from ?? name, spec: spec,
+                           format: try spec.format.map { f in try TimeFormat(f) } ?? (spec.type == .date ? try TimeFormat("yyyy-MM-dd") : try TimeFormat("iso8601")),
+                           zone: spec.timezone.flatMap { TimeZone(identifier: $0) } ?? defaultZone)
+        }
+        numbers = NumberParsing(decimalSeparator: c.decimalSeparator.utf8.first ?? UInt8(ascii: "."), thousandsSeparator: c.thousandsSeparator?.utf8.first)
+        nullTokens = c.nullValues.map { Array($0.utf8) }
+        filters = try c.filter.map { f in try FilterCondition(parsing: f) }
+        outputSchemaPrefix = Schema(c.columns.map { Field($0.name, $0.spec.type, nullable: $0.spec.nullable) }
+            + c.derive.map { Field($0.name, SchemaTransform.derivedType($0.spec), nullable: true) })
+    }
+
+    static func derivedType(_ d: SchemaConfiguration.DeriveSpec) -> DataType {
+        switch d {
+        case .file, .fileName, .pathCapture: .string
+        case .line: .int64
+        case .ingestTime: .timestamp
+        }
+    }
+
+    public func process(_ batch: RecordBatch, context: TransformContext, deadLetters: inout DeadLetterCollector) throws -> RecordBatch {
+        let n = batch.count
+        var failure = [String?](repeating: nil, count: n)
+        var columns: [Column] = []
+        var fields = outputSchemaPrefix.fields
+        columns.reserveCapacity(fields.count)
+
+        for col in prepared {
+            guard let idx = batch.schema.index(of: col.input) else {
+                let reason = "column '\(col.input)' declared in the schema is not in the input (input columns: \(batch.schema.names.joined(separator: ", ")))"
+                for r in 0..<n { deadLetters.reject(batch, row: r, reason: reason) }
+                return RecordBatch(schema: Schema(fields), columns: fields.map { _ in Column(.string(StringColumn())) }, origins: RecordOrigins(file: batch.origins.file))
+            }
+            let source = batch.columns[idx]
+            guard case let .string(text) = source.values else {
+                // Already typed (e.g. from a record source): keep it when the type matches.
+                guard batch.schema.fields[idx].type == col.spec.type else {
+                    throw ConnectorError(.configuration, "schema: column '\(col.input)' arrives as \(batch.schema.fields[idx].type), declared \(col.spec.type)")
+                }
+                columns.append(source)
+                continue
+            }
+            columns.append(cast(text, validity: source.validity, column: col, failure: &failure))
+        }
+        // Derived columns.
+        for (_, spec) in configuration.derive {
+            switch spec {
+            case .file:
+                columns.append(Column(.string(StringColumn(repeatElement(batch.origins.file, count: n)))))
+            case .fileName:
+                let name = batch.origins.file.split(separator: "/").last.map(String.init) ?? batch.origins.file
+                columns.append(Column(.string(StringColumn(repeatElement(name, count: n)))))
+            case .line:
+                columns.append(Column(.int64(batch.origins.lines)))
+            case .ingestTime:
+                columns.append(Column(.timestamp([Int64](repeating: Int64(context.runStarted * 1_000_000), count: n))))
+            case let .pathCapture(pattern, capture):
+                if let v = pattern.match(batch.origins.file)?[capture] {
+                    columns.append(Column(.string(StringColumn(repeatElement(v, count: n)))))
+                } else {
+                    columns.append(Column(.string(StringColumn(repeatElement("", count: n))), validity: [Bool](repeating: false, count: n)))
+                }
+            }
+        }
+        if configuration.keepOtherColumns {
+            let used = Set(prepared.map(\.input)).union(configuration.drop)
+            for (i, f) in batch.schema.fields.enumerated() where !used.contains(f.name) && !fields.contains(where: { $0.name == f.name }) {
+                fields.append(f)
+                columns.append(batch.columns[i])
+            }
+        }
+        var result = RecordBatch(schema: Schema(fields), columns: columns, origins: batch.origins)
+        var keep = [Bool](repeating: true, count: n)
+        for r in 0..<n where failure[r] != nil {
+            keep[r] = false
+            deadLetters.reject(batch, row: r, reason: failure[r]!)
+        }
+        for f in filters {
+            let pass: [Bool]
+            do { pass = try f.evaluate(result) } catch {
+                throw ConnectorError(.configuration, "schema filter: \(error.message)")
+            }
+            for r in 0..<n where !pass[r] { keep[r] = false }
+        }
+        result = result.filter(keep)
+        return result
+    }
+
+    @inline(__always)
+    private func isNullToken(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        for t in nullTokens where t.count == b.count {
+            if t.isEmpty { return true }
+            if t.withUnsafeBufferPointer({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) { return true }
+        }
+        return false
+    }
+
+    @inline(__always)
+    private static func trimmed(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var s = 0, e = b.count
+        while s < e && (b[s] == 0x20 || b[s] == 0x09) { s += 1 }
+        while e > s && (b[e - 1] == 0x20 || b[e - 1] == 0x09) { e -= 1 }
+        return s == 0 && e == b.count ? b : UnsafeBufferPointer(rebasing: b[s..<e])
+    }
+
+    /// Casts one text column; failed rows get a reason in `failure` (first failure wins).
+    private func cast(_ text: StringColumn, validity inValidity: [Bool]?, column col: PreparedColumn, failure: inout [String?]) -> Column {
+        let n = text.count
+        var validity: [Bool]? = nil
+        func markNull(_ r: Int) {
+            if validity == nil { validity = [Bool](repeating: true, count: n) }
+            validity![r] = false
+        }
+        func fail(_ r: Int, _ b: UnsafeBufferPointer<UInt8>, _ what: String) {
+            if failure[r] == nil {
+                let shown = String(decoding: b.prefix(60), as: UTF8.self)
+                failure[r] = "column '\(col.name)': cannot read '\(shown)' as \(what)"
+            }
+        }
+        let type = col.spec.type
+        return text.bytes.withUnsafeBufferPointer { all -> Column in
+            @inline(__always) func field(_ r: Int) -> UnsafeBufferPointer<UInt8>? {
+                if let v = inValidity, !v[r] { return nil }
+                let raw = UnsafeBufferPointer(rebasing: all[Int(text.offsets[r])..<Int(text.offsets[r + 1])])
+                let b = type == .string ? raw : SchemaTransform.trimmed(raw)
+                return isNullToken(b) ? nil : b
+            }
+            @inline(__always) func null(_ r: Int) {
+                markNull(r)
+                if !col.spec.nullable && failure[r] == nil { failure[r] = "column '\(col.name)' is required but empty" }
+            }
+            switch type {
+            case .string:
+                var out = StringColumn(reservingRows: n, bytes: text.bytes.count)
+                for r in 0..<n {
+                    if let b = field(r) { out.append(UnsafeRawBufferPointer(b)) } else { null(r); out.appendEmpty() }
+                }
+                return Column(.string(out), validity: validity)
+            case .int32, .int64:
+                var out = [Int64](repeating: 0, count: n)
+                for r in 0..<n {
+                    guard let b = field(r) else { null(r); continue }
+                    if let v = numbers.parseInt(b), type == .int64 || (v >= Int64(Int32.min) && v <= Int64(Int32.max)) { out[r] = v } else { fail(r, b, type.description) }
+                }
+                if type == .int32 { return Column(.int32(out.map { Int32(truncatingIfNeeded: $0) }), validity: validity) }
+                return Column(.int64(out), validity: validity)
+            case .float64:
+                var out = [Double](repeating: 0, count: n)
+                for r in 0..<n {
+                    guard let b = field(r) else { null(r); continue }
+                    if let v = numbers.parseDouble(b) { out[r] = v } else { fail(r, b, "float64") }
+                }
+                return Column(.float64(out), validity: validity)
+            case let .decimal(p, s):
+                var out = [Int128](repeating: 0, count: n)
+                for r in 0..<n {
+                    guard let b = field(r) else { null(r); continue }
+                    switch numbers.parseDecimal(b, precision: p, scale: s) {
+                    case let .success(v): out[r] = v
+                    case .failure(.precision): fail(r, b, "\(type) (too many digits)")
+                    case .failure(.syntax): fail(r, b, type.description)
+                    }
+                }
+                return Column(.decimal(out), validity: validity)
+            case .bool:
+                var out = [Bool](repeating: false, count: n)
+                for r in 0..<n {
+                    guard let b = field(r) else { null(r); continue }
+                    if let v = numbers.parseBool(b) { out[r] = v } else { fail(r, b, "bool") }
+                }
+                return Column(.bool(out), validity: validity)
+            case .date:
+                var out = [Int32](repeating: 0, count: n)
+                let format = col.format!
+                for r in 0..<n {
+                    guard let b = field(r) else { null(r); continue }
+                    if let p = format.parse(b) { out[r] = Int32(p.micros / 86_400_000_000 - (p.micros < 0 && p.micros % 86_400_000_000 != 0 ? 1 : 0)) }
+                    else { fail(r, b, "date (\(format.description))") }
+                }
+                return Column(.date(out), validity: validity)
+            case .timestamp:
+                var out = [Int64](repeating: 0, count: n)
+                let format = col.format!
+                var zone = ZoneConverter(zone: col.zone)
+                for r in 0..<n {
+                    guard let b = field(r) else { null(r); continue }
+                    guard let p = format.parse(b) else { fail(r, b, "timestamp (\(format.description))"); continue }
+                    if let off = p.offsetSeconds { out[r] = p.micros - Int64(off) * 1_000_000 } else { out[r] = zone.toUTC(localMicros: p.micros) }
+                }
+                return Column(.timestamp(out), validity: validity)
+            }
+        }
+    }
+}

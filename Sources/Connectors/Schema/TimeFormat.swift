@@ -1,0 +1,300 @@
+import Foundation
+import ConnectorKit
+
+/// A date/time layout such as `dd/MM/yyyy HH:mm:ss[.SSS]`, compiled once and applied to bytes.
+///
+/// Letters: `yyyy` `yy` year, `MM` `M` month, `dd` `d` day, `HH` `H` hour (0–23), `mm` minute,
+/// `ss` second, `S…` fraction (1–9 digits), `XXX`/`Z` UTC offset (`Z`, `+03:00`, `-0300`),
+/// `[…]` optional part, `'…'` literal text; anything else is literal.
+/// Also the named layouts `iso8601`, `epoch_s`, `epoch_ms`, `epoch_us`.
+struct TimeFormat: Sendable, CustomStringConvertible {
+    indirect enum Token: Sendable, Equatable {
+        case year4, year2, month(fixed: Bool), day(fixed: Bool), hour(fixed: Bool), minute, second, fraction, offset
+        case literal(UInt8)
+        case optional([Token])
+    }
+
+    enum Kind: Sendable { case pattern([Token]), iso8601, epoch(unitsPerSecond: Int64) }
+
+    let kind: Kind
+    let description: String
+
+    /// What a parse yields: local (or UTC when `offset` is set) microseconds since the epoch.
+    struct Parsed { var micros: Int64; var offsetSeconds: Int? ; var hasTime: Bool }
+
+    init(_ text: String) throws(FormatError) {
+        description = text
+        switch text.lowercased() {
+        case "iso8601", "iso-8601", "rfc3339": kind = .iso8601
+        case "epoch_s", "epoch", "unix", "epoch_seconds": kind = .epoch(unitsPerSecond: 1)
+        case "epoch_ms", "epoch_millis": kind = .epoch(unitsPerSecond: 1000)
+        case "epoch_us", "epoch_micros": kind = .epoch(unitsPerSecond: 1_000_000)
+        default:
+            var chars = Array(text.utf8)[...]
+            let tokens = try TimeFormat.compile(&chars, nested: false)
+            if tokens.isEmpty { throw FormatError(message: "is empty") }
+            kind = .pattern(tokens)
+        }
+    }
+
+    struct FormatError: Error { var message: String }
+
+    private static func compile(_ s: inout ArraySlice<UInt8>, nested: Bool) throws(FormatError) -> [Token] {
+        var out: [Token] = []
+        while let c = s.first {
+            if c == UInt8(ascii: "]") {
+                guard nested else { throw FormatError(message: "has a ']' without '['") }
+                s.removeFirst()
+                return out
+            }
+            if c == UInt8(ascii: "[") {
+                s.removeFirst()
+                out.append(.optional(try compile(&s, nested: true)))
+                continue
+            }
+            if c == UInt8(ascii: "'") {
+                s.removeFirst()
+                while let l = s.first, l != UInt8(ascii: "'") { out.append(.literal(l)); s.removeFirst() }
+                guard !s.isEmpty else { throw FormatError(message: "has an unclosed quote") }
+                s.removeFirst()
+                continue
+            }
+            var run = 0
+            while run < s.count && s[s.startIndex + run] == c { run += 1 }
+            s.removeFirst(run)
+            switch (Character(Unicode.Scalar(c)), run) {
+            case ("y", 4): out.append(.year4)
+            case ("y", 2): out.append(.year2)
+            case ("M", 2): out.append(.month(fixed: true))
+            case ("M", 1): out.append(.month(fixed: false))
+            case ("d", 2): out.append(.day(fixed: true))
+            case ("d", 1): out.append(.day(fixed: false))
+            case ("H", 2): out.append(.hour(fixed: true))
+            case ("H", 1): out.append(.hour(fixed: false))
+            case ("m", 2): out.append(.minute)
+            case ("s", 2): out.append(.second)
+            case ("S", _): out.append(.fraction)
+            case ("X", _), ("Z", 1), ("x", _): out.append(.offset)
+            case ("y", _), ("M", _), ("d", _), ("H", _), ("m", _), ("s", _):
+                throw FormatError(message: "has '\(String(repeating: Character(Unicode.Scalar(c)), count: run))'; use yyyy or yy, MM or M, dd or d, HH or H, mm, ss")
+            case ("h", _), ("a", _):
+                throw FormatError(message: "uses a 12-hour clock (h/a), which is not supported; use HH")
+            default:
+                for _ in 0..<run { out.append(.literal(c)) }
+            }
+        }
+        if nested { throw FormatError(message: "has a '[' without ']'") }
+        return out
+    }
+
+    /// True when the layout has a time of day (else only a date).
+    var hasTimeOfDay: Bool {
+        switch kind {
+        case .iso8601, .epoch: return true
+        case let .pattern(tokens):
+            func any(_ t: [Token]) -> Bool {
+                t.contains { if case .hour = $0 { return true }; if case let .optional(i) = $0 { return any(i) }; return false }
+            }
+            return any(tokens)
+        }
+    }
+
+    private struct Fields {
+        var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, micros = 0
+        var offset: Int?
+    }
+
+    func parse(_ b: UnsafeBufferPointer<UInt8>) -> Parsed? {
+        switch kind {
+        case let .epoch(units): return TimeFormat.parseEpoch(b, unitsPerSecond: units)
+        case .iso8601: return TimeFormat.parseISO(b)
+        case let .pattern(tokens):
+            var f = Fields()
+            var i = 0
+            guard TimeFormat.apply(tokens, b, &i, &f), i == b.count else { return nil }
+            return TimeFormat.finish(f, hasTime: true)
+        }
+    }
+
+    private static func finish(_ f: Fields, hasTime: Bool) -> Parsed? {
+        guard (1...12).contains(f.month), f.day >= 1, f.day <= CivilDateShim.daysInMonth(f.year, f.month),
+              f.hour < 24, f.minute < 60, f.second < 61 else { return nil }
+        let days = Int64(CivilDateShim.days(f.year, f.month, f.day))
+        let secs = days * 86400 + Int64(f.hour * 3600 + f.minute * 60 + min(f.second, 59))
+        return Parsed(micros: secs * 1_000_000 + Int64(f.micros), offsetSeconds: f.offset, hasTime: hasTime)
+    }
+
+    @inline(__always)
+    private static func digits(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, min: Int, max: Int) -> Int? {
+        var v = 0
+        var k = 0
+        while k < max && i < b.count {
+            let d = b[i] &- 48
+            if d > 9 { break }
+            v = v * 10 + Int(d)
+            i += 1
+            k += 1
+        }
+        return k >= min ? v : nil
+    }
+
+    private static func apply(_ tokens: [Token], _ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields) -> Bool {
+        for t in tokens {
+            switch t {
+            case .year4: guard let v = digits(b, &i, min: 4, max: 4) else { return false }; f.year = v
+            case .year2: guard let v = digits(b, &i, min: 2, max: 2) else { return false }; f.year = 2000 + v
+            case let .month(fixed): guard let v = digits(b, &i, min: fixed ? 2 : 1, max: 2) else { return false }; f.month = v
+            case let .day(fixed): guard let v = digits(b, &i, min: fixed ? 2 : 1, max: 2) else { return false }; f.day = v
+            case let .hour(fixed): guard let v = digits(b, &i, min: fixed ? 2 : 1, max: 2) else { return false }; f.hour = v
+            case .minute: guard let v = digits(b, &i, min: 2, max: 2) else { return false }; f.minute = v
+            case .second: guard let v = digits(b, &i, min: 2, max: 2) else { return false }; f.second = v
+            case .fraction:
+                let start = i
+                guard let v = digits(b, &i, min: 1, max: 9) else { return false }
+                var us = v
+                var n = i - start
+                while n < 6 { us *= 10; n += 1 }
+                while n > 6 { us /= 10; n -= 1 }
+                f.micros = us
+            case .offset:
+                guard let o = parseOffset(b, &i) else { return false }
+                f.offset = o
+            case let .literal(c):
+                guard i < b.count, b[i] == c else { return false }
+                i += 1
+            case let .optional(inner):
+                var j = i
+                var g = f
+                if apply(inner, b, &j, &g) { i = j; f = g }
+            }
+        }
+        return true
+    }
+
+    private static func parseOffset(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int? {
+        guard i < b.count else { return nil }
+        if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") { i += 1; return 0 }
+        guard b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") else { return nil }
+        let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+        i += 1
+        guard let h = digits(b, &i, min: 2, max: 2) else { return nil }
+        var m = 0
+        if i < b.count && b[i] == UInt8(ascii: ":") { i += 1 }
+        if i < b.count, let mm = digits(b, &i, min: 2, max: 2) { m = mm }
+        return sign * (h * 3600 + m * 60)
+    }
+
+    private static func parseISO(_ b: UnsafeBufferPointer<UInt8>) -> Parsed? {
+        var f = Fields()
+        var i = 0
+        guard let y = digits(b, &i, min: 4, max: 4), i < b.count, b[i] == UInt8(ascii: "-") else { return nil }
+        i += 1
+        guard let mo = digits(b, &i, min: 2, max: 2), i < b.count, b[i] == UInt8(ascii: "-") else { return nil }
+        i += 1
+        guard let d = digits(b, &i, min: 2, max: 2) else { return nil }
+        f.year = y; f.month = mo; f.day = d
+        if i == b.count { return finish(f, hasTime: false) }
+        guard b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: " ") || b[i] == UInt8(ascii: "t") else { return nil }
+        i += 1
+        guard let h = digits(b, &i, min: 2, max: 2), i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+        i += 1
+        guard let mi = digits(b, &i, min: 2, max: 2) else { return nil }
+        f.hour = h; f.minute = mi
+        if i < b.count && b[i] == UInt8(ascii: ":") {
+            i += 1
+            guard let s = digits(b, &i, min: 2, max: 2) else { return nil }
+            f.second = s
+            if i < b.count && (b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",")) {
+                i += 1
+                let start = i
+                guard var us = digits(b, &i, min: 1, max: 9) else { return nil }
+                var n = i - start
+                while n < 6 { us *= 10; n += 1 }
+                while n > 6 { us /= 10; n -= 1 }
+                f.micros = us
+            }
+        }
+        if i < b.count {
+            guard let o = parseOffset(b, &i) else { return nil }
+            f.offset = o
+        }
+        guard i == b.count else { return nil }
+        return finish(f, hasTime: true)
+    }
+
+    private static func parseEpoch(_ b: UnsafeBufferPointer<UInt8>, unitsPerSecond: Int64) -> Parsed? {
+        var i = 0
+        var negative = false
+        if i < b.count && b[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        var whole: Int64 = 0
+        var any = false
+        while i < b.count, b[i] &- 48 <= 9 {
+            let (m, o) = whole.multipliedReportingOverflow(by: 10)
+            if o { return nil }
+            whole = m + Int64(b[i] - 48)
+            i += 1
+            any = true
+        }
+        guard any else { return nil }
+        var fracMicros: Int64 = 0
+        if i < b.count && b[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale: Int64 = 1_000_000 / unitsPerSecond
+            while i < b.count, b[i] &- 48 <= 9 {
+                scale /= 10
+                fracMicros += Int64(b[i] - 48) * scale
+                i += 1
+            }
+        }
+        guard i == b.count else { return nil }
+        let (micros, o) = whole.multipliedReportingOverflow(by: 1_000_000 / unitsPerSecond)
+        if o { return nil }
+        let v = micros + fracMicros
+        return Parsed(micros: negative ? -v : v, offsetSeconds: 0, hasTime: true)
+    }
+}
+
+enum CivilDateShim {
+    @inline(__always) static func days(_ y: Int, _ m: Int, _ d: Int) -> Int { CivilDate.days(year: y, month: m, day: d) }
+    @inline(__always) static func daysInMonth(_ y: Int, _ m: Int) -> Int { CivilDate.daysInMonth(year: y, month: m) }
+}
+
+/// Converts local wall-clock times in a time zone to UTC, caching the offset per hour because
+/// Foundation's lookup is slow for per-row use.
+struct ZoneConverter {
+    let zone: TimeZone
+    private var cachedHour: Int64 = .min
+    private var cachedOffset: Int64 = 0
+
+    init(zone: TimeZone) { self.zone = zone }
+
+    /// UTC microseconds for local microseconds. In a DST gap the time is read with the offset
+    /// before the gap (so it lands after it); in an overlap the earlier (first) instant is taken.
+    mutating func toUTC(localMicros: Int64) -> Int64 {
+        if zone.identifier == "UTC" || zone.identifier == "GMT" { return localMicros }
+        let localSeconds = floorDiv(localMicros, 1_000_000)
+        let hour = floorDiv(localSeconds, 3600)
+        if hour != cachedHour {
+            cachedHour = hour
+            cachedOffset = offset(forLocal: hour * 3600)
+            // Only cache hours that contain no transition.
+            if offset(forLocal: hour * 3600 + 3599) != cachedOffset { cachedHour = .min }
+        }
+        let off = cachedHour == hour ? cachedOffset : offset(forLocal: localSeconds)
+        return localMicros - off * 1_000_000
+    }
+
+    private func offset(forLocal local: Int64) -> Int64 {
+        // First guess with the offset at (local − 1 day), then settle; prefer the earlier instant.
+        let before = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local - 86400))))
+        let after = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local + 86400))))
+        let candidates = [before, after]
+        for off in candidates.sorted(by: >) {
+            let utc = local - off
+            if Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(utc)))) == off { return off }
+        }
+        return before
+    }
+
+    private func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+}
