@@ -44,7 +44,7 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func prefixMatch(_ segs: ArraySlice<[UInt8]>, _ parts: ArraySlice<[UInt8]>) -> Bool {
-        guard let part = parts.first else { return segs.count > 1 || segs.first == Array("**".utf8) }
+        guard let part = parts.first else { return !segs.isEmpty }
         guard let first = segs.first else { return false }
         if first == Array("**".utf8) { return true }
         guard matchSegment(first[...], part[...]) else { return false }

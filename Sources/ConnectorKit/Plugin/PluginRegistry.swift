@@ -59,12 +59,15 @@ public struct PluginDescriptor: Sendable {
     public let type: String
     public let summary: String
     public let sample: String
+    /// For sources: whether it emits raw bytes (and so needs a decoder as its first transform).
+    public let producesBytes: Bool
     let decodeAndValidate: @Sendable (ConfigNode, ConfigDecoding) throws -> any PluginConfiguration
     let make: @Sendable (any PluginConfiguration, PluginBuildContext) throws -> PluginInstance
 
-    init<C: PluginConfiguration>(kind: PluginKind, type: String, summary: String, configuration: C.Type,
+    init<C: PluginConfiguration>(kind: PluginKind, type: String, summary: String, configuration: C.Type, producesBytes: Bool = false,
                                  make: @escaping @Sendable (C, PluginBuildContext) throws -> PluginInstance) {
         self.kind = kind
+        self.producesBytes = producesBytes
         self.type = type
         self.summary = summary
         sample = C.sample
@@ -78,9 +81,9 @@ public struct PluginDescriptor: Sendable {
         self.make = { config, context in try make(config as! C, context) }
     }
 
-    public static func source<C: PluginConfiguration>(_ type: String, _ configuration: C.Type, summary: String,
+    public static func source<C: PluginConfiguration>(_ type: String, _ configuration: C.Type, summary: String, producesBytes: Bool = true,
                                                      make: @escaping @Sendable (C, PluginBuildContext) throws -> any Source) -> PluginDescriptor {
-        PluginDescriptor(kind: .source, type: type, summary: summary, configuration: configuration) { .source(try make($0, $1)) }
+        PluginDescriptor(kind: .source, type: type, summary: summary, configuration: configuration, producesBytes: producesBytes) { .source(try make($0, $1)) }
     }
 
     public static func decoder<C: PluginConfiguration>(_ type: String, _ configuration: C.Type, summary: String,

@@ -1,0 +1,16 @@
+import ConnectorKit
+
+/// Every built-in plugin, one line each. A new connector adds its folder and one line here;
+/// `ConventionTests` checks that every folder is listed and documented.
+public enum BuiltinPlugins {
+    public static let all: [PluginDescriptor] = [
+        .source("files", FilesConfiguration.self, summary: "Files in a local folder, tailed: only new bytes are read") { c, ctx in c.makeSource(context: ctx) },
+        .decoder("csv", CSVConfiguration.self, summary: "CSV (RFC 4180) in any one-byte delimiter and encoding") { c, _ in CSVDecoder(c) },
+        .decoder("log", LogConfiguration.self, summary: "Log lines split by a regex with named groups, or key=value pairs") { c, _ in LogDecoder(c) },
+        .transform("schema", SchemaConfiguration.self, summary: "Cast to declared types; rename, derive, filter") { c, _ in try SchemaTransform(c) },
+        .sink("jsonl", JSONLConfiguration.self, summary: "JSON lines to a file (exactly-once) or standard output") { c, ctx in JSONLSink(path: ctx.resolve(c.path)) },
+        .sink("discard", DiscardConfiguration.self, summary: "Discards records (benchmarks, dry runs)") { _, _ in DiscardSink() },
+    ]
+
+    public static var registry: PluginRegistry { PluginRegistry(all) }
+}

@@ -1,0 +1,119 @@
+import ConnectorKit
+import Connectors
+import Foundation
+import Logging
+
+/// When the daemon runs a pipeline.
+public enum Schedule: Sendable, Equatable, CustomStringConvertible {
+    /// Every N seconds (`"every 30s"`), measured from the end of the previous run.
+    case every(Double)
+    /// Only by `sluice once`.
+    case manual
+
+    public init?(parsing text: String) {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t == "manual" || t == "never" { self = .manual; return }
+        guard t.hasPrefix("every "), let d = ConfigDuration(parsing: String(t.dropFirst(6))), d.seconds > 0 else { return nil }
+        self = .every(d.seconds)
+    }
+
+    public var description: String {
+        switch self {
+        case let .every(s): "every \(s.formatted())s"
+        case .manual: "manual"
+        }
+    }
+}
+
+/// The `[pipeline]` table.
+public struct PipelineSettings: Decodable, Sendable {
+    public var name: String?
+    public var description: String?
+    public var schedule: Schedule = .every(60)
+    /// Records per batch between stages.
+    public var batchRows: Int = 8192
+    /// Commit at least every N records…
+    public var commitRows: Int = 500_000
+    /// …and at least this often.
+    public var commitInterval: ConfigDuration = ConfigDuration(seconds: 5)
+    /// Dead-letter file; default `<state-dir>/<name>/dead-letter.jsonl`.
+    public var deadLetter: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, schedule
+        case batchRows = "batch_rows"
+        case commitRows = "commit_rows"
+        case commitInterval = "commit_interval"
+        case deadLetter = "dead_letter"
+    }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        if let s = try c.decodeIfPresent(String.self, forKey: .schedule) {
+            guard let parsed = Schedule(parsing: s) else {
+                throw ConfigIssue(key: "schedule", message: "expected \"every <duration>\" (e.g. \"every 30s\", \"every 5m\") or \"manual\", found \"\(s)\"")
+            }
+            schedule = parsed
+        }
+        batchRows = try c.decodeIfPresent(Int.self, forKey: .batchRows) ?? batchRows
+        commitRows = try c.decodeIfPresent(Int.self, forKey: .commitRows) ?? commitRows
+        commitInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .commitInterval) ?? commitInterval
+        deadLetter = try c.decodeIfPresent(String.self, forKey: .deadLetter)
+        if !(1...1_000_000).contains(batchRows) { throw ConfigIssue(key: "batch_rows", message: "must be between 1 and 1000000") }
+        if commitRows < 1 { throw ConfigIssue(key: "commit_rows", message: "must be at least 1") }
+    }
+}
+
+/// One configured plugin of a pipeline.
+public struct PipelineStep: Sendable {
+    public var descriptor: PluginDescriptor
+    public var configuration: any PluginConfiguration
+    /// Where it was written, for messages: `source`, `transform[1]`, `sink`.
+    public var keyPath: String
+}
+
+/// A validated pipeline file: every plugin decoded and checked, nothing connected yet.
+public struct PipelineDefinition: Sendable {
+    public var file: String
+    public var name: String
+    public var settings: PipelineSettings
+    public var source: PipelineStep
+    public var transforms: [PipelineStep]
+    public var sink: PipelineStep
+
+    /// Instantiates the plugins.
+    public func build(stateDirectory: String, logger: Logger) throws -> Pipeline {
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        let context = PluginBuildContext(pipeline: name, configFile: file, baseDirectory: base, stateDirectory: stateDirectory, logger: logger)
+        guard case let .source(source) = try source.descriptor.build(source.configuration, context: context) else {
+            throw ConnectorError(.configuration, "source did not build a source", pipeline: name)
+        }
+        guard case let .sink(sink) = try sink.descriptor.build(sink.configuration, context: context) else {
+            throw ConnectorError(.configuration, "sink did not build a sink", pipeline: name)
+        }
+        var decoder: (any RecordDecoder)?
+        var decoderName = "decoder"
+        var transforms: [(name: String, transform: any Transform)] = []
+        for step in self.transforms {
+            switch try step.descriptor.build(step.configuration, context: context) {
+            case let .decoder(d): decoder = d; decoderName = step.descriptor.type
+            case let .transform(t): transforms.append((step.descriptor.type, t))
+            default: throw ConnectorError(.configuration, "\(step.keyPath) is not a transform", pipeline: name)
+            }
+        }
+        let deadLetter = settings.deadLetter.map { context.resolve($0) } ?? "\(stateDirectory)/\(name)/dead-letter.jsonl"
+        return Pipeline(name: name, source: source, decoder: decoder, decoderName: decoderName, transforms: transforms, sink: sink,
+                        deadLetterPath: deadLetter, batchRows: settings.batchRows, commitRows: settings.commitRows,
+                        commitSeconds: settings.commitInterval.seconds)
+    }
+}
+
+/// Every error found in one or more pipeline files.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [ConfigError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}

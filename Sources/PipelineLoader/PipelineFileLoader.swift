@@ -1,0 +1,147 @@
+import ConnectorKit
+import Connectors
+import Foundation
+
+/// Reads pipeline files (`connectors.d/*.toml`) into validated definitions, without touching any server.
+public struct PipelineFileLoader: Sendable {
+    public let registry: PluginRegistry
+    public let environment: [String: String]
+
+    static let topLevelKeys = ["pipeline", "source", "transform", "sink"]
+
+    public init(registry: PluginRegistry = BuiltinPlugins.registry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.registry = registry
+        self.environment = environment
+    }
+
+    /// The pipeline files of a directory, sorted by name.
+    public static func pipelineFiles(in directory: String) throws -> [String] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        return names.filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }.sorted().map { "\(directory)/\($0)" }
+    }
+
+    /// Loads every file of `directory`; returns the good ones and all errors.
+    public func loadDirectory(_ directory: String) -> (pipelines: [PipelineDefinition], errors: [ConfigError]) {
+        let files: [String]
+        do { files = try Self.pipelineFiles(in: directory) } catch {
+            return ([], [ConfigError(file: directory, line: nil, keyPath: "", message: "cannot read the configuration directory: \(error.localizedDescription)")])
+        }
+        var pipelines: [PipelineDefinition] = []
+        var errors: [ConfigError] = []
+        var names: [String: String] = [:]
+        for file in files {
+            do {
+                let p = try load(file: file)
+                if let other = names[p.name] {
+                    errors.append(ConfigError(file: file, line: nil, keyPath: "pipeline.name", message: "pipeline name '\(p.name)' is also used by \(other)"))
+                    continue
+                }
+                names[p.name] = file
+                pipelines.append(p)
+            } catch {
+                errors.append(contentsOf: error.errors)
+            }
+        }
+        return (pipelines, errors)
+    }
+
+    public func load(file: String) throws(ConfigErrors) -> PipelineDefinition {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "", message: "cannot read the file")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "", message: "the file is not UTF-8 text")])
+        }
+        return try load(text: text, file: file)
+    }
+
+    public func load(text: String, file: String) throws(ConfigErrors) -> PipelineDefinition {
+        let root: ConfigNode
+        do { root = try TOMLConversion.parse(text, file: file, environment: environment) } catch { throw ConfigErrors(errors: [error]) }
+        var errors: [ConfigError] = []
+        let decoding = ConfigDecoding(file: file)
+
+        for key in root.keys where !Self.topLevelKeys.contains(key) {
+            var msg = "unknown section '\(key)'"
+            if let g = Suggest.closest(to: key, among: Self.topLevelKeys) { msg += "; did you mean '\(g)'?" }
+            else { msg += "; a pipeline file has [pipeline], [source], [[transform]] and [sink]" }
+            errors.append(ConfigError(file: file, line: root[key]?.line, keyPath: key, message: msg))
+        }
+
+        var settings = PipelineSettings()
+        if let p = root["pipeline"] {
+            do { settings = try decoding.decode(PipelineSettings.self, from: p) } catch { errors.append(error) }
+        }
+        let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        let name = settings.name ?? stem
+        if name.isEmpty || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) || name.hasPrefix(".") {
+            errors.append(ConfigError(file: file, line: root["pipeline"]?["name"]?.line, keyPath: "pipeline.name",
+                                      message: "'\(name)' is not a valid pipeline name (letters, digits, '-', '_' and '.'; it names the state folder)"))
+        }
+
+        let source = step(root["source"], kind: .source, keyPath: "source", file: file, errors: &errors)
+        var transforms: [PipelineStep] = []
+        if let t = root["transform"] {
+            if case let .array(items) = t.value {
+                for (i, item) in items.enumerated() {
+                    if let s = step(item, kind: .transform, keyPath: "transform[\(i)]", file: file, errors: &errors) { transforms.append(s) }
+                }
+            } else {
+                errors.append(ConfigError(file: file, line: t.line, keyPath: "transform", message: "expected [[transform]] tables (an array of tables), found \(t.typeName)"))
+            }
+        }
+        let sink = step(root["sink"], kind: .sink, keyPath: "sink", file: file, errors: &errors)
+
+        // Ordering rules: one decoder, first, exactly when the source reads bytes.
+        let decoders = transforms.enumerated().filter { $0.element.descriptor.kind == .decoder }
+        if decoders.count > 1 {
+            errors.append(ConfigError(file: file, line: nil, keyPath: decoders[1].element.keyPath, message: "only one decoder (csv or log) per pipeline"))
+        } else if let d = decoders.first, d.offset != 0 {
+            errors.append(ConfigError(file: file, line: nil, keyPath: d.element.keyPath, message: "the decoder must be the first [[transform]]"))
+        }
+        if let source, source.descriptor.producesBytes, decoders.isEmpty {
+            errors.append(ConfigError(file: file, line: root["source"]?.line, keyPath: "transform",
+                                      message: "source type '\(source.descriptor.type)' reads files: the first [[transform]] must be a decoder (\(registry.types(of: .decoder).joined(separator: ", ")))"))
+        }
+        guard errors.isEmpty, let source, let sink else { throw ConfigErrors(errors: errors) }
+        return PipelineDefinition(file: file, name: name, settings: settings, source: source, transforms: transforms, sink: sink)
+    }
+
+    private func step(_ node: ConfigNode?, kind: PluginKind, keyPath: String, file: String, errors: inout [ConfigError]) -> PipelineStep? {
+        guard let node else {
+            if kind != .transform {
+                errors.append(ConfigError(file: file, line: nil, keyPath: keyPath, message: "missing required section [\(keyPath)]"))
+            }
+            return nil
+        }
+        guard case .table = node.value else {
+            errors.append(ConfigError(file: file, line: node.line, keyPath: keyPath, message: "expected a table, found \(node.typeName)"))
+            return nil
+        }
+        let known = kind == .transform ? registry.types(of: .decoder, .transform) : registry.types(of: kind)
+        guard let typeNode = node["type"] else {
+            errors.append(ConfigError(file: file, line: node.line, keyPath: keyPath + ".type",
+                                      message: "missing required key 'type' (one of: \(known.joined(separator: ", ")))"))
+            return nil
+        }
+        guard let type = typeNode.stringValue else {
+            errors.append(ConfigError(file: file, line: typeNode.line, keyPath: keyPath + ".type", message: "expected a string, found \(typeNode.typeName)"))
+            return nil
+        }
+        let descriptor = kind == .transform ? registry.transformStep(type: type) : registry.descriptor(kind: kind, type: type)
+        guard let descriptor else {
+            var msg = "unknown \(kind == .transform ? "transform" : kind.rawValue) type '\(type)'"
+            if let g = Suggest.closest(to: type, among: known) { msg += "; did you mean '\(g)'?" }
+            msg += " (known: \(known.joined(separator: ", ")))"
+            errors.append(ConfigError(file: file, line: typeNode.line, keyPath: keyPath + ".type", message: msg))
+            return nil
+        }
+        do {
+            let config = try descriptor.configure(node, file: file)
+            return PipelineStep(descriptor: descriptor, configuration: config, keyPath: keyPath)
+        } catch {
+            errors.append(error)
+            return nil
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import ConnectorKit
+import Connectors
+import Foundation
+import Logging
+import PipelineLoader
+
+/// Options every command that reads pipeline files takes.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config-dir"), help: "Folder of pipeline files (default: /etc/sluice/connectors.d if it exists, else ./connectors.d).")
+    var configDirectory: String?
+
+    var resolvedConfigDirectory: String {
+        if let configDirectory { return configDirectory }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: "/etc/sluice/connectors.d", isDirectory: &isDir), isDir.boolValue {
+            return "/etc/sluice/connectors.d"
+        }
+        return "connectors.d"
+    }
+}
+
+struct RunOptions: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: "Folder for checkpoints and dead letters (default: $SLUICE_STATE_DIR, else /var/lib/sluice if it exists, else ./.sluice-state).")
+    var stateDirectory: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    var resolvedStateDirectory: String {
+        if let stateDirectory { return stateDirectory }
+        if let env = ProcessInfo.processInfo.environment["SLUICE_STATE_DIR"], !env.isEmpty { return env }
+        if FileManager.default.isWritableFile(atPath: "/var/lib/sluice") { return "/var/lib/sluice" }
+        return FileManager.default.currentDirectoryPath + "/.sluice-state"
+    }
+
+    func makeLogger(label: String = "sluice") -> Logger {
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+enum LoggingBootstrap {
+    nonisolated(unsafe) private static var done = false // set once from the main task before any logging
+    static func once(level: Logger.Level) {
+        guard !done else { return }
+        done = true
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+    }
+}
+
+/// Loads a directory, printing errors in the `file:line: key: message` form.
+func loadPipelines(_ options: ConfigOptions) -> (pipelines: [PipelineDefinition], errors: [ConfigError], directory: String) {
+    let dir = options.resolvedConfigDirectory
+    let (pipelines, errors) = PipelineFileLoader().loadDirectory(dir)
+    return (pipelines, errors, dir)
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import ConnectorKit
+import Foundation
+import Logging
+import PipelineLoader
+
+struct Once: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run one pipeline once: load what is new, then exit.")
+
+    @Argument(help: "The pipeline's name (its file name without .toml, or [pipeline] name).")
+    var name: String
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var options: RunOptions
+
+    @Flag(name: .customLong("no-progress"), help: "No progress line, even on a terminal.")
+    var noProgress = false
+
+    func run() async throws {
+        let (pipelines, errors, dir) = loadPipelines(config)
+        guard let definition = pipelines.first(where: { $0.name == name }) else {
+            for e in errors { printError("error: \(e)") }
+            printError("error: no valid pipeline named '\(name)' in \(dir)" + (pipelines.isEmpty ? "" : " (valid: \(pipelines.map(\.name).joined(separator: ", ")))"))
+            throw ExitCode(1)
+        }
+        let logger = options.makeLogger()
+        let stateDir = options.resolvedStateDirectory
+        let pipeline = try definition.build(stateDirectory: stateDir, logger: logger)
+        let context = RunContext(pipeline: name, logger: logger)
+        let engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDir, pipeline: name))
+        let started = Date()
+        let progress = !noProgress && isatty(2) == 1 ? ProgressLine(stats: context.stats, started: started) : nil
+        progress?.start()
+        var failure: (any Error)?
+        do { try await engine.runOnce(context: context) } catch { failure = error }
+        progress?.stop()
+        let c = context.stats.counts
+        let seconds = Date().timeIntervalSince(started)
+        var summary = "\(name): \(c.recordsWritten) records written, \(c.deadLetters) dead letters, \(c.filesOpened) files read (\(ProgressLine.bytes(c.bytesRead))) in \(String(format: "%.2f", seconds)) s"
+        if c.deadLetters > 0 { summary += "\n  dead letters: \(pipeline.deadLetterPath)" }
+        if c.filesWithPendingBytes > 0 { summary += "\n  \(c.filesWithPendingBytes) file(s) end with an incomplete record (\(c.pendingBytes) bytes) that waits for its line end" }
+        if c.filesRestarted > 0 { summary += "\n  \(c.filesRestarted) file(s) were rotated, truncated or replaced and read from the start" }
+        print(summary)
+        for e in c.errors { printError("error: \(e)") }
+        if let failure {
+            printError("error: \(name): \(failure)")
+            throw ExitCode(1)
+        }
+        if c.fileErrors > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A one-line progress display on standard error, redrawn twice a second.
+final class ProgressLine: Sendable {
+    let stats: RunStats
+    let started: Date
+    private let task = LockedTask()
+
+    init(stats: RunStats, started: Date) {
+        self.stats = stats
+        self.started = started
+    }
+
+    func start() {
+        task.set(Task { [stats, started] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                let c = stats.counts
+                let secs = max(0.001, Date().timeIntervalSince(started))
+                let line = "\r\u{1B}[K\(c.recordsWritten) records, \(c.deadLetters) dead letters, \(ProgressLine.bytes(c.bytesRead)) read, \(Int(Double(c.recordsWritten) / secs)) records/s"
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+        })
+    }
+
+    func stop() {
+        task.cancel()
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        let d = Double(n)
+        if d >= Double(1 << 30) { return String(format: "%.2f GiB", d / Double(1 << 30)) }
+        if d >= Double(1 << 20) { return String(format: "%.1f MiB", d / Double(1 << 20)) }
+        if d >= Double(1 << 10) { return String(format: "%.1f KiB", d / Double(1 << 10)) }
+        return "\(n) B"
+    }
+}
+
+import Synchronization
+final class LockedTask: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    func set(_ t: Task<Void, Never>) { task.withLock { $0 = t } }
+    func cancel() { task.withLock { $0?.cancel() } }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import MachineSimulator
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write machine logs like factory machines do (deterministic by seed).",
+        discussion: "Each machine gets <out>/<machine>/log.txt (xp) or data.csv (linux). Run it again with more --rows to grow the files, by appending or by rewriting them in place.")
+
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "xp (Windows-1252, ';', decimal comma, dd/MM/yyyy, CRLF) or linux (UTF-8 CSV).") var style: String = "xp"
+    @Option(help: "Number of machines.") var machines: Int = 3
+    @Option(help: "Total rows per machine file after this run.") var rows: Int = 100
+    @Option(help: "append, or rewrite (truncate and write everything again, as XP machines do).") var mode: String?
+    @Option(help: "Seed for the values.") var seed: UInt64 = 42
+    @Option(help: "Repeat: add --rows rows per tick this many times.") var ticks: Int = 1
+    @Option(help: "Seconds between ticks.") var interval: Double = 0
+
+    func run() throws {
+        guard let s = MachineSimulator.Style(rawValue: style) else { throw ValidationError("--style must be xp or linux") }
+        let m = MachineSimulator.Mode(rawValue: mode ?? (s == .xp ? "rewrite" : "append"))
+        guard let m else { throw ValidationError("--mode must be append or rewrite") }
+        let sim = MachineSimulator(style: s, seed: seed)
+        for tick in 1...max(1, ticks) {
+            var added = 0
+            for i in 1...max(1, machines) {
+                let machine = String(format: "%@-%02d", s == .xp ? "press" : "line", i)
+                let path = "\(out)/\(machine)/\(sim.fileName)"
+                let total = ticks > 1 ? (try MachineSimulator.countRows(path: path)) + rows : rows
+                added += try sim.write(path: path, machine: machine, totalRows: total, mode: m)
+            }
+            print("tick \(tick): \(added) rows added (\(m.rawValue)) under \(out)")
+            if tick < ticks && interval > 0 { Thread.sleep(forTimeInterval: interval) }
+        }
+    }
+}

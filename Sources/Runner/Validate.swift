@@ -1,0 +1,70 @@
+import ArgumentParser
+import PipelineLoader
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check every pipeline file without connecting to anything.")
+
+    @OptionGroup var config: ConfigOptions
+
+    func run() throws {
+        let (pipelines, errors, dir) = loadPipelines(config)
+        for e in errors { printError("error: \(e)") }
+        if errors.isEmpty {
+            print("\(pipelines.count) pipeline\(pipelines.count == 1 ? "" : "s") in \(dir): OK")
+            if pipelines.isEmpty { printError("warning: no *.toml pipeline files in \(dir)") }
+        } else {
+            printError("\(errors.count) error\(errors.count == 1 ? "" : "s") in \(dir)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ListPipelines: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the pipelines and what they connect.")
+
+    @OptionGroup var config: ConfigOptions
+
+    func run() throws {
+        let (pipelines, errors, _) = loadPipelines(config)
+        let rows = pipelines.map { p in
+            [p.name, p.settings.schedule.description,
+             ([p.source.descriptor.type] + p.transforms.map(\.descriptor.type) + [p.sink.descriptor.type]).joined(separator: " → "),
+             p.file]
+        }
+        let header = ["NAME", "SCHEDULE", "FLOW", "FILE"]
+        let widths = (0..<4).map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
+        for r in [header] + rows {
+            print(r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        for e in errors { printError("error: \(e)") }
+        if !errors.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a sample configuration for a plugin type.")
+
+    @Argument(help: "A plugin type, e.g. files, csv, schema, jsonl. Omit to list them.")
+    var type: String?
+
+    func run() throws {
+        let registry = PipelineFileLoader().registry
+        guard let type else {
+            for d in registry.descriptors { print("\(d.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(d.type.padding(toLength: 10, withPad: " ", startingAt: 0)) \(d.summary)") }
+            return
+        }
+        let matches = registry.descriptors.filter { $0.type == type }
+        guard !matches.isEmpty else {
+            printError("error: no plugin of type '\(type)' (known: \(registry.descriptors.map(\.type).joined(separator: ", ")))")
+            throw ExitCode(1)
+        }
+        for d in matches {
+            let header = switch d.kind {
+            case .source: "[source]"
+            case .decoder, .transform: "[[transform]]"
+            case .sink: "[sink]"
+            }
+            print("# \(d.summary)\n\(header)\n\(d.sample)")
+        }
+    }
+}
