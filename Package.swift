@@ -32,7 +32,7 @@ let package = Package(
         ),
         .target(
             name: "ConnectorKitTesting",
-            dependencies: ["ConnectorKit"]
+            dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]
         ),
         // Built-in plugins, one folder each.
         .target(

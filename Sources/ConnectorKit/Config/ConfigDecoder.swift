@@ -54,9 +54,11 @@ public struct ConfigDecoding {
     private func translate(_ e: DecodingError, root: ConfigNode) -> ConfigError {
         func locate(_ codingPath: [any CodingKey]) -> ConfigNode {
             var node = root
-            for k in codingPath {
-                let key = k.intValue.map { String($0) } ?? k.stringValue
-                if case let .array(items) = node.value, let i = k.intValue, i < items.count { node = items[i]; continue }
+            // Paths from NodeDecoder are absolute; those from synthesized code may be relative.
+            var keys = codingPath.map { $0.intValue.map { String($0) } ?? $0.stringValue }
+            if keys.starts(with: root.path) { keys.removeFirst(root.path.count) }
+            for key in keys {
+                if case let .array(items) = node.value, let i = Int(key), i < items.count { node = items[i]; continue }
                 guard let child = node[key] else { break }
                 node = child
             }
