@@ -1,0 +1,130 @@
+import ConnectorKit
+import ConnectorKitTesting
+@testable import Connectors
+import Testing
+
+@Suite struct CSVDecoderTests {
+    func csv(_ configure: (inout CSVConfiguration) -> Void = { _ in }) -> CSVDecoder {
+        var c = CSVConfiguration()
+        configure(&c)
+        return CSVDecoder(c)
+    }
+
+    @Test func rfc4180QuotingAndLineEnds() throws {
+        let text = "a,b,c\r\n1,\"x,y\",\"he said \"\"hi\"\"\"\r\n2,\"multi\r\nline\",z\n3,,\"\"\n"
+        let out = try DecoderVerifier.verify(csv(), Array(text.utf8))
+        #expect(out.names == ["a", "b", "c"])
+        #expect(out.rows == [["1", "x,y", "he said \"hi\""], ["2", "multi\r\nline", "z"], ["3", "", ""]])
+        #expect(out.lines == [2, 3, 5])
+        #expect(out.deadLetters.isEmpty)
+        #expect(out.consumed == text.utf8.count)
+    }
+
+    @Test(arguments: [(";", "a;b\n1;2\n"), ("\t", "a\tb\n1\t2\n"), ("|", "a|b\n1|2\n"), (",", "a,b\n1,2\n")])
+    func anyOneByteDelimiter(delimiter: String, text: String) throws {
+        let out = try DecoderVerifier.verify(csv { $0.delimiter = CSVConfiguration.singleByte(delimiter)! }, Array(text.utf8))
+        #expect(out.rows == [["1", "2"]])
+    }
+
+    @Test func partialLastRecordWaits() throws {
+        let out = try DecoderVerifier.verify(csv(), Array("a,b\n1,2\n3,4".utf8))
+        #expect(out.rows == [["1", "2"]])
+        #expect(out.consumed == 8)
+        let quoted = try DecoderVerifier.verify(csv(), Array("a,b\n1,\"open\nstill".utf8))
+        #expect(quoted.rows.isEmpty)
+        #expect(quoted.consumed == 4)
+    }
+
+    @Test func explicitColumnsWithoutHeader() throws {
+        let out = try DecoderVerifier.verify(csv { $0.header = false; $0.columns = ["x", "y"] }, Array("1,2\n3,4\n".utf8))
+        #expect(out.names == ["x", "y"])
+        #expect(out.rows == [["1", "2"], ["3", "4"]])
+    }
+
+    @Test func windows1252AndLatin1() throws {
+        // "Pressão;Operador\r\n1,5;José\r\n" in Windows-1252, plus a euro sign (0x80).
+        let bytes: [UInt8] = Array("Press".utf8) + [0xE3] + Array("o;Operador\r\n1,5;Jos".utf8) + [0xE9, 0x80] + [0x0D, 0x0A]
+        let out = try DecoderVerifier.verify(csv { $0.delimiter = UInt8(ascii: ";"); $0.encoding = .windows1252 }, bytes)
+        #expect(out.names == ["Pressão", "Operador"])
+        #expect(out.rows == [["1,5", "José€"]])
+        let latin = try DecoderVerifier.verify(csv { $0.delimiter = UInt8(ascii: ";"); $0.encoding = .iso88591 }, bytes)
+        #expect(latin.rows == [["1,5", "José\u{80}"]])
+    }
+
+    @Test func utf8BOMIsSkipped() throws {
+        let out = try DecoderVerifier.verify(csv(), [0xEF, 0xBB, 0xBF] + Array("a,b\n1,2\n".utf8))
+        #expect(out.names == ["a", "b"])
+    }
+
+    @Test(arguments: [true, false])
+    func utf16WithBOM(bigEndian: Bool) throws {
+        let text = "nome,valor\r\nJoão,1\r\n\"a,b\",2\r\n"
+        var bytes: [UInt8] = bigEndian ? [0xFE, 0xFF] : [0xFF, 0xFE]
+        for u in text.utf16 { bytes += bigEndian ? [UInt8(u >> 8), UInt8(u & 0xFF)] : [UInt8(u & 0xFF), UInt8(u >> 8)] }
+        let out = try DecoderVerifier.verify(csv { $0.encoding = .utf16 }, bytes)
+        #expect(out.names == ["nome", "valor"])
+        #expect(out.rows == [["João", "1"], ["a,b", "2"]])
+        #expect(out.consumed == bytes.count)
+        // Byte offsets point into the UTF-16 file: row 2 starts after BOM + 12 + 8 code units.
+        #expect(out.offsets == [Int64(26), Int64(42)])
+    }
+
+    @Test func badRecordsGoToDeadLetterAndGoodOnesStay() throws {
+        let bytes: [UInt8] = Array("a,b\n1,2\n3\n4,5,6\n7,".utf8) + [0x00] + Array("\n8,".utf8) + [0xFF] + Array("x\n9,".utf8) + [0xC3, 0x28] + Array("\n10,11\n".utf8)
+        let out = try DecoderVerifier.verify(csv(), bytes)
+        #expect(out.rows == [["1", "2"], ["10", "11"]])
+        let reasons = out.deadLetters.map(\.reason)
+        #expect(reasons.count == 5)
+        #expect(reasons[0] == "expected 2 fields, found 1")
+        #expect(reasons[1] == "expected 2 fields, found 3")
+        #expect(reasons[2].contains("NUL"))
+        #expect(reasons[3].contains("invalid UTF-8"))
+        #expect(reasons[4].contains("invalid UTF-8"))
+        #expect(out.deadLetters.map(\.origin.line) == [3, 4, 5, 6, 7])
+    }
+
+    @Test func undefinedWindows1252ByteIsDeadLettered() throws {
+        let out = try DecoderVerifier.verify(csv { $0.encoding = .windows1252 }, Array("a\nok\n".utf8) + [0x81] + [0x0A])
+        #expect(out.rows == [["ok"]])
+        #expect(out.deadLetters.first?.reason.contains("0x81") == true)
+    }
+
+    @Test func unterminatedQuoteAtEndOfFile() throws {
+        let out = try DecoderVerifier.verify(csv(), Array("a,b\n1,2\n3,\"never closed\n".utf8), atEnd: true)
+        #expect(out.rows == [["1", "2"]])
+        #expect(out.deadLetters.map(\.reason) == ["unterminated quoted field at end of file"])
+    }
+
+    @Test func oversizedRecordIsSkipped() throws {
+        var bytes = Array("a\n".utf8)
+        bytes += [UInt8](repeating: UInt8(ascii: "x"), count: 5000) + [0x0A]
+        bytes += Array("short\n".utf8)
+        let out = try DecoderVerifier.decode(csv { $0.maxRecordBytes = 1024 }, bytes, chunks: [700])
+        #expect(out.rows == [["short"]])
+        #expect(out.deadLetters.count == 1)
+        #expect(out.deadLetters[0].reason.contains("max_record_bytes"))
+        #expect(out.consumed == bytes.count)
+    }
+}
+
+@Suite struct LogDecoderTests {
+    @Test func regexWithNamedGroups() throws {
+        var c = LogConfiguration()
+        c.pattern = #"^(?<ts>\S+ \S+) (?<level>[A-Z]+) (?<msg>.*)$"#
+        let text = "2025-01-01 10:00:00 INFO started\r\nnot a log line\n2025-01-01 10:00:05 WARN hot: 92°C\n"
+        let out = try DecoderVerifier.verify(LogDecoder(c), Array(text.utf8))
+        #expect(out.names == ["ts", "level", "msg"])
+        #expect(out.rows == [["2025-01-01 10:00:00", "INFO", "started"], ["2025-01-01 10:00:05", "WARN", "hot: 92°C"]])
+        #expect(out.deadLetters.map(\.reason) == ["line does not match the pattern"])
+        #expect(out.deadLetters.first?.origin.line == 2)
+    }
+
+    @Test func keyValueMode() throws {
+        var c = LogConfiguration()
+        c.mode = .kv
+        c.fields = ["machine", "temp", "msg"]
+        let text = "machine=p1 temp=20.5 msg=\"door open\"\nmachine=p2 other=x\n"
+        let out = try DecoderVerifier.verify(LogDecoder(c), Array(text.utf8))
+        #expect(out.rows == [["p1", "20.5", "door open"], ["p2", "", ""]])
+    }
+}

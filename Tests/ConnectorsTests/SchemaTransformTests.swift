@@ -1,0 +1,117 @@
+import ConnectorKit
+@testable import Connectors
+import Testing
+
+@Suite struct SchemaTransformTests {
+    func strings(_ names: [String], _ rows: [[String]]) -> RecordBatch {
+        RecordBatch(schema: .strings(names),
+                    columns: names.indices.map { c in Column(.string(StringColumn(rows.map { $0[c] }))) },
+                    origins: RecordOrigins(file: "plant/press-07/log.txt", lines: rows.indices.map { Int64($0 + 2) },
+                                           byteOffsets: rows.indices.map { Int64($0 * 10) }, raw: StringColumn(rows.map { $0.joined(separator: ";") })))
+    }
+
+    func apply(_ c: SchemaConfiguration, _ batch: RecordBatch) throws -> (RecordBatch, [DeadLetter]) {
+        try c.validate()
+        var dl = DeadLetterCollector(stage: "schema")
+        let out = try SchemaTransform(c).process(batch, context: TransformContext(pipeline: "t", runStarted: 1_700_000_000), deadLetters: &dl)
+        return (out, dl.letters)
+    }
+
+    @Test func castsEveryTypeWithDecimalCommaAndTimeZone() throws {
+        var c = SchemaConfiguration()
+        c.timezone = "America/Sao_Paulo"
+        c.decimalSeparator = ","
+        c.thousandsSeparator = "."
+        c.columns = [
+            ("ts", { var s = SchemaConfiguration.ColumnSpec(type: .timestamp); s.format = "dd/MM/yyyy HH:mm:ss[.SSS]"; s.from = "Data Hora"; return s }()),
+            ("day", { var s = SchemaConfiguration.ColumnSpec(type: .date); s.format = "dd/MM/yyyy"; return s }()),
+            ("ok", .init(type: .bool)), ("n32", .init(type: .int32)), ("n64", .init(type: .int64)),
+            ("temp", .init(type: .float64)), ("price", .init(type: .decimal(precision: 10, scale: 2))), ("name", .init(type: .string)),
+        ]
+        let batch = strings(["Data Hora", "day", "ok", "n32", "n64", "temp", "price", "name"], [
+            ["31/01/2025 21:30:00", "31/01/2025", "true", "-12", "9.000.000.000", "21,5", "1.234,565", "José"],
+            ["01/02/2025 00:00:00.250", "01/02/2025", "0", "7", "0", " 3,25 ", "-0,5", ""],
+        ])
+        let (out, dl) = try apply(c, batch)
+        #expect(dl.isEmpty)
+        #expect(out.count == 2)
+        let r = out.rows()
+        // São Paulo is UTC−3 (no DST since 2019).
+        #expect(r[0]["ts"]?.description == "2025-02-01T00:30:00.000000Z")
+        #expect(r[1]["ts"]?.description == "2025-02-01T03:00:00.250000Z")
+        #expect(r[0]["day"]?.description == "2025-01-31")
+        #expect(r[0]["ok"] == .bool(true) && r[1]["ok"] == .bool(false))
+        #expect(r[0]["n32"] == .int(-12))
+        #expect(r[0]["n64"] == .int(9_000_000_000))
+        #expect(r[0]["temp"] == .double(21.5) && r[1]["temp"] == .double(3.25))
+        #expect(r[0]["price"]?.description == "1234.57") // rounded half away from zero
+        #expect(r[1]["price"]?.description == "-0.50")
+        #expect(r[0]["name"] == .string("José"))
+        #expect(r[1]["name"] == .null) // "" is a null token by default
+    }
+
+    @Test func badValuesAreDeadLetteredWithColumnAndRaw() throws {
+        var c = SchemaConfiguration()
+        c.columns = [("n", .init(type: .int32)), ("t", { var s = SchemaConfiguration.ColumnSpec(type: .float64); s.nullable = false; return s }())]
+        let (out, dl) = try apply(c, strings(["n", "t"], [["1", "2.5"], ["99999999999", "1"], ["3", ""], ["x", "1"]]))
+        #expect(out.count == 1)
+        #expect(dl.map(\.reason) == ["column 'n': cannot read '99999999999' as int32", "column 't' is required but empty", "column 'n': cannot read 'x' as int32"])
+        #expect(dl.map(\.origin.line) == [3, 4, 5])
+        #expect(String(decoding: dl[0].raw, as: UTF8.self) == "99999999999;1")
+    }
+
+    @Test func epochAndISOFormatsAndOffsets() throws {
+        var c = SchemaConfiguration()
+        c.columns = [
+            ("a", { var s = SchemaConfiguration.ColumnSpec(type: .timestamp); s.format = "epoch_s"; return s }()),
+            ("b", { var s = SchemaConfiguration.ColumnSpec(type: .timestamp); s.format = "epoch_ms"; return s }()),
+            ("c", .init(type: .timestamp)),
+        ]
+        let (out, dl) = try apply(c, strings(["a", "b", "c"], [["1700000000", "1700000000123", "2023-11-14T22:13:20.5+02:00"]]))
+        #expect(dl.isEmpty)
+        let r = out.rows()[0]
+        #expect(r["a"]?.description == "2023-11-14T22:13:20.000000Z")
+        #expect(r["b"]?.description == "2023-11-14T22:13:20.123000Z")
+        #expect(r["c"]?.description == "2023-11-14T20:13:20.500000Z")
+    }
+
+    @Test func nullTokensRenameDeriveAndFilter() throws {
+        var c = SchemaConfiguration()
+        c.nullValues = ["", "NULL", "---"]
+        c.columns = [("temperature", { var s = SchemaConfiguration.ColumnSpec(type: .float64); s.from = "Temp"; return s }()), ("status", .init(type: .string))]
+        c.derive = [("machine", SchemaConfiguration.parseDerive("path:{machine}/log.txt", name: "machine")!),
+                    ("file", .file), ("line", .line), ("loaded_at", .ingestTime)]
+        c.filter = ["status != 'OFF'", "temperature is not null"]
+        let (out, dl) = try apply(c, strings(["Temp", "status", "extra"], [["20", "OK", "x"], ["---", "OK", "y"], ["30", "OFF", "z"], ["40", "ALARM", "w"]]))
+        #expect(dl.isEmpty)
+        #expect(out.schema.names == ["temperature", "status", "machine", "file", "line", "loaded_at"])
+        let r = out.rows()
+        #expect(r.count == 2)
+        #expect(r.map { $0["temperature"]! } == [.double(20), .double(40)])
+        #expect(r[0]["machine"] == .string("press-07"))
+        #expect(r[0]["file"] == .string("plant/press-07/log.txt"))
+        #expect(r[1]["line"] == .int(5))
+        #expect(r[0]["loaded_at"]?.description == "2023-11-14T22:13:20.000000Z")
+    }
+
+    @Test func missingDeclaredColumnRejectsTheBatchWithAClearReason() throws {
+        var c = SchemaConfiguration()
+        c.columns = [("temp", .init(type: .float64))]
+        let (out, dl) = try apply(c, strings(["a", "b"], [["1", "2"], ["3", "4"]]))
+        #expect(out.count == 0)
+        #expect(dl.count == 2)
+        #expect(dl[0].reason == "column 'temp' declared in the schema is not in the input (input columns: a, b)")
+    }
+
+    @Test func dstOverlapAndGap() throws {
+        // America/New_York: 2024-03-10 02:30 does not exist; 2024-11-03 01:30 happens twice.
+        var c = SchemaConfiguration()
+        c.timezone = "America/New_York"
+        c.columns = [("t", { var s = SchemaConfiguration.ColumnSpec(type: .timestamp); s.format = "yyyy-MM-dd HH:mm"; return s }())]
+        let (out, _) = try apply(c, strings(["t"], [["2024-03-10 02:30"], ["2024-11-03 01:30"], ["2024-07-01 12:00"]]))
+        let r = out.rows().map { $0["t"]!.description }
+        #expect(r[0] == "2024-03-10T07:30:00.000000Z") // read with the offset before the gap (−5)
+        #expect(r[1] == "2024-11-03T05:30:00.000000Z") // the first (daylight, −4) instant
+        #expect(r[2] == "2024-07-01T16:00:00.000000Z")
+    }
+}
