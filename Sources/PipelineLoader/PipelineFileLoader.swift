@@ -81,10 +81,11 @@ public struct PipelineFileLoader: Sendable {
 
         let source = step(root["source"], kind: .source, keyPath: "source", file: file, errors: &errors)
         var transforms: [PipelineStep] = []
+        var transformFailed = false
         if let t = root["transform"] {
             if case let .array(items) = t.value {
                 for (i, item) in items.enumerated() {
-                    if let s = step(item, kind: .transform, keyPath: "transform[\(i)]", file: file, errors: &errors) { transforms.append(s) }
+                    if let s = step(item, kind: .transform, keyPath: "transform[\(i)]", file: file, errors: &errors) { transforms.append(s) } else { transformFailed = true }
                 }
             } else {
                 errors.append(ConfigError(file: file, line: t.line, keyPath: "transform", message: "expected [[transform]] tables (an array of tables), found \(t.typeName)"))
@@ -99,7 +100,7 @@ public struct PipelineFileLoader: Sendable {
         } else if let d = decoders.first, d.offset != 0 {
             errors.append(ConfigError(file: file, line: nil, keyPath: d.element.keyPath, message: "the decoder must be the first [[transform]]"))
         }
-        if let source, source.descriptor.producesBytes, decoders.isEmpty {
+        if let source, source.descriptor.producesBytes, decoders.isEmpty, !transformFailed {
             errors.append(ConfigError(file: file, line: root["source"]?.line, keyPath: "transform",
                                       message: "source type '\(source.descriptor.type)' reads files: the first [[transform]] must be a decoder (\(registry.types(of: .decoder).joined(separator: ", ")))"))
         }

@@ -54,3 +54,10 @@ struct TOMLConversion {
         }
     }
 }
+
+/// Parses a TOML fragment (a plugin sample) into a `ConfigNode`, for tests and `sluice sample`.
+public enum TOMLSample {
+    public static func parse(_ text: String, environment: [String: String] = [:]) throws -> ConfigNode {
+        try TOMLConversion.parse(text, file: "sample", environment: environment)
+    }
+}
