@@ -57,8 +57,8 @@ public struct PipelineFileLoader: Sendable {
 
     public func load(text: String, file: String) throws(ConfigErrors) -> PipelineDefinition {
         let root: ConfigNode
-        do { root = try TOMLConversion.parse(text, file: file, environment: environment) } catch { throw ConfigErrors(errors: [error]) }
         var errors: [ConfigError] = []
+        do { (root, errors) = try TOMLConversion.parseCollecting(text, file: file, environment: environment) } catch { throw ConfigErrors(errors: [error]) }
         let decoding = ConfigDecoding(file: file)
 
         for key in root.keys where !Self.topLevelKeys.contains(key) {

@@ -3,12 +3,26 @@ import TOMLKit
 
 /// Parses a pipeline file into a `ConfigNode` tree with lines, written key order and `${VAR}`
 /// values expanded.
-struct TOMLConversion {
+final class TOMLConversion {
     let file: String
     let locator: TOMLKeyLocator
     let environment: [String: String]
+    /// Unset `${VAR}`s: collected rather than thrown so that one run reports every mistake.
+    private(set) var errors: [ConfigError] = []
+
+    init(file: String, locator: TOMLKeyLocator, environment: [String: String]) {
+        self.file = file
+        self.locator = locator
+        self.environment = environment
+    }
 
     static func parse(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> ConfigNode {
+        let (node, errors) = try parseCollecting(text, file: file, environment: environment)
+        if let first = errors.first { throw first }
+        return node
+    }
+
+    static func parseCollecting(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> (ConfigNode, [ConfigError]) {
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -18,10 +32,11 @@ struct TOMLConversion {
             throw ConfigError(file: file, line: nil, keyPath: "", message: "TOML syntax error: \(error)")
         }
         let conversion = TOMLConversion(file: file, locator: TOMLKeyLocator(text), environment: environment)
-        return try conversion.node(table.tomlValue, path: [])
+        let node = conversion.node(table.tomlValue, path: [])
+        return (node, conversion.errors)
     }
 
-    private func node(_ v: any TOMLValueConvertible, path: [String]) throws(ConfigError) -> ConfigNode {
+    private func node(_ v: any TOMLValueConvertible, path: [String]) -> ConfigNode {
         let line = locator.line(of: path) ?? (path.isEmpty ? nil : locator.line(of: Array(path.dropLast())))
         switch v.type {
         case .table:
@@ -31,19 +46,20 @@ struct TOMLConversion {
                 return oa == ob ? a < b : oa < ob
             }
             var entries: [(key: String, node: ConfigNode)] = []
-            for k in keys { entries.append((k, try node(t[k]!, path: path + [k]))) }
+            for k in keys { entries.append((k, node(t[k]!, path: path + [k]))) }
             return ConfigNode(.table(entries), line: line, path: path)
         case .array:
             var items: [ConfigNode] = []
-            for (i, item) in v.array!.enumerated() { items.append(try node(item, path: path + [String(i)])) }
+            for (i, item) in v.array!.enumerated() { items.append(node(item, path: path + [String(i)])) }
             return ConfigNode(.array(items), line: line, path: path)
         case .string:
             let raw = v.string!
             do {
                 return ConfigNode(.string(try EnvironmentExpansion.expand(raw, environment: environment)), line: line, path: path)
             } catch {
-                throw ConfigError(file: file, line: line, keyPath: ConfigNode.render(path),
-                                  message: "environment variable \(error.name) is not set (referenced as ${\(error.name)})")
+                errors.append(ConfigError(file: file, line: line, keyPath: ConfigNode.render(path),
+                                          message: "environment variable \(error.name) is not set (referenced as ${\(error.name)})"))
+                return ConfigNode(.string(raw), line: line, path: path)
             }
         case .int: return ConfigNode(.integer(v.int!), line: line, path: path)
         case .double: return ConfigNode(.float(v.double!), line: line, path: path)

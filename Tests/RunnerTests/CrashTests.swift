@@ -1,0 +1,120 @@
+import Foundation
+import MachineSimulator
+import Testing
+
+/// Exactly-once under SIGKILL and SIGTERM: the jsonl output holds every source row exactly once.
+@Suite(.serialized) struct CrashTests {
+    static let rows = 1_000_000
+
+    func setUp(_ name: String, rows: Int) throws -> (dir: String, expectedSum: Int64) {
+        let dir = try Sluice.tempDir(name)
+        let sim = MachineSimulator(style: .linux, seed: 7)
+        try sim.write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: rows, mode: .append)
+        try Sluice.write("""
+            [pipeline]
+            name = "load"
+            schedule = "every 1s"
+            commit_rows = 20000
+            [source]
+            type = "files"
+            path = "\(dir)/in"
+            glob = "**/*.csv"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            [[transform]]
+            type = "schema"
+            [transform.columns]
+            timestamp = "timestamp"
+            machine = "string"
+            temperature = "float64"
+            pressure = "decimal(8,2)"
+            status = "string"
+            count = "int64"
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/out.jsonl"
+            """, to: "\(dir)/conf/load.toml")
+        // The checksum of the source: the sum of the `count` column.
+        var sum: Int64 = 0
+        for line in Sluice.lines("\(dir)/in/line-01/data.csv").dropFirst() {
+            sum += Int64(line.split(separator: ",").last!)!
+        }
+        return (dir, sum)
+    }
+
+    /// Every row once: as many lines as rows, distinct timestamps, and the same checksum.
+    func verify(_ dir: String, rows: Int, sum: Int64) {
+        let lines = Sluice.lines("\(dir)/out.jsonl")
+        #expect(lines.count == rows)
+        var stamps = Set<Substring>()
+        var total: Int64 = 0
+        for l in lines {
+            guard let t = l.range(of: "\"timestamp\":\""), let c = l.range(of: "\"count\":") else { Issue.record("bad line \(l)"); return }
+            stamps.insert(l[t.upperBound...].prefix(27))
+            total += Int64(l[c.upperBound...].prefix { $0.isNumber })!
+        }
+        #expect(stamps.count == rows, "duplicate rows in the output")
+        #expect(total == sum)
+    }
+
+    @Test func sigkillAtTwentyRandomPointsLosesAndDuplicatesNothing() throws {
+        let (dir, sum) = try setUp("kill", rows: Self.rows)
+        let args = ["once", "load", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"]
+        // Calibrate the kill window on this machine and build.
+        let started = Date()
+        try Sluice.run(args)
+        let fullRun = Date().timeIntervalSince(started)
+        var kills = 0
+        var attempt = 0
+        var maxDelay = max(0.1, fullRun / 12)
+        while kills < 20 && attempt < 4 {
+            attempt += 1
+            try? FileManager.default.removeItem(atPath: "\(dir)/state")
+            try? FileManager.default.removeItem(atPath: "\(dir)/out.jsonl")
+            kills = 0
+            while true {
+                let (p, out, err) = try Sluice.start(args)
+                let delay = Double.random(in: 0.03...maxDelay)
+                Thread.sleep(forTimeInterval: delay)
+                if p.isRunning {
+                    kill(p.processIdentifier, SIGKILL)
+                    p.waitUntilExit()
+                    kills += 1
+                    _ = out.fileHandleForReading.readDataToEndOfFile()
+                    _ = err.fileHandleForReading.readDataToEndOfFile()
+                } else {
+                    p.waitUntilExit()
+                    _ = out.fileHandleForReading.readDataToEndOfFile()
+                    #expect(p.terminationStatus == 0, "\(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+                    break // the load completed
+                }
+            }
+            maxDelay /= 2
+        }
+        #expect(kills >= 20, "only \(kills) kills landed during the load")
+        let final = try Sluice.run(args)
+        #expect(final.status == 0)
+        verify(dir, rows: Self.rows, sum: sum)
+    }
+
+    @Test func sigtermFinishesTheBatchCommitsAndExitsZero() throws {
+        let (dir, sum) = try setUp("term", rows: 300_000)
+        let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+        Thread.sleep(forTimeInterval: 0.4)
+        kill(p.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!p.isRunning, "sluice run did not stop after SIGTERM")
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(stderr)")
+        // What is in the file is exactly what the checkpoint committed.
+        let checkpoint = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/state/load/checkpoint.json"))) as? [String: Any]
+        let committed = (checkpoint?["outputs"] as? [String: Any])?["sink"] as? Int
+        let size = (try FileManager.default.attributesOfItem(atPath: "\(dir)/out.jsonl")[.size] as? Int) ?? -1
+        #expect(committed == size)
+        try Sluice.run(["once", "load", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
+        verify(dir, rows: 300_000, sum: sum)
+    }
+}
