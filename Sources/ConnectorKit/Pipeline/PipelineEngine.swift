@@ -20,9 +20,17 @@ public struct PipelineEngine: Sendable {
     public func runOnce(context: RunContext) async throws {
         let p = pipeline
         let started = Date().timeIntervalSince1970
-        let checkpoint = try await p.sink.open(context: SinkContext(pipeline: p.name, checkpointStore: checkpointStore))
+        var opened = try await p.sink.open(context: SinkContext(pipeline: p.name, checkpointStore: checkpointStore))
         let deadLetters = try DeadLetterWriter(path: p.deadLetterPath, pipeline: p.name,
-                                               committedLength: checkpoint.outputs[DeadLetterWriter.outputKey])
+                                               committedLength: opened.outputs[DeadLetterWriter.outputKey])
+        if opened.outputs[DeadLetterWriter.outputKey] == nil {
+            // First run: commit the outputs' current lengths before writing anything, so that a
+            // crash before the first real commit cuts our writes off instead of keeping them twice.
+            opened.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
+            try await p.sink.commit(opened)
+            opened = try await p.sink.open(context: SinkContext(pipeline: p.name, checkpointStore: checkpointStore))
+        }
+        let checkpoint = opened
         let events = BoundedQueue<SourceEvent>(capacity: 4)
         let items = BoundedQueue<SinkItem>(capacity: 4)
         let transformContext = TransformContext(pipeline: p.name, runStarted: started)
