@@ -74,7 +74,7 @@ public struct MachineSimulator: Sendable {
         try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         switch mode {
         case .append:
-            if !fm.fileExists(atPath: path) { fm.createFile(atPath: path, contents: Data(header)) }
+            if !fm.fileExists(atPath: path) { _ = fm.createFile(atPath: path, contents: Data(header)) }
             let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             defer { try? h.close() }
             try h.seekToEnd()
@@ -86,7 +86,7 @@ public struct MachineSimulator: Sendable {
             try h.write(contentsOf: chunk)
         case .rewrite:
             // Same inode, truncated and written again from the start.
-            if !fm.fileExists(atPath: path) { fm.createFile(atPath: path, contents: nil) }
+            if !fm.fileExists(atPath: path) { _ = fm.createFile(atPath: path, contents: nil) }
             let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             defer { try? h.close() }
             try h.truncate(atOffset: 0)

@@ -5,12 +5,11 @@ import Synchronization
 public final class BoundedQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
-        var head = 0
         var finished = false
         var failure: (any Error)?
         var waitingReceiver: CheckedContinuation<Element?, any Error>?
         var waitingSenders: [CheckedContinuation<Void, any Error>] = []
-        var count: Int { items.count - head }
+        var count: Int { items.count }
     }
 
     private enum SendStep { case done, wait, fail(any Error) }
@@ -63,9 +62,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         let step: ReceiveStep = state.withLock { s in
             if let f = s.failure { return .fail(f) }
             if s.count > 0 {
-                let v = s.items[s.head]
-                s.head += 1
-                if s.head > 64 && s.head * 2 > s.items.count { s.items.removeFirst(s.head); s.head = 0 }
+                let v = s.items.removeFirst() // capacity is small: releasing at once keeps memory flat
                 if !s.waitingSenders.isEmpty { s.waitingSenders.removeFirst().resume() }
                 return .value(v)
             }
@@ -81,8 +78,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                 let now: ReceiveStep = state.withLock { s in
                     if let f = s.failure { return .fail(f) }
                     if s.count > 0 {
-                        let v = s.items[s.head]
-                        s.head += 1
+                        let v = s.items.removeFirst()
                         if !s.waitingSenders.isEmpty { s.waitingSenders.removeFirst().resume() }
                         return .value(v)
                     }
