@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what Sluice needs to build and test on Debian 12. Safe to run again.
+set -euo pipefail
+if ! command -v swift >/dev/null 2>&1; then
+  for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH"; done
+fi
+if ! command -v swift >/dev/null 2>&1; then
+  echo "error: Swift 6 is not installed. Install the Swift 6.x toolchain for Debian 12 (https://www.swift.org/install/linux/) and add it to PATH." >&2
+  exit 1
+fi
+need=()
+for pkg in pkg-config python3 procps; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}"
+fi
+swift --version | head -1
