@@ -125,6 +125,18 @@ struct LinesDecoder: RecordDecoder {
         #expect(lines(sink) == ["good"])
     }
 
+    @Test func unsettledFilesWaitForALaterRun() async throws {
+        let sink = CollectingSink(), store = InMemoryCheckpointStore()
+        fs.put("old.log", Array("a\n".utf8), modified: 1000)
+        fs.put("busy.log", Array("b\n".utf8), modified: 1995)
+        let source = TailingSource(fileSystem: fs, options: TailerOptions(glob: Glob("*.log"), settleSeconds: 10), now: { 2000 })
+        let e = PipelineEngine(pipeline: Pipeline(name: "t", source: source, decoder: LinesDecoder(), transforms: [], sink: sink,
+                                                  deadLetterPath: "/tmp/sluice-test-settle-\(UInt32.random(in: 0...UInt32.max)).jsonl"),
+                               checkpointStore: store)
+        _ = try await run(e)
+        #expect(lines(sink) == ["a"])
+    }
+
     @Test func sourceConformance() async throws {
         fs.put("x/a.log", Array("1\n2\n".utf8))
         let source = TailingSource(fileSystem: fs, options: TailerOptions(glob: Glob("**/*.log")))

@@ -103,6 +103,17 @@ import Testing
         #expect(dl[0].reason == "column 'temp' declared in the schema is not in the input (input columns: a, b)")
     }
 
+    @Test func keepOtherColumnsAndDrop() throws {
+        var c = SchemaConfiguration()
+        c.columns = [("n", .init(type: .int64))]
+        c.keepOtherColumns = true
+        c.drop = ["secret"]
+        let (out, dl) = try apply(c, strings(["n", "note", "secret"], [["1", "x", "pw"]]))
+        #expect(dl.isEmpty)
+        #expect(out.schema.names == ["n", "note"])
+        #expect(out.rows()[0]["note"] == .string("x"))
+    }
+
     @Test func dstOverlapAndGap() throws {
         // America/New_York: 2024-03-10 02:30 does not exist; 2024-11-03 01:30 happens twice.
         var c = SchemaConfiguration()
