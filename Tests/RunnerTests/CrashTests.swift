@@ -117,4 +117,27 @@ import Testing
         try Sluice.run(["once", "load", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
         verify(dir, rows: 300_000, sum: sum)
     }
+
+    @Test func daemonPicksUpNewRowsOnItsSchedule() throws {
+        let (dir, _) = try setUp("daemon", rows: 100)
+        let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+        func waitFor(_ n: Int) -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if Sluice.lines("\(dir)/out.jsonl").count == n { return true }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            return false
+        }
+        #expect(waitFor(100))
+        // The machine appends 50 rows; the next scheduled run (every 1s) loads exactly those.
+        try MachineSimulator(style: .linux, seed: 7).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: 150, mode: .append)
+        #expect(waitFor(150))
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        _ = err.fileHandleForReading.readDataToEndOfFile()
+        #expect(p.terminationStatus == 0)
+        #expect(Sluice.lines("\(dir)/out.jsonl").count == 150)
+    }
 }
