@@ -34,11 +34,13 @@ let package = Package(
             name: "ConnectorKitTesting",
             dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]
         ),
+        // libpq (Debian: libpq-dev), wrapped once in Connectors/Postgres/PQConnection.swift.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Built-in plugins, one folder each.
         .target(
             name: "Connectors",
-            dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")],
-            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md"]
+            dependencies: ["ConnectorKit", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md"]
         ),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(

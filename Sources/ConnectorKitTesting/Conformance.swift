@@ -90,11 +90,11 @@ public enum SinkConformance {
         let first = try makeSink()
         var cp = try await first.open(context: context)
         let before = try countRows()
-        try await first.write(batch)
+        _ = try await first.write(batch)
         cp.files["f"] = { var c = FileCursor(); c.offset = 1; return c }()
         try await first.commit(cp)
         // Written but never committed: a crash must take it back.
-        try await first.write(batch)
+        _ = try await first.write(batch)
         let second = try makeSink()
         let recovered = try await second.open(context: context)
         guard recovered.files["f"]?.offset == 1 else { throw Failure(description: "the committed checkpoint was not returned by open after a crash") }

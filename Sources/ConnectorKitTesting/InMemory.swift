@@ -39,7 +39,10 @@ public final class CollectingSink: Sink {
         state.withLock { $0.pending = []; return $0.checkpoint }
     }
 
-    public func write(_ batch: RecordBatch) async throws { state.withLock { $0.pending.append(batch) } }
+    public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
+        state.withLock { $0.pending.append(batch) }
+        return []
+    }
 
     public func commit(_ checkpoint: Checkpoint) async throws {
         state.withLock {

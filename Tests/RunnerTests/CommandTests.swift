@@ -52,7 +52,7 @@ import Testing
         let header = "ts;machine;temp\r\n"
         func put(_ name: String, _ bytes: [UInt8]) throws {
             try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: "\(input)/\(name)", contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: "\(input)/\(name)", contents: Data(bytes))
         }
         let good = "01/02/2025 10:00:00;p1;20,5\r\n"
         try put("good.csv", Array((header + good + good).utf8))

@@ -215,10 +215,13 @@ struct SinkStage {
     mutating func handle(_ item: SinkItem) async throws {
         switch item {
         case let .data(batch, letters, file, cursor):
+            var letters = letters
             if let batch, !batch.isEmpty {
-                try await pipeline.sink.write(batch)
-                context.stats.update { $0.recordsWritten += Int64(batch.count) }
+                let refused = try await pipeline.sink.write(batch)
+                let written = Int64(batch.count - refused.count)
+                context.stats.update { $0.recordsWritten += written }
                 uncommitted += batch.count
+                letters += refused
             }
             if !letters.isEmpty {
                 try deadLetters.append(letters, at: Date().timeIntervalSince1970)

@@ -9,9 +9,11 @@
 ///   `checkpoint` (adding their own entries to `checkpoint.outputs` where they need them). After it
 ///   returns, those records must survive a crash.
 /// - `write` may buffer; nothing is visible to readers of the target before `commit` is required.
+///   It returns the records the target refused one by one (e.g. a foreign-key violation), with the
+///   target's reason; they go to the dead-letter output and the rest of the batch is kept.
 public protocol Sink: Sendable {
     func open(context: SinkContext) async throws -> Checkpoint
-    func write(_ batch: RecordBatch) async throws
+    func write(_ batch: RecordBatch) async throws -> [DeadLetter]
     func commit(_ checkpoint: Checkpoint) async throws
     func close() async throws
 }

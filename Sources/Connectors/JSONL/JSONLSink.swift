@@ -24,13 +24,14 @@ public actor JSONLSink: Sink {
         return checkpoint
     }
 
-    public func write(_ batch: RecordBatch) async throws {
+    public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
         if let file {
             try file.append { JSONLSink.encode(batch, into: &$0) }
         } else {
             JSONLSink.encode(batch, into: &stdoutBuffer)
             if stdoutBuffer.count > 1 << 20 { flushStdout() }
         }
+        return []
     }
 
     public func commit(_ checkpoint: Checkpoint) async throws {
@@ -96,7 +97,10 @@ public actor DiscardSink: Sink {
         return try context.checkpointStore.load() ?? Checkpoint()
     }
 
-    public func write(_ batch: RecordBatch) async throws { rows += batch.count }
+    public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
+        rows += batch.count
+        return []
+    }
 
     public func commit(_ checkpoint: Checkpoint) async throws { try store?.save(checkpoint) }
 }
