@@ -9,9 +9,14 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 need=()
-for pkg in pkg-config python3 procps; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in pkg-config python3 procps libpq-dev postgresql postgresql-client; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # The first attempt can fail with a transient dpkg error on fresh machines: try twice.
+  $SUDO apt-get install -y -qq "${need[@]}" || $SUDO apt-get install -y -qq "${need[@]}"
 fi
-swift --version | head -1
+swift --version 2>/dev/null | head -1

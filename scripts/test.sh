@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Sets up and runs the whole test suite (unit, CLI end to end, SIGKILL/SIGTERM exactly-once).
+# Sets up and runs the whole test suite: unit tests, the CLI end to end, SIGKILL/SIGTERM
+# exactly-once, and the PostgreSQL sink against a real server started here on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+export SLUICE_TEST_PG=$(bash scripts/pg-start.sh | tail -1)
+export SLUICE_PG_DIR=${SLUICE_PG_DIR:-/tmp/sluice-test-pg}
 # The crash tests drive the release binary, as users run it.
 swift build -c release --product sluice
 export SLUICE_BIN="$PWD/.build/release/sluice"

@@ -9,6 +9,9 @@ public enum BuiltinPlugins {
         .decoder("log", LogConfiguration.self, summary: "Log lines split by a regex with named groups, or key=value pairs") { c, _ in LogDecoder(c) },
         .transform("schema", SchemaConfiguration.self, summary: "Cast to declared types; rename, derive, filter") { c, _ in try SchemaTransform(c) },
         .sink("jsonl", JSONLConfiguration.self, summary: "JSON lines to a file (exactly-once) or standard output") { c, ctx in JSONLSink(path: ctx.resolve(c.path)) },
+        .sink("postgres", PostgresConfiguration.self, summary: "PostgreSQL: binary COPY, day partitions, upsert, exactly-once") { c, ctx in
+            PostgresSink(configuration: c, password: try c.resolvedPassword(context: ctx), logger: ctx.logger)
+        },
         .sink("discard", DiscardConfiguration.self, summary: "Discards records (benchmarks, dry runs)") { _, _ in DiscardSink() },
     ]
 

@@ -155,6 +155,8 @@ import Testing
 
     func parseSample(_ text: String) throws -> ConfigNode {
         // Reuse the loader's TOML path by wrapping the sample in a throwaway pipeline check.
-        try TOMLSample.parse(text)
+        // Samples name secrets through ${VAR}: give every referenced variable a value.
+        let names = text.split(separator: "${").dropFirst().compactMap { $0.split(separator: "}").first.map(String.init) }
+        return try TOMLSample.parse(text, environment: Dictionary(names.map { ($0, "example") }, uniquingKeysWith: { a, _ in a }))
     }
 }

@@ -1,0 +1,108 @@
+import ConnectorKit
+import Foundation
+
+/// `type = "postgres"`: loads batches with binary COPY, with the checkpoint in the same transaction.
+public struct PostgresConfiguration: PluginConfiguration {
+    public enum Mode: String, ConfigEnum { case append, upsert }
+    public enum Interval: String, ConfigEnum { case day, week, month }
+
+    public struct Partitioning: Decodable, Sendable {
+        /// A `date` or `timestamp` column of the pipeline's schema.
+        public var column: String
+        public var interval: Interval = .day
+        /// Partitions made ahead of today (pg_partman's premake).
+        public var premake: Int = 4
+
+        enum CodingKeys: String, CodingKey { case column, interval, premake }
+
+        public init(column: String) { self.column = column }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            column = try c.decode(String.self, forKey: .column)
+            interval = try c.decodeIfPresent(Interval.self, forKey: .interval) ?? .day
+            premake = try c.decodeIfPresent(Int.self, forKey: .premake) ?? 4
+        }
+    }
+
+    /// `postgresql://user@host:port/db?sslmode=…` or `host=… dbname=…`; `sslmode` and every other
+    /// libpq parameter pass through.
+    public var url: String
+    /// Password, normally `"${PGPASSWORD_VAR}"`; libpq's `~/.pgpass` is used when neither this nor
+    /// `password_file` is set.
+    public var password: Secret?
+    /// A file whose first line is the password.
+    public var passwordFile: String?
+    public var table: String
+    /// The PostgreSQL schema (namespace) of the table.
+    public var schema: String = "public"
+    public var mode: Mode = .append
+    /// Conflict key for `mode = "upsert"`.
+    public var key: [String] = []
+    public var partition: Partitioning?
+    /// Create the table from the pipeline's schema when it does not exist.
+    public var createTable: Bool = true
+    public var connectTimeout: ConfigDuration = ConfigDuration(seconds: 10)
+
+    enum CodingKeys: String, CodingKey {
+        case url, password, table, schema, mode, key, partition
+        case passwordFile = "password_file"
+        case createTable = "create_table"
+        case connectTimeout = "connect_timeout"
+    }
+
+    public init(url: String, table: String) {
+        self.url = url
+        self.table = table
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        url = try c.decode(String.self, forKey: .url)
+        password = try c.decodeIfPresent(Secret.self, forKey: .password)
+        passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+        table = try c.decode(String.self, forKey: .table)
+        schema = try c.decodeIfPresent(String.self, forKey: .schema) ?? schema
+        mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .append
+        key = try c.decodeIfPresent([String].self, forKey: .key) ?? []
+        partition = try c.decodeIfPresent(Partitioning.self, forKey: .partition)
+        createTable = try c.decodeIfPresent(Bool.self, forKey: .createTable) ?? true
+        connectTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .connectTimeout) ?? connectTimeout
+    }
+
+    public func validate() throws {
+        if url.isEmpty { throw ConfigIssue(key: "url", message: "must be a postgresql:// URL or a key=value connection string") }
+        if table.isEmpty { throw ConfigIssue(key: "table", message: "must name a table") }
+        if password != nil && passwordFile != nil { throw ConfigIssue(key: "password_file", message: "give either password or password_file, not both") }
+        if mode == .upsert && key.isEmpty { throw ConfigIssue(key: "key", message: "is required for mode = \"upsert\" (the conflict columns)") }
+        if mode == .append && !key.isEmpty { throw ConfigIssue(key: "key", message: "is only used with mode = \"upsert\"") }
+        if let p = partition {
+            if p.premake < 0 || p.premake > 366 { throw ConfigIssue(key: "partition", "premake", message: "must be between 0 and 366") }
+            if mode == .upsert && !key.contains(p.column) {
+                throw ConfigIssue(key: "key", message: "must include the partition column '\(p.column)' (PostgreSQL requires it in a partitioned table's unique key)")
+            }
+        }
+        if url.contains("password=") || url.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
+            throw ConfigIssue(key: "url", message: "holds a password; use password = \"${ENV_VAR}\", password_file or ~/.pgpass instead")
+        }
+    }
+
+    /// The password to use: from `password`, `password_file`, or nil (libpq then tries ~/.pgpass and PGPASSWORD).
+    func resolvedPassword(context: PluginBuildContext) throws -> String? {
+        if let password { return password.value }
+        guard let file = passwordFile else { return nil }
+        let path = context.resolve(file)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConnectorError(.configuration, "cannot read password_file \(path)", pipeline: context.pipeline, plugin: "postgres")
+        }
+        return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+    }
+
+    public static let sample = """
+        type = "postgres"
+        url = "postgresql://etl@127.0.0.1:5432/plant?sslmode=prefer"
+        password = "${PLANT_DB_PASSWORD}"
+        table = "press_readings"
+        partition = { column = "ts", interval = "day", premake = 7 }
+        """
+}

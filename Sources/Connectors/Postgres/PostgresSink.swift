@@ -1,0 +1,280 @@
+import ConnectorKit
+import Foundation
+import Logging
+
+/// Loads batches into PostgreSQL with binary COPY. Exactly-once: the checkpoint is a row of
+/// `sluice_checkpoints` written in the same transaction as the rows it covers, and read back from
+/// there on open. Runs on its own thread (libpq blocks).
+public actor PostgresSink: Sink {
+    public static let checkpointTable = "sluice_checkpoints"
+
+    nonisolated let executor = ThreadExecutor(name: "sluice-postgres")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    let configuration: PostgresConfiguration
+    let password: String?
+    let logger: Logger
+    private var pipeline = ""
+    private var connection: PQConnection?
+    private var inTransaction = false
+    private var tableSchema: Schema?
+    private var knownPartitions = Set<String>()
+    private let plan: PartitionPlan?
+
+    public init(configuration: PostgresConfiguration, password: String?, logger: Logger) {
+        self.configuration = configuration
+        self.password = password
+        self.logger = logger
+        plan = configuration.partition.map { PartitionPlan(interval: $0.interval) }
+    }
+
+    var target: String { SQL.qualified(configuration.schema, configuration.table) }
+
+    // MARK: Sink
+
+    public func open(context: SinkContext) async throws -> Checkpoint {
+        pipeline = context.pipeline
+        connection = nil
+        inTransaction = false
+        let conn = try connect()
+        try run {
+            try conn.exec("""
+                CREATE TABLE IF NOT EXISTS \(SQL.identifier("public")).\(SQL.identifier(Self.checkpointTable)) (
+                    pipeline text PRIMARY KEY, checkpoint jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())
+                """)
+        }
+        let rows = try run { try conn.exec("SELECT checkpoint::text FROM public.\(SQL.identifier(Self.checkpointTable)) WHERE pipeline = $1", [pipeline]) }
+        guard let text = rows.first?.first ?? nil else { return Checkpoint() }
+        do {
+            return try JSONDecoder().decode(Checkpoint.self, from: Data(text.utf8))
+        } catch {
+            throw ConnectorError(.checkpoint, "the checkpoint of pipeline \(pipeline) in \(Self.checkpointTable) is unreadable: \(error)", pipeline: pipeline, plugin: "postgres")
+        }
+    }
+
+    public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
+        let conn = try connect()
+        try ensureTable(batch.schema, conn)
+        if !inTransaction {
+            try run { try conn.exec("BEGIN") }
+            inTransaction = true
+        }
+        var refused: [DeadLetter] = []
+        var rows = Array(0..<batch.count)
+        if let plan, let p = configuration.partition, let idx = batch.schema.index(of: p.column) {
+            let col = batch.columns[idx]
+            rows = rows.filter { r in
+                if col.isNull(r) {
+                    refused.append(deadLetter(batch, r, "partition column '\(p.column)' is null"))
+                    return false
+                }
+                return true
+            }
+            for start in plan.starts(of: col) { try ensurePartition(start: start, conn) }
+        }
+        if configuration.mode == .upsert { rows = lastRowPerKey(batch, rows) }
+        try load(batch, rows: rows, conn, refused: &refused)
+        return refused
+    }
+
+    public func commit(_ checkpoint: Checkpoint) async throws {
+        let conn = try connect()
+        let json = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
+        if !inTransaction {
+            try run { try conn.exec("BEGIN") }
+            inTransaction = true
+        }
+        try run {
+            try conn.exec("""
+                INSERT INTO public.\(SQL.identifier(Self.checkpointTable)) (pipeline, checkpoint, updated_at) VALUES ($1, $2::jsonb, now())
+                ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = now()
+                """, [pipeline, json])
+            try conn.exec("COMMIT")
+        }
+        inTransaction = false
+    }
+
+    public func close() async throws {
+        if inTransaction, let connection { _ = try? connection.exec("ROLLBACK") }
+        inTransaction = false
+        connection = nil
+    }
+
+    // MARK: Connection and errors
+
+    private func connect() throws -> PQConnection {
+        if let connection, connection.isAlive { return connection }
+        if connection != nil && inTransaction {
+            // The transaction died with the connection: the engine replays from the committed checkpoint.
+            connection = nil
+            inTransaction = false
+            throw ConnectorError(.notConnected, "the connection to PostgreSQL was lost in the middle of a transaction", pipeline: pipeline, plugin: "postgres")
+        }
+        do {
+            let c = try PQConnection(conninfo: configuration.url, password: password, connectTimeout: max(1, Int(configuration.connectTimeout.seconds)))
+            connection = c
+            tableSchema = nil
+            knownPartitions = []
+            return c
+        } catch {
+            throw ConnectorError(error.message.contains("password authentication failed") ? .authentication : .notConnected,
+                                 "cannot connect to PostgreSQL: \(error.message)", pipeline: pipeline, plugin: "postgres")
+        }
+    }
+
+    /// Runs libpq work, turning a lost connection into `notConnected` (retried with backoff) and
+    /// other server errors into a `ConnectorError` carrying SQLSTATE and message.
+    @discardableResult
+    private func run<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as PQError {
+            if error.connectionLost {
+                connection = nil
+                inTransaction = false
+                throw ConnectorError(.notConnected, "lost the connection to PostgreSQL: \(error.message)", pipeline: pipeline, plugin: "postgres")
+            }
+            throw ConnectorError(.other, "PostgreSQL: \(error)", pipeline: pipeline, plugin: "postgres")
+        }
+    }
+
+    private func deadLetter(_ batch: RecordBatch, _ row: Int, _ reason: String) -> DeadLetter {
+        DeadLetter(origin: batch.origins.origin(row), stage: "postgres", reason: reason, raw: batch.origins.rawBytes(row), rawEncoding: batch.origins.rawEncoding)
+    }
+
+    // MARK: Loading
+
+    /// Loads `rows` inside a savepoint; when the server refuses them for a per-row reason
+    /// (constraint violation, bad value) the rows are split in halves until the bad ones are found.
+    private func load(_ batch: RecordBatch, rows: [Int], _ conn: PQConnection, refused: inout [DeadLetter]) throws {
+        guard !rows.isEmpty else { return }
+        do {
+            try conn.exec("SAVEPOINT sluice_batch")
+            try copy(batch, rows: rows, conn)
+            try conn.exec("RELEASE SAVEPOINT sluice_batch")
+        } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
+            _ = try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_batch") }
+            if rows.count == 1 {
+                refused.append(deadLetter(batch, rows[0], "PostgreSQL refused the row: \(error)"))
+                return
+            }
+            let mid = rows.count / 2
+            try load(batch, rows: Array(rows[..<mid]), conn, refused: &refused)
+            try load(batch, rows: Array(rows[mid...]), conn, refused: &refused)
+        } catch {
+            _ = try run { () throws -> Void in throw error }
+        }
+    }
+
+    private func copy(_ batch: RecordBatch, rows: [Int], _ conn: PQConnection) throws(PQError) {
+        let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
+        let data = PostgresBinaryCopy.encode(batch, rows: rows.count == batch.count ? nil : rows)
+        switch configuration.mode {
+        case .append:
+            try conn.copyIn("COPY \(target) (\(columns)) FROM STDIN (FORMAT binary)", data: data)
+        case .upsert:
+            let stage = SQL.identifier("sluice_stage_" + configuration.table)
+            try conn.exec("CREATE TEMP TABLE IF NOT EXISTS \(stage) (LIKE \(target) INCLUDING DEFAULTS)")
+            try conn.exec("TRUNCATE \(stage)")
+            try conn.copyIn("COPY \(stage) (\(columns)) FROM STDIN (FORMAT binary)", data: data)
+            let keys = configuration.key.map(SQL.identifier).joined(separator: ", ")
+            let updates = batch.schema.names.filter { !configuration.key.contains($0) }
+                .map { "\(SQL.identifier($0)) = EXCLUDED.\(SQL.identifier($0))" }.joined(separator: ", ")
+            let action = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates)"
+            try conn.exec("INSERT INTO \(target) (\(columns)) SELECT \(columns) FROM \(stage) ON CONFLICT (\(keys)) \(action)")
+        }
+    }
+
+    /// Within one batch only the last row of each key counts (ON CONFLICT cannot touch a row twice).
+    private func lastRowPerKey(_ batch: RecordBatch, _ rows: [Int]) -> [Int] {
+        let keyColumns = configuration.key.compactMap { batch.schema.index(of: $0) }
+        var last: [[Value]: Int] = [:]
+        for r in rows { last[keyColumns.map { batch.value(row: r, column: $0) }] = r }
+        return rows.filter { r in last[keyColumns.map { batch.value(row: r, column: $0) }] == r }
+    }
+
+    // MARK: Table and partitions
+
+    private func ensureTable(_ schema: Schema, _ conn: PQConnection) throws {
+        if tableSchema == schema { return }
+        let existing = try run {
+            try conn.exec("""
+                SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+                """, [configuration.schema, configuration.table])
+        }
+        if existing.isEmpty {
+            guard configuration.createTable else {
+                throw ConnectorError(.configuration, "table \(configuration.schema).\(configuration.table) does not exist (create_table = false)", pipeline: pipeline, plugin: "postgres")
+            }
+            try createTable(schema, conn)
+        } else {
+            try check(schema, against: existing)
+        }
+        tableSchema = schema
+        if let plan, let p = configuration.partition {
+            let parts = try run {
+                try conn.exec("""
+                    SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                    JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
+                    WHERE n.nspname = $1 AND p.relname = $2
+                    """, [configuration.schema, configuration.table])
+            }
+            knownPartitions = Set(parts.compactMap { $0.first ?? nil })
+            let today = Int(Date().timeIntervalSince1970 / 86400)
+            var start = plan.start(ofDay: today)
+            for _ in 0...p.premake {
+                try ensurePartition(start: start, conn)
+                start = plan.next(after: start)
+            }
+        }
+    }
+
+    private func createTable(_ schema: Schema, _ conn: PQConnection) throws {
+        var defs = schema.fields.map { f in "\(SQL.identifier(f.name)) \(PostgresBinaryCopy.sqlType(f.type))\(f.nullable ? "" : " NOT NULL")" }
+        if configuration.mode == .upsert {
+            defs.append("PRIMARY KEY (\(configuration.key.map(SQL.identifier).joined(separator: ", ")))")
+        }
+        var sql = "CREATE TABLE IF NOT EXISTS \(target) (\n    \(defs.joined(separator: ",\n    "))\n)"
+        if let p = configuration.partition {
+            guard let f = schema.fields.first(where: { $0.name == p.column }), f.type == .date || f.type == .timestamp else {
+                throw ConnectorError(.configuration, "partition column '\(p.column)' must be a date or timestamp column of the pipeline's schema", pipeline: pipeline, plugin: "postgres")
+            }
+            sql += " PARTITION BY RANGE (\(SQL.identifier(p.column)))"
+        }
+        try run {
+            if configuration.schema != "public" { try conn.exec("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(configuration.schema))") }
+            try conn.exec(sql)
+        }
+        logger.info("created table", metadata: ["table": "\(configuration.schema).\(configuration.table)"])
+    }
+
+    private func check(_ schema: Schema, against existing: [[String?]]) throws {
+        let columns = Dictionary(existing.compactMap { r in r[0].map { ($0, (r[1] ?? "", r[2] == "t")) } }, uniquingKeysWith: { a, _ in a })
+        var problems: [String] = []
+        for f in schema.fields {
+            guard let (type, _) = columns[f.name] else {
+                problems.append("column '\(f.name)' is missing from the table")
+                continue
+            }
+            let want = PostgresBinaryCopy.sqlType(f.type)
+            if type != want { problems.append("column '\(f.name)' is \(type) in the table, the pipeline declares \(f.type) (\(want))") }
+        }
+        if !problems.isEmpty {
+            throw ConnectorError(.configuration, "table \(configuration.schema).\(configuration.table) does not match the pipeline: " + problems.joined(separator: "; "), pipeline: pipeline, plugin: "postgres")
+        }
+    }
+
+    private func ensurePartition(start: Int, _ conn: PQConnection) throws {
+        guard let plan else { return }
+        let name = plan.name(table: configuration.table, start: start)
+        if knownPartitions.contains(name) { return }
+        let from = CivilDate.format(days: Int32(start)), to = CivilDate.format(days: Int32(plan.end(ofStart: start)))
+        let isTimestamp = tableSchema?.fields.first { $0.name == configuration.partition?.column }?.type == .timestamp
+        let bound = { (d: String) in SQL.literal(isTimestamp ? d + " 00:00:00+00" : d) }
+        try run {
+            try conn.exec("CREATE TABLE IF NOT EXISTS \(SQL.qualified(configuration.schema, name)) PARTITION OF \(target) FOR VALUES FROM (\(bound(from))) TO (\(bound(to)))")
+        }
+        knownPartitions.insert(name)
+        logger.debug("partition ready", metadata: ["partition": "\(name)"])
+    }
+}

@@ -1,0 +1,189 @@
+import ConnectorKit
+import ConnectorKitTesting
+@testable import Connectors
+import Foundation
+import Logging
+import Testing
+
+/// The throwaway server of `scripts/pg-start.sh`. Locally the suite is skipped (with this reason)
+/// when no server answers; under CI (`CI=true`) it always runs, so a missing server fails it.
+enum TestPostgres {
+    static let url = ProcessInfo.processInfo.environment["SLUICE_TEST_PG"] ?? "postgresql://postgres@127.0.0.1:55432/postgres"
+    static let password = ProcessInfo.processInfo.environment["SLUICE_TEST_PG"] == nil ? "testpw" : nil
+    static let required = ProcessInfo.processInfo.environment["CI"] == "true"
+    static let available: Bool = (try? PQConnection(conninfo: url, password: password, connectTimeout: 3)) != nil
+    static let enabled = available || required
+
+    static func connection() throws -> PQConnection { try PQConnection(conninfo: url, password: password, connectTimeout: 5) }
+
+    /// A fresh schema per test, so tests never see each other's tables.
+    static func freshSchema() throws -> String {
+        let name = "t_" + UUID().uuidString.prefix(8).lowercased()
+        try connection().exec("CREATE SCHEMA \(name)")
+        return name
+    }
+
+    static func sink(_ configure: (inout PostgresConfiguration) -> Void) -> PostgresSink {
+        var c = PostgresConfiguration(url: url, table: "t")
+        configure(&c)
+        return PostgresSink(configuration: c, password: password, logger: Logger(label: "test"))
+    }
+
+    static func query(_ sql: String) throws -> [[String?]] { try connection().exec(sql) }
+}
+
+@Suite(.serialized, .enabled(if: TestPostgres.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+struct PostgresSinkTests {
+    let context = SinkContext(pipeline: "pg-test-\(UUID().uuidString.prefix(6))", checkpointStore: InMemoryCheckpointStore())
+
+    func batch(_ fields: [Field], _ columns: [Column]) -> RecordBatch {
+        let n = columns.first?.count ?? 0
+        return RecordBatch(schema: Schema(fields), columns: columns,
+                           origins: RecordOrigins(file: "f.csv", lines: (0..<n).map { Int64($0 + 2) }, byteOffsets: (0..<n).map { Int64($0 * 10) },
+                                                  raw: StringColumn((0..<n).map { "raw \($0)" })))
+    }
+
+    @Test func everyTypeRoundTripsWithNullsTimeZonesAndDecimalPrecision() async throws {
+        let schema = try TestPostgres.freshSchema()
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "types" }
+        var cp = try await sink.open(context: context)
+        let b = batch(
+            [Field("b", .bool), Field("i", .int32), Field("l", .int64), Field("f", .float64), Field("d", .decimal(precision: 38, scale: 6)),
+             Field("s", .string), Field("day", .date), Field("ts", .timestamp), Field("z", .decimal(precision: 5, scale: 0))],
+            [Column(.bool([true, false, false]), validity: [true, true, false]),
+             Column(.int32([Int32.min, 0, Int32.max])),
+             Column(.int64([Int64.min, -1, Int64.max])),
+             Column(.float64([-1.5e-300, 0.1, 3.141592653589793])),
+             Column(.decimal([-123_456_789_012_345_678_901_234_567_890_123_456, 1, 0])),
+             Column(.string(StringColumn(["José ção €", "", "x\"y'z\\\t\n"])), validity: [true, true, true]),
+             Column(.date([-1, 0, 20089])),
+             Column(.timestamp([-1, 1_735_700_400_123_456, 946_684_800_000_000])),
+             Column(.decimal([99999, -10000, 0]), validity: [true, true, false])])
+        let refused = try await sink.write(b)
+        #expect(refused.isEmpty)
+        cp.files["f.csv"] = FileCursor()
+        try await sink.commit(cp)
+        let rows = try TestPostgres.query("SET TIME ZONE 'UTC'; SELECT b::text, i::text, l::text, f::text, d::text, s, day::text, ts::text, z::text FROM \(schema).types ORDER BY i")
+        #expect(rows.count == 3)
+        #expect(rows[0] == ["true", "-2147483648", "-9223372036854775808", "-1.5e-300", "-123456789012345678901234567890.123456", "José ção €", "1969-12-31", "1969-12-31 23:59:59.999999+00", "99999"])
+        #expect(rows[1] == ["false", "0", "-1", "0.1", "0.000001", "", "1970-01-01", "2025-01-01 03:00:00.123456+00", "-10000"])
+        #expect(rows[2] == [nil, "2147483647", "9223372036854775807", "3.141592653589793", "0.000000", "x\"y'z\\\t\n", "2025-01-01", "2000-01-01 00:00:00+00", nil])
+        let types = try TestPostgres.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\(schema).types'::regclass AND attnum > 0 ORDER BY attnum")
+        #expect(types.map { $0[0] } == ["boolean", "integer", "bigint", "double precision", "numeric(38,6)", "text", "date", "timestamp with time zone", "numeric(5,0)"])
+    }
+
+    @Test func partitionedLoadOverFortyDaysCreatesExactlyThePartitionsNeeded() async throws {
+        let schema = try TestPostgres.freshSchema()
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "readings"; $0.partition = .init(column: "ts") }
+        var cp = try await sink.open(context: context)
+        // Backlog from 2024: 40 days, 24 rows a day, out of order.
+        let start: Int64 = 1_704_067_200_000_000 // 2024-01-01T00:00:00Z
+        var ts: [Int64] = []
+        for h in (0..<(40 * 24)).reversed() { ts.append(start + Int64(h) * 3_600_000_000) }
+        _ = try await sink.write(batch([Field("ts", .timestamp, nullable: false), Field("v", .int64)], [Column(.timestamp(ts)), Column(.int64(ts.map { $0 / 1000 }))]))
+        try await sink.commit(cp)
+        cp.outputs["x"] = 1
+        let parts = try TestPostgres.query("""
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '\(schema).readings'::regclass ORDER BY 1
+            """).map { $0[0]! }
+        let premade = 5 // today and the 4 days after it (premake = 4)
+        #expect(parts.count == 40 + premade)
+        #expect(parts.first == "readings_p20240101")
+        #expect(parts.contains("readings_p20240209"))
+        #expect(!parts.contains("readings_p20240210"))
+        let perDay = try TestPostgres.query("SELECT count(*) FROM \(schema).readings_p20240115")
+        #expect(perDay.first?.first == "24")
+        let total = try TestPostgres.query("SELECT count(*) FROM \(schema).readings")
+        #expect(total.first?.first == "960")
+        let defaults = try TestPostgres.query("SELECT count(*) FROM pg_partitioned_table WHERE partrelid = '\(schema).readings'::regclass AND partdefid <> 0")
+        #expect(defaults.first?.first == "0")
+    }
+
+    @Test func upsertUpdatesChangedRowsAndInsertsNewOnes() async throws {
+        let schema = try TestPostgres.freshSchema()
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "veiculos"; $0.mode = .upsert; $0.key = ["placa"] }
+        let cp = try await sink.open(context: context)
+        let fields = [Field("placa", .string, nullable: false), Field("modelo", .string), Field("km", .int64)]
+        _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["ABC1D23", "XYZ9K88", "QWE4R56"]))),
+                                                Column(.string(StringColumn(["Volvo", "Scania", "MB"]))), Column(.int64([100, 200, 300]))]))
+        try await sink.commit(cp)
+        // One changed (twice in the batch: the last wins), one new, one unchanged.
+        _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["XYZ9K88", "NEW0A00", "XYZ9K88"]))),
+                                                Column(.string(StringColumn(["Scania R", "Iveco", "Scania S"]))), Column(.int64([250, 10, 260]))]))
+        try await sink.commit(cp)
+        let rows = try TestPostgres.query("SELECT placa, modelo, km::text FROM \(schema).veiculos ORDER BY placa")
+        #expect(rows == [["ABC1D23", "Volvo", "100"], ["NEW0A00", "Iveco", "10"], ["QWE4R56", "MB", "300"], ["XYZ9K88", "Scania S", "260"]])
+    }
+
+    @Test func checkpointCommitsWithTheRowsAndACrashTakesBackTheRest() async throws {
+        let schema = try TestPostgres.freshSchema()
+        let b = batch([Field("n", .int64)], [Column(.int64([1, 2, 3]))])
+        try await SinkConformance.checkReplay(
+            makeSink: { TestPostgres.sink { $0.schema = schema; $0.table = "replay" } },
+            store: InMemoryCheckpointStore(), batch: b,
+            countRows: { Int((try? TestPostgres.query("SELECT count(*) FROM \(schema).replay"))?.first?.first.flatMap { $0 }.flatMap(Int.init) ?? 0) })
+    }
+
+    @Test func foreignKeyViolationsAreBisectedToTheBadRows() async throws {
+        let schema = try TestPostgres.freshSchema()
+        try TestPostgres.connection().exec("""
+            CREATE TABLE \(schema).veiculos (placa text PRIMARY KEY);
+            INSERT INTO \(schema).veiculos VALUES ('A'), ('B'), ('C');
+            CREATE TABLE \(schema).manutencoes (placa text NOT NULL REFERENCES \(schema).veiculos (placa), custo bigint);
+            """)
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "manutencoes"; $0.createTable = false }
+        let cp = try await sink.open(context: context)
+        let placas = (0..<100).map { $0 == 17 ? "Z" : $0 == 60 ? "Y" : ["A", "B", "C"][$0 % 3] }
+        let refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
+                                                 [Column(.string(StringColumn(placas))), Column(.int64((0..<100).map { Int64($0) }))]))
+        try await sink.commit(cp)
+        #expect(refused.map(\.origin.line) == [19, 62])
+        #expect(refused.first?.reason.contains("foreign key") == true)
+        #expect(refused.first?.reason.contains("23503") == true)
+        #expect(String(decoding: refused[0].raw, as: UTF8.self) == "raw 17")
+        let count = try TestPostgres.query("SELECT count(*) FROM \(schema).manutencoes")
+        #expect(count.first?.first == "98")
+    }
+
+    @Test func hostileTableNameIsStoredLiterally() async throws {
+        let schema = try TestPostgres.freshSchema()
+        try TestPostgres.connection().exec("CREATE TABLE \(schema).y (id int)")
+        let name = "x\"; DROP TABLE y; --"
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = name }
+        let cp = try await sink.open(context: context)
+        _ = try await sink.write(batch([Field("v", .int64)], [Column(.int64([42]))]))
+        try await sink.commit(cp)
+        let tables = try TestPostgres.query("SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY 1").map { $0[0]! }
+        #expect(tables.sorted() == [name, "y"].sorted())
+        let v = try TestPostgres.query("SELECT v::text FROM \(schema).\"x\"\"; DROP TABLE y; --\"")
+        #expect(v.first?.first == "42")
+    }
+
+    @Test func existingTableWithOtherTypesIsReportedByColumn() async throws {
+        let schema = try TestPostgres.freshSchema()
+        try TestPostgres.connection().exec("CREATE TABLE \(schema).t (ts timestamptz, v integer)")
+        let sink = TestPostgres.sink { $0.schema = schema }
+        _ = try await sink.open(context: context)
+        do {
+            _ = try await sink.write(batch([Field("ts", .timestamp), Field("v", .int64), Field("w", .string)],
+                                           [Column(.timestamp([0])), Column(.int64([1])), Column(.string(StringColumn(["x"])))]))
+            Issue.record("expected a mismatch error")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("column 'v' is integer in the table, the pipeline declares int64 (bigint)"))
+            #expect(text.contains("column 'w' is missing from the table"))
+        }
+    }
+
+    @Test func wrongPasswordIsAnAuthenticationError() async throws {
+        let sink = PostgresSink(configuration: PostgresConfiguration(url: "postgresql://postgres@127.0.0.1:55432/postgres", table: "t"),
+                                password: "wrong-password", logger: Logger(label: "t"))
+        do {
+            _ = try await sink.open(context: context)
+            Issue.record("expected an error")
+        } catch let e as ConnectorError {
+            #expect(e.code == .authentication)
+            #expect(!e.description.contains("wrong-password"))
+        }
+    }
+}
