@@ -16,6 +16,9 @@ struct Once: AsyncParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "No progress line, even on a terminal.")
     var noProgress = false
 
+    @Option(name: .customLong("attempts"), help: "Attempts when a server is unreachable or drops the connection (backoff 1 s, 2 s, 4 s … 30 s).")
+    var attempts = 8
+
     func run() async throws {
         let (pipelines, errors, dir) = loadPipelines(config)
         guard let definition = pipelines.first(where: { $0.name == name }) else {
@@ -32,13 +35,14 @@ struct Once: AsyncParsableCommand {
         let progress = !noProgress && isatty(2) == 1 ? ProgressLine(stats: context.stats, started: started) : nil
         progress?.start()
         var failure: (any Error)?
-        do { try await engine.runOnce(context: context) } catch { failure = error }
+        do { try await engine.runRetrying(context: context, attempts: max(1, attempts)) } catch { failure = error }
         progress?.stop()
         let c = context.stats.counts
         let seconds = Date().timeIntervalSince(started)
         var summary = "\(name): \(c.recordsWritten) records written, \(c.deadLetters) dead letters, \(c.filesOpened) files read (\(ProgressLine.bytes(c.bytesRead))) in \(String(format: "%.2f", seconds)) s"
         if c.deadLetters > 0 { summary += "\n  dead letters: \(pipeline.deadLetterPath)" }
         if c.filesWithPendingBytes > 0 { summary += "\n  \(c.filesWithPendingBytes) file(s) end with an incomplete record (\(c.pendingBytes) bytes) that waits for its line end" }
+        if c.retries > 0 { summary += "\n  \(c.retries) retr\(c.retries == 1 ? "y" : "ies") after a lost connection" }
         if c.filesRestarted > 0 { summary += "\n  \(c.filesRestarted) file(s) were rotated, truncated or replaced and read from the start" }
         print(summary)
         for e in c.errors { printError("error: \(e)") }

@@ -16,6 +16,25 @@ public struct PipelineEngine: Sendable {
         self.checkpointStore = checkpointStore
     }
 
+    /// Runs once, and again after a lost connection (server down at start or restarted mid-load),
+    /// waiting 1, 2, 4 … `maxDelay` seconds between attempts. Each attempt resumes from the last
+    /// committed checkpoint, so retries neither lose nor repeat records.
+    public func runRetrying(context: RunContext, attempts: Int, maxDelay: Double = 30) async throws {
+        var attempt = 1
+        while true {
+            do {
+                try await runOnce(context: context)
+                return
+            } catch let error as ConnectorError where error.code == .notConnected && attempt < attempts && !context.stop.isStopped {
+                let delay = min(maxDelay, pow(2, Double(attempt - 1)))
+                context.logger.warning("\(error); retrying in \(Int(delay)) s (attempt \(attempt + 1) of \(attempts))")
+                context.stats.update { $0.retries += 1 }
+                try await Task.sleep(for: .seconds(delay))
+                attempt += 1
+            }
+        }
+    }
+
     /// Runs once. Throws the first failure after committing what was already processed.
     public func runOnce(context: RunContext) async throws {
         let p = pipeline

@@ -37,6 +37,8 @@ public final class RunStats: Sendable {
         public var recordsWritten: Int64 = 0
         public var deadLetters: Int64 = 0
         public var commits = 0
+        /// Attempts repeated after a lost connection (server down or restarted).
+        public var retries = 0
         /// Bytes left unconsumed at the end of files because their last record has no terminator yet.
         public var pendingBytes: Int64 = 0
         public var filesWithPendingBytes = 0
