@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The demo: simulated Windows XP press PCs rewrite their logs in place; Sluice loads only the new
-# lines, typed and in UTC, into JSON lines, with bad records in a dead-letter file.
+# lines, typed and in UTC, into a day-partitioned PostgreSQL table (a throwaway server on
+# 127.0.0.1:55432), with bad records in a dead-letter file; then the fleet example upserts a
+# vehicle table and appends its maintenance records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+bash scripts/pg-start.sh >/dev/null
+export PGPASSWORD=testpw
+PSQL=(psql "postgresql://postgres@127.0.0.1:55432/postgres" -X -q -v ON_ERROR_STOP=1)
 swift build -c release --product sluice
 SLUICE=.build/release/sluice
 export SLUICE_STATE_DIR="$PWD/examples/xp-press/state"
-rm -rf examples/xp-press/incoming examples/xp-press/out "$SLUICE_STATE_DIR"
+rm -rf examples/xp-press/incoming "$SLUICE_STATE_DIR"
+"${PSQL[@]}" -c "DROP TABLE IF EXISTS press_readings CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline = 'xp-press'" 2>/dev/null || true
 
 echo "== validate the shipped pipeline files"
 $SLUICE validate --config-dir connectors.d
@@ -17,7 +23,7 @@ echo; echo "== 3 XP machines write 500 rows each (Windows-1252, ';', decimal com
 $SLUICE simulate --out examples/xp-press/incoming --style xp --machines 3 --rows 500 --mode rewrite
 $SLUICE once xp-press --config-dir connectors.d
 
-echo; echo "== 5 minutes later: each machine rewrote its whole file with 20 more rows"
+echo; echo "== 5 minutes later: each machine rewrote its whole file with 20 more rows; only those load"
 $SLUICE simulate --out examples/xp-press/incoming --style xp --machines 3 --rows 520 --mode rewrite
 $SLUICE once xp-press --config-dir connectors.d
 
@@ -26,7 +32,14 @@ printf '31/02/2025 99:99:99;press-01;quente;1,0;OK;Ana\r\n' >> examples/xp-press
 $SLUICE simulate --out examples/xp-press/incoming --style xp --machines 3 --rows 530 --mode append >/dev/null
 $SLUICE once xp-press --config-dir connectors.d || true
 
-echo; echo "== output: $(wc -l < examples/xp-press/out/press.jsonl) rows (3 machines × 530 lines, one of them the broken line), first two:"
-head -2 examples/xp-press/out/press.jsonl
-echo; echo "== dead letters:"
+echo; echo "== PostgreSQL: press_readings, partitioned by day (3 machines × 530 rows, one broken line refused)"
+"${PSQL[@]}" -c "SELECT tableoid::regclass AS partition, count(*) AS rows, min(ts) AS first, max(ts) AS last FROM press_readings GROUP BY 1 ORDER BY 1"
+"${PSQL[@]}" -c "SELECT ts, machine, temperature, pressure, status, operator FROM press_readings ORDER BY ts, machine LIMIT 3"
+echo "== dead letters:"
 cat "$SLUICE_STATE_DIR/xp-press/dead-letter.jsonl"
+
+echo; echo "== the 23:30 job, run by hand: partitions ahead for every partitioned table"
+$SLUICE once partition-maintenance --config-dir connectors.d
+
+echo; echo "== fleet example: vehicles upserted by plate, maintenance records appended (FK to vehicles)"
+bash examples/fleet/run.sh

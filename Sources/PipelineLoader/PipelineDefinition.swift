@@ -3,23 +3,47 @@ import Connectors
 import Foundation
 import Logging
 
-/// When the daemon runs a pipeline.
+/// When the daemon runs a pipeline or job.
 public enum Schedule: Sendable, Equatable, CustomStringConvertible {
-    /// Every N seconds (`"every 30s"`), measured from the end of the previous run.
+    /// Every N seconds (`"every 30s"`), measured from the end of the previous run; the first run
+    /// starts with the daemon.
     case every(Double)
+    /// A cron expression (`"30 23 * * *"`) in local time; the first run waits for the first match.
+    case cron(CronSchedule)
     /// Only by `sluice once`.
     case manual
 
-    public init?(parsing text: String) {
+    /// Parses `"every <duration>"`, a five-field cron expression or `"manual"`.
+    public static func parse(_ text: String) throws(ConfigIssue) -> Schedule {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if t == "manual" || t == "never" { self = .manual; return }
-        guard t.hasPrefix("every "), let d = ConfigDuration(parsing: String(t.dropFirst(6))), d.seconds > 0 else { return nil }
-        self = .every(d.seconds)
+        if t == "manual" || t == "never" { return .manual }
+        if t.hasPrefix("every ") {
+            guard let d = ConfigDuration(parsing: String(t.dropFirst(6))), d.seconds > 0 else {
+                throw ConfigIssue(key: "schedule", message: "'\(text)': expected \"every <duration>\" such as \"every 30s\" or \"every 5m\"")
+            }
+            return .every(d.seconds)
+        }
+        if t.split(whereSeparator: \.isWhitespace).count == 5 {
+            do { return .cron(try CronSchedule(parsing: t)) } catch {
+                throw ConfigIssue(key: "schedule", message: "'\(text)': \(error)")
+            }
+        }
+        throw ConfigIssue(key: "schedule", message: "expected \"every <duration>\" (e.g. \"every 30s\"), a cron expression (e.g. \"30 23 * * *\") or \"manual\", found \"\(text)\"")
+    }
+
+    /// Seconds to wait before the next run; `lastRunEnded` is nil before the first run.
+    public func delay(now: Date, lastRunEnded: Date?) -> Double? {
+        switch self {
+        case let .every(s): return lastRunEnded.map { max(0, s - now.timeIntervalSince($0)) } ?? 0
+        case let .cron(c): return c.next(after: now).map { max(0, $0.timeIntervalSince(now)) }
+        case .manual: return nil
+        }
     }
 
     public var description: String {
         switch self {
         case let .every(s): "every \(s.formatted())s"
+        case let .cron(c): "cron \(c)"
         case .manual: "manual"
         }
     }
@@ -53,12 +77,7 @@ public struct PipelineSettings: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         description = try c.decodeIfPresent(String.self, forKey: .description)
-        if let s = try c.decodeIfPresent(String.self, forKey: .schedule) {
-            guard let parsed = Schedule(parsing: s) else {
-                throw ConfigIssue(key: "schedule", message: "expected \"every <duration>\" (e.g. \"every 30s\", \"every 5m\") or \"manual\", found \"\(s)\"")
-            }
-            schedule = parsed
-        }
+        if let s = try c.decodeIfPresent(String.self, forKey: .schedule) { schedule = try Schedule.parse(s) }
         batchRows = try c.decodeIfPresent(Int.self, forKey: .batchRows) ?? batchRows
         commitRows = try c.decodeIfPresent(Int.self, forKey: .commitRows) ?? commitRows
         commitInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .commitInterval) ?? commitInterval

@@ -7,7 +7,7 @@ public struct PipelineFileLoader: Sendable {
     public let registry: PluginRegistry
     public let environment: [String: String]
 
-    static let topLevelKeys = ["pipeline", "source", "transform", "sink"]
+    static let topLevelKeys = ["pipeline", "source", "transform", "sink", "job"]
 
     public init(registry: PluginRegistry = BuiltinPlugins.registry, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.registry = registry
@@ -20,29 +20,57 @@ public struct PipelineFileLoader: Sendable {
         return names.filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }.sorted().map { "\(directory)/\($0)" }
     }
 
-    /// Loads every file of `directory`; returns the good ones and all errors.
-    public func loadDirectory(_ directory: String) -> (pipelines: [PipelineDefinition], errors: [ConfigError]) {
+    /// Loads every file of `directory`; returns the good pipelines and jobs, and all errors.
+    public func loadDirectory(_ directory: String) -> (pipelines: [PipelineDefinition], jobs: [JobDefinition], errors: [ConfigError]) {
         let files: [String]
         do { files = try Self.pipelineFiles(in: directory) } catch {
-            return ([], [ConfigError(file: directory, line: nil, keyPath: "", message: "cannot read the configuration directory: \(error.localizedDescription)")])
+            return ([], [], [ConfigError(file: directory, line: nil, keyPath: "", message: "cannot read the configuration directory: \(error.localizedDescription)")])
         }
         var pipelines: [PipelineDefinition] = []
+        var jobs: [JobDefinition] = []
         var errors: [ConfigError] = []
         var names: [String: String] = [:]
         for file in files {
             do {
-                let p = try load(file: file)
-                if let other = names[p.name] {
-                    errors.append(ConfigError(file: file, line: nil, keyPath: "pipeline.name", message: "pipeline name '\(p.name)' is also used by \(other)"))
+                let loaded = try loadAny(file: file)
+                if let other = names[loaded.name] {
+                    errors.append(ConfigError(file: file, line: nil, keyPath: "pipeline.name", message: "name '\(loaded.name)' is also used by \(other)"))
                     continue
                 }
-                names[p.name] = file
-                pipelines.append(p)
+                names[loaded.name] = file
+                switch loaded {
+                case let .pipeline(p): pipelines.append(p)
+                case let .job(j): jobs.append(j)
+                }
             } catch {
                 errors.append(contentsOf: error.errors)
             }
         }
-        return (pipelines, errors)
+        for job in jobs { errors.append(contentsOf: job.crossCheck(pipelines)) }
+        return (pipelines, jobs, errors)
+    }
+
+    /// A pipeline file, or a job file (`[job]` instead of source and sink).
+    public enum LoadedFile: Sendable {
+        case pipeline(PipelineDefinition)
+        case job(JobDefinition)
+
+        public var name: String {
+            switch self {
+            case let .pipeline(p): p.name
+            case let .job(j): j.name
+            }
+        }
+    }
+
+    public func loadAny(file: String) throws(ConfigErrors) -> LoadedFile {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "", message: "cannot read the file")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "", message: "the file is not UTF-8 text")])
+        }
+        return try loadAny(text: text, file: file)
     }
 
     public func load(file: String) throws(ConfigErrors) -> PipelineDefinition {
@@ -56,6 +84,13 @@ public struct PipelineFileLoader: Sendable {
     }
 
     public func load(text: String, file: String) throws(ConfigErrors) -> PipelineDefinition {
+        guard case let .pipeline(p) = try loadAny(text: text, file: file) else {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "job", message: "this is a job file, not a pipeline")])
+        }
+        return p
+    }
+
+    public func loadAny(text: String, file: String) throws(ConfigErrors) -> LoadedFile {
         let root: ConfigNode
         var errors: [ConfigError] = []
         do { (root, errors) = try TOMLConversion.parseCollecting(text, file: file, environment: environment) } catch { throw ConfigErrors(errors: [error]) }
@@ -64,7 +99,7 @@ public struct PipelineFileLoader: Sendable {
         for key in root.keys where !Self.topLevelKeys.contains(key) {
             var msg = "unknown section '\(key)'"
             if let g = Suggest.closest(to: key, among: Self.topLevelKeys) { msg += "; did you mean '\(g)'?" }
-            else { msg += "; a pipeline file has [pipeline], [source], [[transform]] and [sink]" }
+            else { msg += "; a pipeline file has [pipeline], [source], [[transform]] and [sink]; a job file [pipeline] and [job]" }
             errors.append(ConfigError(file: file, line: root[key]?.line, keyPath: key, message: msg))
         }
 
@@ -77,6 +112,16 @@ public struct PipelineFileLoader: Sendable {
         if name.isEmpty || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) || name.hasPrefix(".") {
             errors.append(ConfigError(file: file, line: root["pipeline"]?["name"]?.line, keyPath: "pipeline.name",
                                       message: "'\(name)' is not a valid pipeline name (letters, digits, '-', '_' and '.'; it names the state folder)"))
+        }
+
+        if let jobNode = root["job"] {
+            for key in ["source", "transform", "sink"] where root[key] != nil {
+                errors.append(ConfigError(file: file, line: root[key]?.line, keyPath: key, message: "a job file ([job]) has no [\(key)]; put the pipeline in a file of its own"))
+            }
+            if let job = job(jobNode, file: file, errors: &errors), errors.isEmpty {
+                return .job(JobDefinition(file: file, name: name, settings: settings, type: job.type, configuration: job.configuration, line: jobNode.line))
+            }
+            throw ConfigErrors(errors: errors)
         }
 
         let source = step(root["source"], kind: .source, keyPath: "source", file: file, errors: &errors)
@@ -105,7 +150,31 @@ public struct PipelineFileLoader: Sendable {
                                       message: "source type '\(source.descriptor.type)' reads files: the first [[transform]] must be a decoder (\(registry.types(of: .decoder).joined(separator: ", ")))"))
         }
         guard errors.isEmpty, let source, let sink else { throw ConfigErrors(errors: errors) }
-        return PipelineDefinition(file: file, name: name, settings: settings, source: source, transforms: transforms, sink: sink)
+        return .pipeline(PipelineDefinition(file: file, name: name, settings: settings, source: source, transforms: transforms, sink: sink))
+    }
+
+    private func job(_ node: ConfigNode, file: String, errors: inout [ConfigError]) -> (type: String, configuration: PartitionJobConfiguration)? {
+        guard case .table = node.value else {
+            errors.append(ConfigError(file: file, line: node.line, keyPath: "job", message: "expected a table, found \(node.typeName)"))
+            return nil
+        }
+        let known = PartitionJobConfiguration.types
+        guard let typeNode = node["type"], let type = typeNode.stringValue else {
+            errors.append(ConfigError(file: file, line: node["type"]?.line ?? node.line, keyPath: "job.type", message: "missing required string 'type' (one of: \(known.joined(separator: ", ")))"))
+            return nil
+        }
+        guard known.contains(type) else {
+            var msg = "unknown job type '\(type)'"
+            if let g = Suggest.closest(to: type, among: known) { msg += "; did you mean '\(g)'?" }
+            errors.append(ConfigError(file: file, line: typeNode.line, keyPath: "job.type", message: msg + " (known: \(known.joined(separator: ", ")))"))
+            return nil
+        }
+        do {
+            return (type, try ConfigDecoding(file: file, ignoredKeys: ["type"]).decode(PartitionJobConfiguration.self, from: node))
+        } catch {
+            errors.append(error)
+            return nil
+        }
     }
 
     private func step(_ node: ConfigNode?, kind: PluginKind, keyPath: String, file: String, errors: inout [ConfigError]) -> PipelineStep? {

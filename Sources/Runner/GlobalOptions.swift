@@ -57,10 +57,10 @@ enum LoggingBootstrap {
 }
 
 /// Loads a directory, printing errors in the `file:line: key: message` form.
-func loadPipelines(_ options: ConfigOptions) -> (pipelines: [PipelineDefinition], errors: [ConfigError], directory: String) {
+func loadPipelines(_ options: ConfigOptions) -> (pipelines: [PipelineDefinition], jobs: [JobDefinition], errors: [ConfigError], directory: String) {
     let dir = options.resolvedConfigDirectory
-    let (pipelines, errors) = PipelineFileLoader().loadDirectory(dir)
-    return (pipelines, errors, dir)
+    let (pipelines, jobs, errors) = PipelineFileLoader().loadDirectory(dir)
+    return (pipelines, jobs, errors, dir)
 }
 
 func printError(_ text: String) {

@@ -20,10 +20,15 @@ struct Once: AsyncParsableCommand {
     var attempts = 8
 
     func run() async throws {
-        let (pipelines, errors, dir) = loadPipelines(config)
+        let (pipelines, jobs, errors, dir) = loadPipelines(config)
+        if let job = jobs.first(where: { $0.name == name }) {
+            try await runJobOnce(job, pipelines: pipelines)
+            return
+        }
         guard let definition = pipelines.first(where: { $0.name == name }) else {
             for e in errors { printError("error: \(e)") }
-            printError("error: no valid pipeline named '\(name)' in \(dir)" + (pipelines.isEmpty ? "" : " (valid: \(pipelines.map(\.name).joined(separator: ", ")))"))
+            let valid = pipelines.map(\.name) + jobs.map(\.name)
+            printError("error: no valid pipeline or job named '\(name)' in \(dir)" + (valid.isEmpty ? "" : " (valid: \(valid.joined(separator: ", ")))"))
             throw ExitCode(1)
         }
         let logger = options.makeLogger()
@@ -51,6 +56,15 @@ struct Once: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if c.fileErrors > 0 { throw ExitCode(1) }
+    }
+}
+
+extension Once {
+    func runJobOnce(_ job: JobDefinition, pipelines: [PipelineDefinition]) async throws {
+        let reports = try await runJob(job, pipelines: pipelines, logger: options.makeLogger())
+        if reports.isEmpty { print("\(name): no pipeline loads a partitioned postgres table; nothing to do") }
+        for r in reports { print(r) }
+        if reports.contains(where: { if case .failed = $0.outcome { true } else { false } }) { throw ExitCode(1) }
     }
 }
 

@@ -13,11 +13,12 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.makeLogger()
-        let (pipelines, errors, dir) = loadPipelines(config)
+        let (pipelines, jobs, errors, dir) = loadPipelines(config)
         for e in errors { logger.error("invalid pipeline file, not started: \(e)") }
         let scheduled = pipelines.filter { $0.settings.schedule != .manual }
-        if scheduled.isEmpty {
-            printError("error: no scheduled pipeline in \(dir)")
+        let scheduledJobs = jobs.filter { $0.settings.schedule != .manual }
+        if scheduled.isEmpty && scheduledJobs.isEmpty {
+            printError("error: no scheduled pipeline or job in \(dir)")
             throw ExitCode(1)
         }
         let stateDir = options.resolvedStateDirectory
@@ -28,7 +29,12 @@ struct Run: AsyncParsableCommand {
             l[metadataKey: "pipeline"] = "\(definition.name)"
             services.append(.init(service: PipelineService(definition: definition, pipeline: pipeline, stateDirectory: stateDir, logger: l)))
         }
-        logger.info("sluice started", metadata: ["pipelines": "\(scheduled.map(\.name).joined(separator: ","))", "state_dir": "\(stateDir)"])
+        for job in scheduledJobs {
+            var l = logger
+            l[metadataKey: "job"] = "\(job.name)"
+            services.append(.init(service: JobService(job: job, pipelines: pipelines, logger: l)))
+        }
+        logger.info("sluice started", metadata: ["pipelines": "\(scheduled.map(\.name).joined(separator: ","))", "jobs": "\(scheduledJobs.map(\.name).joined(separator: ","))", "state_dir": "\(stateDir)"])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("sluice stopped")
@@ -44,17 +50,23 @@ struct PipelineService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard case let .every(interval) = definition.settings.schedule else { return }
+        let schedule = definition.settings.schedule
         let stop = StopToken()
         let engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDirectory, pipeline: definition.name))
         var failures = 0
         await withGracefulShutdownHandler {
+            // A cron schedule waits for its first time; "every" starts at once.
+            if case .cron = schedule, let first = schedule.delay(now: Date(), lastRunEnded: nil) {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(first)) }
+            }
             while !stop.isStopped {
                 let context = RunContext(pipeline: definition.name, logger: logger, stop: stop)
-                var delay = interval
+                var delay: Double
                 do {
                     try await engine.runOnce(context: context)
                     failures = 0
+                    guard let next = schedule.delay(now: Date(), lastRunEnded: Date()) else { return }
+                    delay = next
                     let c = context.stats.counts
                     if c.recordsWritten > 0 || c.deadLetters > 0 {
                         logger.info("run finished", metadata: ["records": "\(c.recordsWritten)", "dead_letters": "\(c.deadLetters)", "bytes": "\(c.bytesRead)"])

@@ -7,10 +7,11 @@ struct Validate: ParsableCommand {
     @OptionGroup var config: ConfigOptions
 
     func run() throws {
-        let (pipelines, errors, dir) = loadPipelines(config)
+        let (pipelines, jobs, errors, dir) = loadPipelines(config)
         for e in errors { printError("error: \(e)") }
         if errors.isEmpty {
-            print("\(pipelines.count) pipeline\(pipelines.count == 1 ? "" : "s") in \(dir): OK")
+            let jobsText = jobs.isEmpty ? "" : " and \(jobs.count) job\(jobs.count == 1 ? "" : "s")"
+            print("\(pipelines.count) pipeline\(pipelines.count == 1 ? "" : "s")\(jobsText) in \(dir): OK")
             if pipelines.isEmpty { printError("warning: no *.toml pipeline files in \(dir)") }
         } else {
             printError("\(errors.count) error\(errors.count == 1 ? "" : "s") in \(dir)")
@@ -25,11 +26,13 @@ struct ListPipelines: ParsableCommand {
     @OptionGroup var config: ConfigOptions
 
     func run() throws {
-        let (pipelines, errors, _) = loadPipelines(config)
+        let (pipelines, jobs, errors, _) = loadPipelines(config)
         let rows = pipelines.map { p in
             [p.name, p.settings.schedule.description,
              ([p.source.descriptor.type] + p.transforms.map(\.descriptor.type) + [p.sink.descriptor.type]).joined(separator: " → "),
              p.file]
+        } + jobs.map { j in
+            [j.name, j.settings.schedule.description, "job: \(j.type)", j.file]
         }
         let header = ["NAME", "SCHEDULE", "FLOW", "FILE"]
         let widths = (0..<4).map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }

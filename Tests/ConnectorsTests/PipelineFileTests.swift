@@ -107,10 +107,39 @@ import Testing
         #expect(e.contains { $0.message.contains("the first [[transform]] must be a decoder") })
     }
 
+    @Test func jobFilesAreCheckedAgainstTheirDirectory() throws {
+        let dir = NSTemporaryDirectory() + "sluice-jobs-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try valid.write(toFile: "\(dir)/press.toml", atomically: true, encoding: .utf8)
+        try """
+            [pipeline]
+            schedule = "30 23 * * *"
+            [job]
+            type = "postgres_partitions"
+            pipelines = ["prees", "press"]
+            premake = 7
+            """.write(toFile: "\(dir)/nightly.toml", atomically: true, encoding: .utf8)
+        try """
+            [job]
+            type = "postgres_partition"
+            [sink]
+            type = "jsonl"
+            """.write(toFile: "\(dir)/broken.toml", atomically: true, encoding: .utf8)
+        let (pipelines, jobs, errors) = PipelineFileLoader(environment: ["PLANT_DIR": "/srv"]).loadDirectory(dir)
+        #expect(pipelines.map(\.name) == ["press"])
+        #expect(jobs.map(\.name) == ["nightly"])
+        #expect(jobs.first?.settings.schedule.description == "cron 30 23 * * *")
+        let text = errors.map(\.description)
+        #expect(text.contains { $0.contains("broken.toml:2: job.type: unknown job type 'postgres_partition'; did you mean 'postgres_partitions'?") }, "\(text)")
+        #expect(text.contains { $0.contains("broken.toml:3: sink: a job file ([job]) has no [sink]") }, "\(text)")
+        #expect(text.contains { $0.contains("nightly.toml:3: job.pipelines: job.pipelines names 'prees', which is not a valid pipeline of this directory; did you mean 'press'?") }, "\(text)")
+        #expect(text.contains { $0.contains("pipeline 'press'") && $0.contains("has no partitioned postgres sink") }, "\(text)")
+    }
+
     @Test func shippedPipelinesAndExamplesValidate() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         for dir in ["\(root)/connectors.d", "\(root)/examples/custom-connector/connectors.d"] where FileManager.default.fileExists(atPath: dir) {
-            let (pipelines, errs) = PipelineFileLoader(environment: [:]).loadDirectory(dir)
+            let (pipelines, _, errs) = PipelineFileLoader(environment: [:]).loadDirectory(dir)
             #expect(errs.isEmpty, "\(errs)")
             #expect(!pipelines.isEmpty)
         }

@@ -10,23 +10,27 @@ enum PG {
     static let available: Bool = (try? psql("SELECT 1")) == "1"
     static let enabled = available || required
 
-    static func psql(_ sql: String) throws -> String {
+    static func psql(_ sql: String, database: String = "postgres", file: String? = nil) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        p.arguments = [url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]
+        let target = String(url.dropLast("postgres".count)) + database
+        p.arguments = [target, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + (file.map { ["-f", $0] } ?? ["-c", sql])
         var env = ProcessInfo.processInfo.environment
         env["PGPASSWORD"] = "testpw"
         env["PGCONNECT_TIMEOUT"] = "3"
         p.environment = env
-        let out = Pipe()
+        let out = Pipe(), err = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
+        p.standardError = err
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw CocoaError(.fileReadUnknown) }
+        guard p.terminationStatus == 0 else { throw PSQLError(message: errors) }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    struct PSQLError: Error, CustomStringConvertible { var message: String; var description: String { "psql: \(message)" } }
 
     static func script(_ name: String, _ args: [String] = []) throws {
         let p = Process()
@@ -137,5 +141,48 @@ struct PostgresEndToEndTests {
         #expect(String(decoding: o, as: UTF8.self).contains("after a lost connection"))
         #expect(e.contains("retrying in"))
         try verify(table, rows: rows, sum: sum)
+    }
+
+    @Test func partitionJobMakesThePartitionsAheadForEveryPartitionedTable() throws {
+        let (dir, table, _) = try setUp("job", rows: 100)
+        try Sluice.write("""
+            [pipeline]
+            name = "nightly"
+            schedule = "30 23 * * *"
+            [job]
+            type = "postgres_partitions"
+            premake = 10
+            """, to: "\(dir)/conf/nightly.toml")
+        let args = ["once", "nightly", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"]
+        let list = try Sluice.run(["list", "--config-dir", "\(dir)/conf"])
+        #expect(list.stdout.contains("cron 30 23 * * *") && list.stdout.contains("job: postgres_partitions"), "\(list.stdout)")
+
+        // Before the pipeline's first load the table does not exist: said, not an error.
+        let before = try Sluice.run(args)
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(before.stdout.contains("does not exist yet"), "\(before.stdout)")
+
+        #expect(try Sluice.run(["once", "pg_job", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"]).status == 0)
+        let aheadSQL = "SELECT count(*) FROM pg_inherits WHERE inhparent = '\"\(table)\"'::regclass AND inhrelid::regclass::text >= '\(table)_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')"
+        #expect(try PG.psql(aheadSQL) == "3") // the pipeline's own premake = 2: today and 2 ahead
+
+        let run = try Sluice.run(args)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("created"), "\(run.stdout)")
+        #expect(try PG.psql(aheadSQL) == "11") // today and 10 ahead
+        let last = try PG.psql("SELECT to_char((now() AT TIME ZONE 'UTC')::date + 10, 'YYYYMMDD')")
+        #expect(try PG.psql("SELECT count(*) FROM pg_class WHERE relname = '\(table)_p\(last)'") == "1")
+        // Rows for the day after tomorrow land in their partition, made ahead.
+        #expect(try PG.psql("INSERT INTO \"\(table)\" (\"timestamp\") VALUES (now() + interval '2 days') RETURNING tableoid::regclass::text").hasPrefix("\(table)_p"))
+
+        let again = try Sluice.run(args)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("all 11 partitions ahead exist"), "\(again.stdout)")
+
+        // A table that exists but is not partitioned is a failure of the job, exit 1.
+        _ = try PG.psql("DROP TABLE \"\(table)\" CASCADE; CREATE TABLE \"\(table)\" (\"timestamp\" timestamptz)")
+        let bad = try Sluice.run(args)
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("not partitioned"), "\(bad.stdout)")
     }
 }

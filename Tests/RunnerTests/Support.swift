@@ -13,10 +13,11 @@ enum Sluice {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    static func start(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+    static func start(_ args: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -25,8 +26,8 @@ enum Sluice {
     }
 
     @discardableResult
-    static func run(_ args: [String]) throws -> Result {
-        let (p, out, err) = try start(args)
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+        let (p, out, err) = try start(args, environment: environment)
         // Read before waiting so a full pipe cannot block the child.
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()

@@ -139,7 +139,10 @@ final class PQConnection {
 
     private func error(from res: OpaquePointer) -> PQError {
         let state = PQresultErrorField(res, sluice_pg_diag_sqlstate()).map { String(cString: $0) } ?? ""
-        var message = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
+        // "primary message: detail" reads better in one log line than libpq's multi-line "ERROR:  …\nDETAIL:  …".
+        var message = PQresultErrorField(res, sluice_pg_diag_primary()).map { String(cString: $0) } ?? ""
+        if let detail = PQresultErrorField(res, sluice_pg_diag_detail()).map({ String(cString: $0) }), !detail.isEmpty { message += ": " + detail }
+        if message.isEmpty { message = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines) }
         if message.isEmpty { message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines) }
         return PQError(sqlState: state, message: message, connectionLost: PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state == "57P01")
     }

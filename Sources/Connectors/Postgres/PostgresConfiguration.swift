@@ -88,7 +88,7 @@ public struct PostgresConfiguration: PluginConfiguration {
     }
 
     /// The password to use: from `password`, `password_file`, or nil (libpq then tries ~/.pgpass and PGPASSWORD).
-    func resolvedPassword(context: PluginBuildContext) throws -> String? {
+    public func resolvedPassword(context: PluginBuildContext) throws -> String? {
         if let password { return password.value }
         guard let file = passwordFile else { return nil }
         let path = context.resolve(file)

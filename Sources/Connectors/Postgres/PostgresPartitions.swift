@@ -35,6 +35,22 @@ struct PartitionPlan: Sendable {
         return "\(table)_p\(stamp)"
     }
 
+    /// `CREATE TABLE IF NOT EXISTS … PARTITION OF …` for the interval beginning at `start`; bounds
+    /// are UTC midnights (as `timestamptz` when the partition column is a timestamp).
+    func createStatement(schema: String, table: String, start: Int, timestampColumn: Bool) -> String {
+        let from = CivilDate.format(days: Int32(start)), to = CivilDate.format(days: Int32(end(ofStart: start)))
+        let bound = { (d: String) in SQL.literal(timestampColumn ? d + " 00:00:00+00" : d) }
+        return "CREATE TABLE IF NOT EXISTS \(SQL.qualified(schema, name(table: table, start: start))) PARTITION OF \(SQL.qualified(schema, table)) "
+            + "FOR VALUES FROM (\(bound(from))) TO (\(bound(to)))"
+    }
+
+    /// The interval starts from today's through `premake` intervals ahead.
+    func startsAhead(today: Int, premake: Int) -> [Int] {
+        var out = [start(ofDay: today)]
+        for _ in 0..<max(0, premake) { out.append(next(after: out[out.count - 1])) }
+        return out
+    }
+
     /// The distinct interval starts of a date or timestamp column's non-null values.
     func starts(of column: Column) -> Set<Int> {
         var out = Set<Int>()

@@ -220,11 +220,8 @@ public actor PostgresSink: Sink {
                     """, [configuration.schema, configuration.table])
             }
             knownPartitions = Set(parts.compactMap { $0.first ?? nil })
-            let today = Int(Date().timeIntervalSince1970 / 86400)
-            var start = plan.start(ofDay: today)
-            for _ in 0...p.premake {
+            for start in plan.startsAhead(today: Int(Date().timeIntervalSince1970 / 86400), premake: p.premake) {
                 try ensurePartition(start: start, conn)
-                start = plan.next(after: start)
             }
         }
     }
@@ -268,12 +265,8 @@ public actor PostgresSink: Sink {
         guard let plan else { return }
         let name = plan.name(table: configuration.table, start: start)
         if knownPartitions.contains(name) { return }
-        let from = CivilDate.format(days: Int32(start)), to = CivilDate.format(days: Int32(plan.end(ofStart: start)))
         let isTimestamp = tableSchema?.fields.first { $0.name == configuration.partition?.column }?.type == .timestamp
-        let bound = { (d: String) in SQL.literal(isTimestamp ? d + " 00:00:00+00" : d) }
-        try run {
-            try conn.exec("CREATE TABLE IF NOT EXISTS \(SQL.qualified(configuration.schema, name)) PARTITION OF \(target) FOR VALUES FROM (\(bound(from))) TO (\(bound(to)))")
-        }
+        try run { try conn.exec(plan.createStatement(schema: configuration.schema, table: configuration.table, start: start, timestampColumn: isTimestamp)) }
         knownPartitions.insert(name)
         logger.debug("partition ready", metadata: ["partition": "\(name)"])
     }
