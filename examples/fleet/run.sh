@@ -28,4 +28,9 @@ echo
 psql_to fleet -c "SELECT v.placa, v.modelo, v.km, v.status, count(m.id) AS manutencoes, sum(m.custo) AS custo_total
   FROM veiculos v LEFT JOIN manutencoes m USING (placa) GROUP BY v.placa ORDER BY custo_total DESC NULLS LAST LIMIT 5"
 echo "== refused by the foreign key (dead letters):"
-cut -c1-220 state/fleet-manutencoes/dead-letter.jsonl
+python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    print("%s:%s: %s\n    %s" % (d["file"], d["line"], d["reason"], d["raw"]))
+' state/fleet-manutencoes/dead-letter.jsonl

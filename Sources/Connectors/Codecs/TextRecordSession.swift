@@ -51,6 +51,8 @@ struct TextRecordSession<Scanner: RecordScanner>: DecoderSession {
         ctx.offset += Int64(bom)
         let rest = UnsafeBufferPointer(rebasing: bytes[bom...])
         if encoding.isASCIICompatible {
+            // Raw record bytes stay in the file's encoding; dead letters decode them with this name.
+            output.rawEncoding = encoding.rawValue
             let r = scanner.scan(rest, codec: TextCodec(encoding: encoding), context: ctx, output: &output)
             return (r.consumed + bom, r.lines)
         }

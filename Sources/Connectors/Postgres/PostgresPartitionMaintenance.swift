@@ -75,7 +75,11 @@ public actor PostgresPartitionMaintainer {
                 outcome = .failed(error.description)
             }
             let report = PartitionMaintenanceReport(table: table.displayName, pipeline: table.pipeline, outcome: outcome)
-            if case .failed = outcome { logger.error("\(report)") } else { logger.info("\(report)") }
+            switch outcome {
+            case .failed: logger.error("\(report)")
+            case let .ready(created, _) where !created.isEmpty: logger.info("\(report)")
+            default: logger.debug("\(report)")
+            }
             reports.append(report)
         }
         return reports
