@@ -49,10 +49,12 @@ let package = Package(
         ),
         // Deterministic machine-log simulator used by the demo, tests and benchmarks.
         .target(name: "MachineSimulator"),
+        // glibc's mallopt, which Swift cannot import (see Runner/Sluice.swift).
+        .target(name: "CSystemTuning"),
         .executableTarget(
             name: "Runner",
             dependencies: [
-                "ConnectorKit", "Connectors", "PipelineLoader", "MachineSimulator",
+                "ConnectorKit", "Connectors", "PipelineLoader", "MachineSimulator", "CSystemTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -9,7 +9,7 @@ source scripts/setup.sh
 bash scripts/pg-start.sh >/dev/null
 export PGPASSWORD=testpw
 PSQL=(psql "postgresql://postgres@127.0.0.1:55432/postgres" -X -q -v ON_ERROR_STOP=1)
-swift build -c release --product sluice
+swift build -c release --product sluice --static-swift-stdlib
 SLUICE=.build/release/sluice
 export SLUICE_STATE_DIR="$PWD/examples/xp-press/state"
 rm -rf examples/xp-press/incoming "$SLUICE_STATE_DIR"

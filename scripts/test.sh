@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export SLUICE_TEST_PG=$(bash scripts/pg-start.sh | tail -1)
 export SLUICE_PG_DIR=${SLUICE_PG_DIR:-/tmp/sluice-test-pg}
-# The crash tests drive the release binary, as users run it.
-swift build -c release --product sluice
+# The crash tests drive the release binary, as users run it (self-contained: the Swift runtime
+# linked in, see BENCHMARKS.md).
+swift build -c release --product sluice --static-swift-stdlib
 export SLUICE_BIN="$PWD/.build/release/sluice"
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt

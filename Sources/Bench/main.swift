@@ -1,4 +1,4 @@
-// Benchmarks: `swift run -c release bench decode [--rows N] [--file PATH]`.
+// Benchmarks: `swift run -c release bench decode|postgres [--rows N] [--file PATH]`.
 // Prints Sluice's figures next to reference tools measured in the same run on the same file.
 import ConnectorKit
 import Connectors
@@ -75,17 +75,26 @@ func decodeBenchmark(file: String, rows: Int) async throws {
 }
 
 let args = CommandLine.arguments.dropFirst()
-guard let command = args.first, command == "decode" || command == "generate" else {
-    print("usage: bench decode [--rows N] [--file PATH]   (generates the simulator CSV when the file is missing)")
+guard let command = args.first, ["decode", "postgres", "generate"].contains(command) else {
+    print("""
+        usage: bench decode [--rows N] [--file PATH]
+               bench postgres [--rows N] [--file PATH] [--url URL] [--password PW]
+        Generates the simulator CSV when the file is missing. postgres needs a server: scripts/pg-start.sh
+        (the default URL is its 127.0.0.1:55432) and the release sluice binary next to bench.
+        """)
     exit(2)
 }
 var rows = 2_000_000
 var file: String?
+var url = "postgresql://postgres@127.0.0.1:55432/postgres?sslmode=disable"
+var password = ProcessInfo.processInfo.environment["SLUICE_BENCH_PGPASSWORD"] ?? "testpw"
 var it = args.dropFirst().makeIterator()
 while let a = it.next() {
     switch a {
     case "--rows": rows = Int(it.next() ?? "") ?? rows
     case "--file": file = it.next()
+    case "--url": url = it.next() ?? url
+    case "--password": password = it.next() ?? password
     default: print("unknown option \(a)"); exit(2)
     }
 }
@@ -104,4 +113,24 @@ if try MachineSimulator.countRows(path: path) != rows {
     try p.run()
     p.waitUntilExit()
 }
-try await decodeBenchmark(file: path, rows: rows)
+switch command {
+case "postgres":
+    let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
+    guard FileManager.default.isExecutableFile(atPath: sluice) else {
+        print("error: \(sluice) is missing: swift build -c release --product sluice --static-swift-stdlib")
+        exit(1)
+    }
+    // A Python with pandas, SQLAlchemy and psycopg2 for the to_sql comparison, if there is one.
+    let candidates = [ProcessInfo.processInfo.environment["SLUICE_BENCH_PYTHON"], "/usr/bin/python3"].compactMap { $0 }
+    let python = candidates.first { p in
+        (try? spawnMeasured(p, ["-c", "import pandas, sqlalchemy, psycopg2"]).status) == 0
+    }
+    do {
+        try PostgresBenchmark(file: path, rows: rows, url: url, password: password, sluice: sluice, python: python).run()
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
+default:
+    try await decodeBenchmark(file: path, rows: rows)
+}

@@ -92,6 +92,7 @@ public enum SinkConformance {
         let before = try countRows()
         _ = try await first.write(batch)
         cp.files["f"] = { var c = FileCursor(); c.offset = 1; return c }()
+        _ = try await first.flush()
         try await first.commit(cp)
         // Written but never committed: a crash must take it back.
         _ = try await first.write(batch)

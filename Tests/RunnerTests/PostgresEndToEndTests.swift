@@ -5,15 +5,17 @@ import Testing
 /// The throwaway server of scripts/pg-start.sh, reached through psql. Locally skipped when no
 /// server answers; under CI (`CI=true`) always run, so a missing server fails.
 enum PG {
-    static let url = "postgresql://postgres@127.0.0.1:\(ProcessInfo.processInfo.environment["SLUICE_PG_PORT"] ?? "55432")/postgres"
+    static let port = ProcessInfo.processInfo.environment["SLUICE_PG_PORT"] ?? "55432"
+    static let url = url(port: port)
+    static func url(port: String) -> String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
     static let required = ProcessInfo.processInfo.environment["CI"] == "true"
     static let available: Bool = (try? psql("SELECT 1")) == "1"
     static let enabled = available || required
 
-    static func psql(_ sql: String, database: String = "postgres", file: String? = nil) throws -> String {
+    static func psql(_ sql: String, database: String = "postgres", file: String? = nil, port: String = port) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        let target = String(url.dropLast("postgres".count)) + database
+        let target = String(url(port: port).dropLast("postgres".count)) + database
         p.arguments = [target, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + (file.map { ["-f", $0] } ?? ["-c", sql])
         var env = ProcessInfo.processInfo.environment
         env["PGPASSWORD"] = "testpw"
@@ -32,19 +34,29 @@ enum PG {
 
     struct PSQLError: Error, CustomStringConvertible { var message: String; var description: String { "psql: \(message)" } }
 
-    static func script(_ name: String, _ args: [String] = []) throws {
+    /// Runs one of scripts/pg-*.sh; `server` picks another throwaway cluster (port, data directory).
+    @discardableResult
+    static func script(_ name: String, _ args: [String] = [], server: (port: String, dir: String)? = nil) throws -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = ["\(Sluice.root)/scripts/\(name)"] + args
+        if let server {
+            var env = ProcessInfo.processInfo.environment
+            env["SLUICE_PG_PORT"] = server.port
+            env["SLUICE_PG_DIR"] = server.dir
+            p.environment = env
+        }
+        p.standardOutput = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()
+        return p.terminationStatus
     }
 }
 
 @Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct PostgresEndToEndTests {
     /// 1M simulator rows (5 s apart: 58 days) into a day-partitioned table.
-    func setUp(_ name: String, rows: Int, commitRows: Int = 20000) throws -> (dir: String, table: String, sum: Int64) {
+    func setUp(_ name: String, rows: Int, commitRows: Int = 20000, port: String = PG.port) throws -> (dir: String, table: String, sum: Int64) {
         let dir = try Sluice.tempDir(name)
         let table = "e2e_\(name)_\(UUID().uuidString.prefix(6).lowercased())"
         try MachineSimulator(style: .linux, seed: 11).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: rows, mode: .append)
@@ -71,18 +83,20 @@ struct PostgresEndToEndTests {
             count = "int64"
             [sink]
             type = "postgres"
-            url = "\(PG.url)"
+            url = "\(PG.url(port: port))"
             password_file = "\(dir)/pgpass"
             table = "\(table)"
             partition = { column = "timestamp", interval = "day", premake = 2 }
             """, to: "\(dir)/conf/pg.toml")
+        // The checkpoint belongs to the pipeline name: a rerun of the suite starts from none.
+        _ = try? PG.psql("DELETE FROM sluice_checkpoints WHERE pipeline = 'pg_\(name)'", port: port)
         var sum: Int64 = 0
         for line in Sluice.lines("\(dir)/in/line-01/data.csv").dropFirst() { sum += Int64(line.split(separator: ",").last!)! }
         return (dir, table, sum)
     }
 
-    func verify(_ table: String, rows: Int, sum: Int64) throws {
-        let r = try PG.psql("SELECT count(*) || ',' || count(DISTINCT \"timestamp\") || ',' || sum(\"count\") FROM \"\(table)\"")
+    func verify(_ table: String, rows: Int, sum: Int64, port: String = PG.port) throws {
+        let r = try PG.psql("SELECT count(*) || ',' || count(DISTINCT \"timestamp\") || ',' || sum(\"count\") FROM \"\(table)\"", port: port)
         #expect(r == "\(rows),\(rows),\(sum)")
     }
 
@@ -121,26 +135,29 @@ struct PostgresEndToEndTests {
         #expect(partitions == "58") // 1M rows × 5 s from 2025-01-01 03:00 UTC
     }
 
+    /// Runs on a cluster of its own: restarting the shared one would cut the other suites' loads.
     @Test func serverRestartInTheMiddleOfALoadIsRetriedWithoutLossOrDuplicates() throws {
+        let own = (port: String(Int(PG.port)! + 1), dir: "/tmp/sluice-test-pg-restart")
+        #expect(try PG.script("pg-start.sh", server: own) == 0)
+        defer { _ = try? PG.script("pg-stop.sh", server: own) }
         let rows = 1_000_000
-        let (dir, table, sum) = try setUp("restart", rows: rows, commitRows: 5000)
-        _ = try? PG.psql("DELETE FROM sluice_checkpoints WHERE pipeline = 'pg_restart'")
+        let (dir, table, sum) = try setUp("restart", rows: rows, commitRows: 5000, port: own.port)
         let (p, out, err) = try Sluice.start(["once", "pg_restart", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
         // Wait for the first committed transaction (its checkpoint row: polling the partitioned
         // table itself would wait on the load's partition locks), then take the server away for 2 s.
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, p.isRunning, (try? PG.psql("SELECT count(*) FROM sluice_checkpoints WHERE pipeline = 'pg_restart'")) != "1" {
+        while Date() < deadline, p.isRunning, (try? PG.psql("SELECT count(*) FROM sluice_checkpoints WHERE pipeline = 'pg_restart'", port: own.port)) != "1" {
             Thread.sleep(forTimeInterval: 0.02)
         }
         #expect(p.isRunning, "the load finished before the restart")
-        try PG.script("pg-restart.sh", ["2"])
+        #expect(try PG.script("pg-restart.sh", ["2"], server: own) == 0)
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "\(e)")
         #expect(String(decoding: o, as: UTF8.self).contains("after a lost connection"))
         #expect(e.contains("retrying in"))
-        try verify(table, rows: rows, sum: sum)
+        try verify(table, rows: rows, sum: sum, port: own.port)
     }
 
     @Test func partitionJobMakesThePartitionsAheadForEveryPartitionedTable() throws {

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
 SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
-[ -x "$SLUICE" ] || (cd "$ROOT" && swift build -c release --product sluice)
+[ -x "$SLUICE" ] || (cd "$ROOT" && swift build -c release --product sluice --static-swift-stdlib)
 bash "$ROOT/scripts/pg-start.sh" >/dev/null
 export PGPASSWORD=${PGPASSWORD:-testpw}
 export SLUICE_STATE_DIR="$PWD/state"

@@ -274,6 +274,11 @@ struct SinkStage {
     }
 
     private mutating func commit() async throws {
+        let late = try await pipeline.sink.flush()
+        if !late.isEmpty {
+            try deadLetters.append(late, at: Date().timeIntervalSince1970)
+            context.stats.update { $0.deadLetters += Int64(late.count); $0.recordsWritten -= Int64(late.count) }
+        }
         checkpoint.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
         try await pipeline.sink.commit(checkpoint)
         context.stats.update { $0.commits += 1 }

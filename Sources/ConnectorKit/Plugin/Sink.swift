@@ -11,14 +11,21 @@
 /// - `write` may buffer; nothing is visible to readers of the target before `commit` is required.
 ///   It returns the records the target refused one by one (e.g. a foreign-key violation), with the
 ///   target's reason; they go to the dead-letter output and the rest of the batch is kept.
+///   A sink that streams may learn of a refusal later: it returns those records from a later
+///   `write` or from `flush` (records carry their own origin).
+/// - `flush` is called before every `commit`: it sends what is buffered and returns the records
+///   the target refused among them, which the engine writes to the dead-letter output before the
+///   commit makes the checkpoint durable.
 public protocol Sink: Sendable {
     func open(context: SinkContext) async throws -> Checkpoint
     func write(_ batch: RecordBatch) async throws -> [DeadLetter]
+    func flush() async throws -> [DeadLetter]
     func commit(_ checkpoint: Checkpoint) async throws
     func close() async throws
 }
 
 extension Sink {
+    public func flush() async throws -> [DeadLetter] { [] }
     public func close() async throws {}
 }
 

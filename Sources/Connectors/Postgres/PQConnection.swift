@@ -92,32 +92,62 @@ final class PQConnection {
         }
     }
 
-    /// Runs `COPY … FROM STDIN` and sends `data` (already in the COPY format the statement names).
-    /// Returns the number of rows the server reports.
+    /// Runs a `COPY … FROM STDIN` with all of `data`; returns the number of rows the server reports.
     @discardableResult
     func copyIn(_ sql: String, data: [UInt8]) throws(PQError) -> Int {
-        guard let res = PQexec(conn, sql) else { throw lastError() }
-        let status = PQresultStatus(res)
-        if status != PGRES_COPY_IN {
-            defer { PQclear(res) }
-            throw error(from: res)
+        try beginCopy(sql)
+        do {
+            try putCopyData(data)
+        } catch {
+            abortCopy("sluice: send failed")
+            throw error
         }
-        PQclear(res)
-        var offset = 0
-        let chunk = 1 << 18
-        var sendFailure: PQError?
+        return try endCopy()
+    }
+
+    /// Starts a `COPY … FROM STDIN`; rows follow with `putCopyData` and the COPY ends with
+    /// `endCopy` (or `abortCopy`). No other command may run in between.
+    func beginCopy(_ sql: String) throws(PQError) {
+        guard let res = PQexec(conn, sql) else { throw lastError() }
+        defer { PQclear(res) }
+        if PQresultStatus(res) != PGRES_COPY_IN { throw error(from: res) }
+    }
+
+    /// Sends COPY data. In blocking mode libpq flushes as its buffer fills, so the server parses
+    /// and inserts these rows while the caller encodes the next ones.
+    func putCopyData(_ data: [UInt8]) throws(PQError) {
+        var failed = false
         data.withUnsafeBufferPointer { buf in
+            var offset = 0
+            let chunk = 1 << 18
             while offset < buf.count {
                 let n = min(chunk, buf.count - offset)
                 let ok = buf.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) {
                     PQputCopyData(conn, $0, Int32(n))
                 }
-                if ok != 1 { sendFailure = lastError(); break }
+                if ok != 1 { failed = true; return }
                 offset += n
             }
         }
-        if sendFailure == nil && PQputCopyEnd(conn, nil) != 1 { sendFailure = lastError() }
-        // Drain results until NULL; the COPY's own result carries any server error.
+        if failed { throw lastError() }
+    }
+
+    /// Ends the COPY and waits for the server's verdict on every row sent; returns the row count.
+    @discardableResult
+    func endCopy() throws(PQError) -> Int {
+        var sendFailure: PQError?
+        if PQputCopyEnd(conn, nil) != 1 { sendFailure = lastError() }
+        return try drainCopyResults(sendFailure)
+    }
+
+    /// Abandons the COPY: the server discards its rows and reports an error, which is swallowed.
+    func abortCopy(_ reason: String) {
+        _ = PQputCopyEnd(conn, reason)
+        _ = try? drainCopyResults(nil)
+    }
+
+    /// Reads results until NULL; the COPY's own result carries any server error.
+    private func drainCopyResults(_ sendFailure: PQError?) throws(PQError) -> Int {
         var copyError: PQError?
         var count = 0
         while let r = PQgetResult(conn) {

@@ -10,12 +10,13 @@ enum PostgresBinaryCopy {
     static let epochMicros: Int64 = 946_684_800_000_000
     static let epochDays: Int32 = 10957
 
-    /// Rows `rows` (all when nil) of `batch`, columns in schema order, framed with header and trailer.
-    static func encode(_ batch: RecordBatch, rows: [Int]? = nil, extraInt64: [Int64]? = nil) -> [UInt8] {
+    /// Rows `rows` (all when nil) of `batch`, columns in schema order, framed with header and
+    /// trailer unless `framed` is false (rows streamed into a COPY that is already open).
+    static func encode(_ batch: RecordBatch, rows: [Int]? = nil, extraInt64: [Int64]? = nil, framed: Bool = true) -> [UInt8] {
         let indices = rows ?? Array(0..<batch.count)
         var out: [UInt8] = []
         out.reserveCapacity(header.count + indices.count * (8 + batch.columns.count * 16))
-        out += header
+        if framed { out += header }
         let fieldCount = Int16(batch.columns.count + (extraInt64 == nil ? 0 : 1))
         let scales = batch.schema.fields.map { f -> Int in if case let .decimal(_, s) = f.type { s } else { 0 } }
         for (k, r) in indices.enumerated() {
@@ -38,7 +39,7 @@ enum PostgresBinaryCopy {
             }
             if let extra = extraInt64 { appendBE(Int32(8), &out); appendBE(extra[k], &out) }
         }
-        out += trailer
+        if framed { out += trailer }
         return out
     }
 

@@ -20,6 +20,14 @@ public actor PostgresSink: Sink {
     private var tableSchema: Schema?
     private var knownPartitions = Set<String>()
     private let plan: PartitionPlan?
+    /// Append mode streams batches into one open COPY (the server inserts while the next batch is
+    /// encoded). The rows sent since its savepoint are kept until the server accepts them, so that
+    /// refused ones can still be found by bisection.
+    private var stream: [(batch: RecordBatch, rows: [Int])] = []
+    private var streamRows = 0
+    private var copyOpen = false
+    /// Rows per streamed COPY: bounds the memory held for a retry and the work redone after a refusal.
+    static let streamSegmentRows = 32_768
 
     public init(configuration: PostgresConfiguration, password: String?, logger: Logger) {
         self.configuration = configuration
@@ -54,6 +62,11 @@ public actor PostgresSink: Sink {
 
     public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
         let conn = try connect()
+        if copyOpen, let first = stream.first, first.batch.schema != batch.schema {
+            // A COPY names its columns once: a batch of another shape starts a new one.
+            let refused = try endStream(conn)
+            return try await refused + write(batch)
+        }
         try ensureTable(batch.schema, conn)
         if !inTransaction {
             try run { try conn.exec("BEGIN") }
@@ -70,15 +83,39 @@ public actor PostgresSink: Sink {
                 }
                 return true
             }
-            for start in plan.starts(of: col) { try ensurePartition(start: start, conn) }
+            let missing = plan.starts(of: col).filter { !knownPartitions.contains(plan.name(table: configuration.table, start: $0)) }
+            if !missing.isEmpty {
+                refused += try endStream(conn) // no DDL while a COPY is open
+                for start in missing.sorted() { try ensurePartition(start: start, conn) }
+            }
         }
-        if configuration.mode == .upsert { rows = lastRowPerKey(batch, rows) }
-        try load(batch, rows: rows, conn, refused: &refused)
+        switch configuration.mode {
+        case .upsert:
+            rows = lastRowPerKey(batch, rows)
+            try load(batch, rows: rows, conn, refused: &refused)
+        case .append:
+            try stream(batch, rows: rows, conn)
+            if streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
+        }
         return refused
+    }
+
+    public func flush() async throws -> [DeadLetter] {
+        guard copyOpen, let connection else { return [] }
+        return try endStream(connection)
     }
 
     public func commit(_ checkpoint: Checkpoint) async throws {
         let conn = try connect()
+        if copyOpen {
+            // The engine flushes first; refusals found here would have nowhere to go.
+            let refused = try endStream(conn)
+            if !refused.isEmpty {
+                try run { try conn.exec("ROLLBACK") }
+                inTransaction = false
+                throw ConnectorError(.other, "\(refused.count) rows were refused at commit time (flush() was not called before commit)", pipeline: pipeline, plugin: "postgres")
+            }
+        }
         let json = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
         if !inTransaction {
             try run { try conn.exec("BEGIN") }
@@ -95,6 +132,8 @@ public actor PostgresSink: Sink {
     }
 
     public func close() async throws {
+        if copyOpen, let connection { connection.abortCopy("sluice: closed without commit") }
+        resetStream()
         if inTransaction, let connection { _ = try? connection.exec("ROLLBACK") }
         inTransaction = false
         connection = nil
@@ -108,6 +147,7 @@ public actor PostgresSink: Sink {
             // The transaction died with the connection: the engine replays from the committed checkpoint.
             connection = nil
             inTransaction = false
+            resetStream()
             throw ConnectorError(.notConnected, "the connection to PostgreSQL was lost in the middle of a transaction", pipeline: pipeline, plugin: "postgres")
         }
         do {
@@ -130,6 +170,7 @@ public actor PostgresSink: Sink {
             if error.connectionLost {
                 connection = nil
                 inTransaction = false
+                resetStream()
                 throw ConnectorError(.notConnected, "lost the connection to PostgreSQL: \(error.message)", pipeline: pipeline, plugin: "postgres")
             }
             throw ConnectorError(.other, "PostgreSQL: \(error)", pipeline: pipeline, plugin: "postgres")
@@ -141,6 +182,52 @@ public actor PostgresSink: Sink {
     }
 
     // MARK: Loading
+
+    private func resetStream() {
+        stream = []
+        streamRows = 0
+        copyOpen = false
+    }
+
+    /// Sends `rows` into the open COPY, opening one (inside a savepoint) when needed.
+    private func stream(_ batch: RecordBatch, rows: [Int], _ conn: PQConnection) throws {
+        guard !rows.isEmpty else { return }
+        if !copyOpen {
+            let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
+            try run {
+                try conn.exec("SAVEPOINT sluice_batch")
+                try conn.beginCopy("COPY \(target) (\(columns)) FROM STDIN (FORMAT binary)")
+                copyOpen = true
+                try conn.putCopyData(PostgresBinaryCopy.header)
+            }
+        }
+        let data = PostgresBinaryCopy.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false)
+        try run { try conn.putCopyData(data) }
+        stream.append((batch, rows))
+        streamRows += rows.count
+    }
+
+    /// Ends the open COPY. When the server refuses it for a per-row reason, rolls back to the
+    /// savepoint and loads the kept batches again one by one, bisecting to the refused rows.
+    private func endStream(_ conn: PQConnection) throws -> [DeadLetter] {
+        guard copyOpen else { return [] }
+        let sent = stream
+        resetStream()
+        do {
+            try conn.putCopyData(PostgresBinaryCopy.trailer)
+            try conn.endCopy()
+            try conn.exec("RELEASE SAVEPOINT sluice_batch")
+            return []
+        } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
+            try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_batch") }
+            var refused: [DeadLetter] = []
+            for (batch, rows) in sent { try load(batch, rows: rows, conn, refused: &refused) }
+            return refused
+        } catch {
+            _ = try run { () throws -> Void in throw error }
+            return []
+        }
+    }
 
     /// Loads `rows` inside a savepoint; when the server refuses them for a per-row reason
     /// (constraint violation, bad value) the rows are split in halves until the bad ones are found.

@@ -62,6 +62,7 @@ struct PostgresSinkTests {
         let refused = try await sink.write(b)
         #expect(refused.isEmpty)
         cp.files["f.csv"] = FileCursor()
+        #expect(try await sink.flush().isEmpty)
         try await sink.commit(cp)
         let rows = try TestPostgres.query("SET TIME ZONE 'UTC'; SELECT b::text, i::text, l::text, f::text, d::text, s, day::text, ts::text, z::text FROM \(schema).types ORDER BY i")
         #expect(rows.count == 3)
@@ -81,6 +82,7 @@ struct PostgresSinkTests {
         var ts: [Int64] = []
         for h in (0..<(40 * 24)).reversed() { ts.append(start + Int64(h) * 3_600_000_000) }
         _ = try await sink.write(batch([Field("ts", .timestamp, nullable: false), Field("v", .int64)], [Column(.timestamp(ts)), Column(.int64(ts.map { $0 / 1000 }))]))
+        #expect(try await sink.flush().isEmpty)
         try await sink.commit(cp)
         cp.outputs["x"] = 1
         let parts = try TestPostgres.query("""
@@ -106,10 +108,12 @@ struct PostgresSinkTests {
         let fields = [Field("placa", .string, nullable: false), Field("modelo", .string), Field("km", .int64)]
         _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["ABC1D23", "XYZ9K88", "QWE4R56"]))),
                                                 Column(.string(StringColumn(["Volvo", "Scania", "MB"]))), Column(.int64([100, 200, 300]))]))
+        #expect(try await sink.flush().isEmpty)
         try await sink.commit(cp)
         // One changed (twice in the batch: the last wins), one new, one unchanged.
         _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["XYZ9K88", "NEW0A00", "XYZ9K88"]))),
                                                 Column(.string(StringColumn(["Scania R", "Iveco", "Scania S"]))), Column(.int64([250, 10, 260]))]))
+        #expect(try await sink.flush().isEmpty)
         try await sink.commit(cp)
         let rows = try TestPostgres.query("SELECT placa, modelo, km::text FROM \(schema).veiculos ORDER BY placa")
         #expect(rows == [["ABC1D23", "Volvo", "100"], ["NEW0A00", "Iveco", "10"], ["QWE4R56", "MB", "300"], ["XYZ9K88", "Scania S", "260"]])
@@ -134,8 +138,10 @@ struct PostgresSinkTests {
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "manutencoes"; $0.createTable = false }
         let cp = try await sink.open(context: context)
         let placas = (0..<100).map { $0 == 17 ? "Z" : $0 == 60 ? "Y" : ["A", "B", "C"][$0 % 3] }
-        let refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
+        // Append mode streams into one COPY; the foreign key is checked when it ends (flush).
+        var refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
                                                  [Column(.string(StringColumn(placas))), Column(.int64((0..<100).map { Int64($0) }))]))
+        refused += try await sink.flush()
         try await sink.commit(cp)
         #expect(refused.map(\.origin.line) == [19, 62])
         #expect(refused.first?.reason.contains("foreign key") == true)
@@ -145,6 +151,35 @@ struct PostgresSinkTests {
         #expect(count.first?.first == "98")
     }
 
+    @Test func refusedRowsInEarlierStreamedBatchesAreFoundAtFlushAndTheRestLoads() async throws {
+        let schema = try TestPostgres.freshSchema()
+        try TestPostgres.connection().exec("""
+            CREATE TABLE \(schema).veiculos (placa text PRIMARY KEY);
+            INSERT INTO \(schema).veiculos VALUES ('A'), ('B');
+            CREATE TABLE \(schema).manutencoes (placa text NOT NULL REFERENCES \(schema).veiculos (placa), id bigint UNIQUE);
+            """)
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "manutencoes"; $0.createTable = false }
+        var cp = try await sink.open(context: context)
+        var refused: [DeadLetter] = []
+        // Five batches of 1000 in one streamed COPY: a foreign-key miss in the first, a duplicate
+        // key (checked as rows arrive, not at the end) in the fourth.
+        for b in 0..<5 {
+            let ids = (0..<1000).map { Int64(b * 1000 + $0) }
+            let placas = ids.map { $0 == 10 ? "Z" : $0 % 2 == 0 ? "A" : "B" }
+            var idValues = ids
+            if b == 3 { idValues[500] = 42 } // collides with batch 0's id 42
+            refused += try await sink.write(batch([Field("placa", .string, nullable: false), Field("id", .int64)],
+                                                  [Column(.string(StringColumn(placas))), Column(.int64(idValues))]))
+        }
+        refused += try await sink.flush()
+        cp.files["f.csv"] = FileCursor()
+        try await sink.commit(cp)
+        #expect(refused.count == 2)
+        #expect(refused.contains { $0.reason.contains("23503") && $0.origin.line == 12 })
+        #expect(refused.contains { $0.reason.contains("23505") && $0.origin.line == 502 })
+        #expect(try TestPostgres.query("SELECT count(*), count(DISTINCT id) FROM \(schema).manutencoes").first == ["4998", "4998"])
+    }
+
     @Test func hostileTableNameIsStoredLiterally() async throws {
         let schema = try TestPostgres.freshSchema()
         try TestPostgres.connection().exec("CREATE TABLE \(schema).y (id int)")
@@ -152,6 +187,7 @@ struct PostgresSinkTests {
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = name }
         let cp = try await sink.open(context: context)
         _ = try await sink.write(batch([Field("v", .int64)], [Column(.int64([42]))]))
+        #expect(try await sink.flush().isEmpty)
         try await sink.commit(cp)
         let tables = try TestPostgres.query("SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY 1").map { $0[0]! }
         #expect(tables.sorted() == [name, "y"].sorted())

@@ -1,0 +1,42 @@
+import Foundation
+
+/// A child process's wall time, peak RSS and exit status, measured with wait4 (Foundation's
+/// `Process` reaps the child itself and so cannot report its own rusage).
+struct ChildRun {
+    var seconds: Double
+    var peakRSSMiB: Double
+    var status: Int32
+    var stderr: String
+}
+
+func spawnMeasured(_ path: String, _ args: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> ChildRun {
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    let errPath = NSTemporaryDirectory() + "sluice-bench-stderr-\(UUID().uuidString.prefix(8))"
+    defer { try? FileManager.default.removeItem(atPath: errPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = ([path] + args).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+    var pid: pid_t = 0
+    let started = Date()
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
+    guard rc == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let seconds = Date().timeIntervalSince(started)
+    let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    return ChildRun(seconds: seconds, peakRSSMiB: Double(usage.ru_maxrss) / 1024, status: exit, stderr: err)
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,7 @@
+#ifndef SLUICE_SYSTEM_TUNING_H
+#define SLUICE_SYSTEM_TUNING_H
+/* mallopt is declared in <malloc.h>, which Swift's Glibc module does not import.
+   Limits glibc to `arenas` malloc arenas and serves blocks of `mmap_threshold` bytes or more with
+   mmap (returned to the system when freed) instead of letting the threshold float upwards. */
+int sluice_tune_malloc(int arenas, int mmap_threshold);
+#endif
