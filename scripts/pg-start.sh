@@ -13,6 +13,9 @@ if [ -f "$D/data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$D/data" status 
   echo "postgresql://postgres:testpw@127.0.0.1:$PORT/postgres"
   exit 0
 fi
+# The server outlives this script: it must not inherit the caller's descriptors (Foundation's
+# Process on Linux waits for a socket it hands the child to close, so a test would hang).
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true; done
 rm -rf "$D"
 mkdir -p "$D/sock"
 echo testpw > "$D/pwfile"
