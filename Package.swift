@@ -36,11 +36,13 @@ let package = Package(
         ),
         // libpq (Debian: libpq-dev), wrapped once in Connectors/Postgres/PQConnection.swift.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // libsmbclient (Debian: libsmbclient-dev), wrapped once in Connectors/SMB/SMBClient.swift.
+        .systemLibrary(name: "CSMBClient", pkgConfig: "smbclient", providers: [.apt(["libsmbclient-dev"])]),
         // Built-in plugins, one folder each.
         .target(
             name: "Connectors",
-            dependencies: ["ConnectorKit", "CLibPQ", .product(name: "Logging", package: "swift-log")],
-            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md"]
+            dependencies: ["ConnectorKit", "CLibPQ", "CSMBClient", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md"]
         ),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(

@@ -16,6 +16,13 @@ public protocol FileSystem: Sendable {
     func remove(_ path: String) async throws
     /// Moves `path` into `directory` (relative to the root, or absolute where the system allows).
     func move(_ path: String, intoDirectory directory: String) async throws
+    /// The tailer is done reading `path` for this run: a remote file system closes the handle it
+    /// kept open between chunks (an open handle on a Windows host can block the writer).
+    func finishReading(_ path: String) async
+}
+
+extension FileSystem {
+    public func finishReading(_ path: String) async {}
 }
 
 public struct FileEntry: Sendable, Hashable {
@@ -38,7 +45,16 @@ public struct FileEntry: Sendable, Hashable {
 }
 
 public struct FileSystemError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Hashable { case notFound, permissionDenied, notConnected, authentication, other }
+    public enum Kind: Sendable, Hashable {
+        case notFound, permissionDenied
+        /// The server is unreachable, timed out or dropped the connection: retried with backoff.
+        case notConnected
+        /// Credentials were refused: not retried until the next scheduled run.
+        case authentication
+        /// The server and the pipeline's settings do not agree (protocol, share name): fix the file.
+        case misconfigured
+        case other
+    }
     public var kind: Kind
     public var path: String
     public var message: String

@@ -50,6 +50,22 @@ public struct TailingSource<FS: FileSystem>: Source {
     }
 
     public func run(from checkpoint: Checkpoint, context: RunContext, emit: @Sendable (SourceEvent) async throws -> Void) async throws {
+        do {
+            try await tailAll(from: checkpoint, context: context, emit: emit)
+        } catch let error as FileSystemError {
+            // What ends the whole run (a lost server, refused credentials) becomes a ConnectorError
+            // the engine acts on: retry with backoff, or wait for the next scheduled run.
+            let code: ConnectorError.Code = switch error.kind {
+            case .notConnected: .notConnected
+            case .authentication: .authentication
+            case .misconfigured: .configuration
+            default: .io
+            }
+            throw ConnectorError(code, error.message, plugin: fileSystem.displayName, file: error.path.isEmpty ? nil : error.path)
+        }
+    }
+
+    private func tailAll(from checkpoint: Checkpoint, context: RunContext, emit: @Sendable (SourceEvent) async throws -> Void) async throws {
         let log = context.logger
         let entries = try await listMatchingFiles(log: log)
         let started = now()
@@ -60,7 +76,7 @@ public struct TailingSource<FS: FileSystem>: Source {
                 continue
             }
             do {
-                try await tail(entry, cursor: checkpoint.files[entry.path], context: context, emit: emit)
+                try await tailThenFinish(entry, cursor: checkpoint.files[entry.path], context: context, emit: emit)
             } catch let error as FileSystemError where error.kind == .notFound {
                 log.warning("file vanished while it was being read; what was read so far is kept", metadata: ["file": "\(entry.path)"])
                 try await emit(.close(file: entry.path, final: false))
@@ -115,6 +131,16 @@ public struct TailingSource<FS: FileSystem>: Source {
             }
         }
         return found.sorted { ($0.modified, $0.path) < ($1.modified, $1.path) }
+    }
+
+    private func tailThenFinish(_ entry: FileEntry, cursor: FileCursor?, context: RunContext, emit: @Sendable (SourceEvent) async throws -> Void) async throws {
+        do {
+            try await tail(entry, cursor: cursor, context: context, emit: emit)
+        } catch {
+            await fileSystem.finishReading(entry.path)
+            throw error
+        }
+        await fileSystem.finishReading(entry.path)
     }
 
     private func tail(_ entry: FileEntry, cursor saved: FileCursor?, context: RunContext, emit: @Sendable (SourceEvent) async throws -> Void) async throws {

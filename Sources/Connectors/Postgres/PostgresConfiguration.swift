@@ -73,7 +73,7 @@ public struct PostgresConfiguration: PluginConfiguration {
     public func validate() throws {
         if url.isEmpty { throw ConfigIssue(key: "url", message: "must be a postgresql:// URL or a key=value connection string") }
         if table.isEmpty { throw ConfigIssue(key: "table", message: "must name a table") }
-        if password != nil && passwordFile != nil { throw ConfigIssue(key: "password_file", message: "give either password or password_file, not both") }
+        try PasswordSetting.validate(password, file: passwordFile)
         if mode == .upsert && key.isEmpty { throw ConfigIssue(key: "key", message: "is required for mode = \"upsert\" (the conflict columns)") }
         if mode == .append && !key.isEmpty { throw ConfigIssue(key: "key", message: "is only used with mode = \"upsert\"") }
         if let p = partition {
@@ -89,13 +89,7 @@ public struct PostgresConfiguration: PluginConfiguration {
 
     /// The password to use: from `password`, `password_file`, or nil (libpq then tries ~/.pgpass and PGPASSWORD).
     public func resolvedPassword(context: PluginBuildContext) throws -> String? {
-        if let password { return password.value }
-        guard let file = passwordFile else { return nil }
-        let path = context.resolve(file)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConnectorError(.configuration, "cannot read password_file \(path)", pipeline: context.pipeline, plugin: "postgres")
-        }
-        return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        try PasswordSetting.resolve(password, file: passwordFile, context: context, plugin: "postgres")?.value
     }
 
     public static let sample = """

@@ -1,0 +1,314 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSMBClient
+import ConnectorKit
+import Foundation
+import Logging
+
+/// The thread every libsmbclient call in the process runs on.
+///
+/// libsmbclient has no thread support (Debian's 4.17 build exports no `smbc_thread_*` hook) and
+/// some of its options, the allowed dialects among them, are process-global. So contexts are
+/// confined to one thread: each `SMBClient` actor runs on this executor, and every call that may
+/// connect sets its own dialect range first; nothing can run in between on that one thread.
+enum SMBThread {
+    static let executor = ThreadExecutor(name: "sluice-smb")
+    static let libraryLogger = Logger(label: "libsmbclient")
+}
+
+/// Credentials handed to libsmbclient's auth callback through the context's user data.
+final class SMBLogin: Sendable {
+    let user: String
+    let domain: String
+    let password: Secret
+
+    init(user: String, domain: String, password: Secret) {
+        self.user = user
+        self.domain = domain
+        self.password = password
+    }
+}
+
+/// Writes `text` NUL-terminated into a libsmbclient buffer of `capacity` bytes.
+private func fill(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int32, with text: String) {
+    guard let buffer, capacity > 0 else { return }
+    let bytes = Array(text.utf8.prefix(Int(capacity) - 1))
+    for (i, b) in bytes.enumerated() { buffer[i] = CChar(bitPattern: b) }
+    buffer[bytes.count] = 0
+}
+
+/// libsmbclient asks for credentials per server and share; the same login serves them all.
+/// An empty user and password is a guest (anonymous) login: only when the pipeline says `guest`.
+private let authCallback: smbc_get_auth_data_with_context_fn = { ctx, _, _, workgroup, workgroupLength, user, userLength, password, passwordLength in
+    guard let ctx, let raw = smbc_getOptionUserData(ctx) else { return }
+    let login = Unmanaged<SMBLogin>.fromOpaque(raw).takeUnretainedValue()
+    if !login.domain.isEmpty { fill(workgroup, workgroupLength, with: login.domain) }
+    fill(user, userLength, with: login.user)
+    fill(password, passwordLength, with: login.password.value)
+}
+
+/// libsmbclient's own messages (printed on stderr even at debug level 0) go to the log at debug
+/// level: the typed errors already say what matters.
+private let libraryLog: smbc_debug_callback_fn = { _, level, message in
+    guard let message else { return }
+    let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    if !text.isEmpty { SMBThread.libraryLogger.debug("libsmbclient: \(text)", metadata: ["level": "\(level)"]) }
+}
+
+/// One libsmbclient context: its connection to one share, and the only code that touches
+/// libsmbclient's pointers. Runs on `SMBThread`.
+actor SMBClient {
+    nonisolated var unownedExecutor: UnownedSerialExecutor { SMBThread.executor.asUnownedSerialExecutor() }
+
+    struct Entry {
+        var name: String
+        var kind: FileEntry.Kind
+        var size: Int64
+        var modified: Double
+    }
+
+    let endpoint: SMBEndpoint
+    let protocols: SMBProtocolRange
+    let login: SMBLogin
+    let guest: Bool
+    let timeoutMilliseconds: Int32
+    let logger: Logger
+
+    private var context: UnsafeMutablePointer<SMBCCTX>?
+    private var loginBox: Unmanaged<SMBLogin>?
+    /// Set after the first operation that succeeded on this context: an access error before it
+    /// is a refused login, after it a refused file.
+    private var connected = false
+    /// The file being read, kept open between the tailer's chunk reads.
+    private var openFile: (path: String, handle: OpaquePointer)?
+    /// Bytes read from files (payload over the wire).
+    private(set) var bytesRead: Int64 = 0
+
+    init(endpoint: SMBEndpoint, protocols: SMBProtocolRange, login: SMBLogin, guest: Bool, timeoutSeconds: Double, logger: Logger) {
+        self.endpoint = endpoint
+        self.protocols = protocols
+        self.login = login
+        self.guest = guest
+        timeoutMilliseconds = Int32(max(1, min(3_600_000, timeoutSeconds * 1000)))
+        self.logger = logger
+    }
+
+    isolated deinit {
+        disconnect()
+    }
+
+    // MARK: Operations
+
+    func list(_ relative: String) throws(SMBError) -> [Entry] {
+        let ctx = try prepare()
+        guard let dir = smbc_getFunctionOpendir(ctx)!(ctx, endpoint.url(relative)) else { throw failure(errno, relative, "cannot list folder") }
+        defer { _ = smbc_getFunctionClosedir(ctx)!(ctx, dir) }
+        var entries: [Entry] = []
+        var st = posixStatBuffer()
+        errno = 0
+        while let info = smbc_getFunctionReaddirPlus2(ctx)!(ctx, dir, &st) {
+            guard let cName = info.pointee.name else { continue }
+            let name = String(cString: cName)
+            if name == "." || name == ".." { continue }
+            let kind: FileEntry.Kind = switch st.st_mode & S_IFMT {
+            case S_IFREG: .file
+            case S_IFDIR: .directory
+            case S_IFLNK: .symlink
+            default: .other
+            }
+            let m = info.pointee.mtime_ts
+            entries.append(Entry(name: name, kind: kind, size: Int64(info.pointee.size), modified: Double(m.tv_sec) + Double(m.tv_nsec) / 1e9))
+        }
+        connected = true
+        return entries
+    }
+
+    func stat(_ relative: String) throws(SMBError) -> Entry? {
+        let ctx = try prepare()
+        var st = posixStatBuffer()
+        if smbc_getFunctionStat(ctx)!(ctx, endpoint.url(relative), &st) != 0 {
+            let code = errno
+            if code == ENOENT && connected { return nil }
+            throw failure(code, relative, "cannot stat")
+        }
+        connected = true
+        let kind: FileEntry.Kind = (st.st_mode & S_IFMT) == S_IFDIR ? .directory : (st.st_mode & S_IFMT) == S_IFREG ? .file : .other
+        return Entry(name: String(relative.split(separator: "/").last ?? ""), kind: kind, size: Int64(st.st_size),
+                     modified: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
+    }
+
+    /// Up to `length` bytes from `offset`, fewer only at end of file. Seeks on the server: the
+    /// bytes before `offset` never travel.
+    func read(_ relative: String, offset: Int64, length: Int) throws(SMBError) -> [UInt8] {
+        let ctx = try prepare()
+        let handle = try open(relative, ctx)
+        if smbc_getFunctionLseek(ctx)!(ctx, handle, off_t(offset), SEEK_SET) < 0 {
+            let code = errno
+            closeFile()
+            throw failure(code, relative, "cannot seek to \(offset)")
+        }
+        var out = [UInt8](repeating: 0, count: length)
+        var done = 0
+        while done < length {
+            let n = out.withUnsafeMutableBytes { smbc_getFunctionRead(ctx)!(ctx, handle, $0.baseAddress! + done, length - done) }
+            if n < 0 {
+                let code = errno
+                closeFile()
+                throw failure(code, relative, "cannot read at \(offset + Int64(done))")
+            }
+            if n == 0 { break }
+            done += n
+        }
+        bytesRead += Int64(done)
+        if done < length { out.removeSubrange(done...) }
+        return out
+    }
+
+    func finishReading(_ relative: String) {
+        if openFile?.path == relative { closeFile() }
+    }
+
+    func remove(_ relative: String) throws(SMBError) {
+        let ctx = try prepare()
+        if openFile?.path == relative { closeFile() }
+        guard smbc_getFunctionUnlink(ctx)!(ctx, endpoint.url(relative)) == 0 else { throw failure(errno, relative, "cannot delete") }
+    }
+
+    /// Renames `relative` into `directory` (relative to the source's folder), creating it if needed.
+    func move(_ relative: String, intoDirectory directory: String) throws(SMBError) {
+        let ctx = try prepare()
+        if openFile?.path == relative { closeFile() }
+        var made = ""
+        for part in directory.split(separator: "/") {
+            made += made.isEmpty ? String(part) : "/" + part
+            if smbc_getFunctionMkdir(ctx)!(ctx, endpoint.url(made), 0o755) != 0 && errno != EEXIST {
+                throw failure(errno, made, "cannot create folder")
+            }
+        }
+        let name = String(relative.split(separator: "/").last ?? "")
+        let target = directory.isEmpty ? name : directory + "/" + name
+        guard smbc_getFunctionRename(ctx)!(ctx, endpoint.url(relative), ctx, endpoint.url(target)) == 0 else {
+            throw failure(errno, relative, "cannot move to \(directory)")
+        }
+    }
+
+    // MARK: Context
+
+    /// The context, made on first use; before each call the process-global dialect range is set
+    /// to this source's own (see `SMBThread`).
+    private func prepare() throws(SMBError) -> UnsafeMutablePointer<SMBCCTX> {
+        if let context {
+            smbc_setOptionProtocols(context, protocols.min, protocols.max)
+            return context
+        }
+        guard let ctx = smbc_new_context() else { throw failure(errno, "", "cannot create an SMB client context") }
+        smbc_setDebug(ctx, 0)
+        smbc_setLogCallback(ctx, nil, libraryLog)
+        smbc_setTimeout(ctx, timeoutMilliseconds)
+        smbc_setOptionUseKerberos(ctx, 0)
+        smbc_setOptionUseCCache(ctx, 0)
+        // Never fall back to an anonymous login when the credentials are refused.
+        smbc_setOptionNoAutoAnonymousLogin(ctx, guest ? 0 : 1)
+        smbc_setOptionOneSharePerServer(ctx, 1)
+        // Encryption "requested" (used when the server offers it) with signing required: a
+        // guest session can do neither, so a server that maps a refused login to guest (Samba's
+        // `map to guest = Bad User`) is refused too instead of silently serving guest data.
+        // Not with SMB1 allowed (Windows XP servers do not sign by default), nor for guest.
+        smbc_setOptionSmbEncryptionLevel(ctx, guest || protocols.allowsSMB1 ? SMBC_ENCRYPTLEVEL_NONE : SMBC_ENCRYPTLEVEL_REQUEST)
+        let box = Unmanaged.passRetained(login)
+        smbc_setOptionUserData(ctx, box.toOpaque())
+        smbc_setFunctionAuthDataWithContext(ctx, authCallback)
+        smbc_setOptionProtocols(ctx, protocols.min, protocols.max)
+        guard smbc_init_context(ctx) != nil else {
+            let code = errno
+            smbc_free_context(ctx, 1)
+            box.release()
+            throw failure(code, "", "cannot initialise the SMB client")
+        }
+        context = ctx
+        loginBox = box
+        connected = false
+        if protocols.allowsSMB1 {
+            logger.notice("SMB1 (NT1) is allowed for this connection, as the pipeline asks (protocols = \(protocols)): SMB1 is insecure; use it for hosts like Windows XP only",
+                          metadata: ["share": "\(endpoint.shareDescription)"])
+        }
+        return ctx
+    }
+
+    private func open(_ relative: String, _ ctx: UnsafeMutablePointer<SMBCCTX>) throws(SMBError) -> OpaquePointer {
+        if let f = openFile, f.path == relative { return f.handle }
+        closeFile()
+        guard let handle = smbc_getFunctionOpen(ctx)!(ctx, endpoint.url(relative), O_RDONLY, 0) else {
+            throw failure(errno, relative, "cannot open")
+        }
+        connected = true
+        openFile = (relative, handle)
+        return handle
+    }
+
+    private func closeFile() {
+        guard let f = openFile, let context else { return }
+        _ = smbc_getFunctionClose(context)!(context, f.handle)
+        openFile = nil
+    }
+
+    /// Drops the context and its connections; the next call connects afresh.
+    func disconnect() {
+        closeFile()
+        if let context { smbc_free_context(context, 1) }
+        context = nil
+        loginBox?.release()
+        loginBox = nil
+        connected = false
+    }
+
+    /// Classifies `errno` from a failed call. A broken connection also drops the context, so the
+    /// next attempt reconnects instead of reusing a dead socket.
+    private func failure(_ code: Int32, _ relative: String, _ what: String) -> SMBError {
+        let share = endpoint.shareDescription
+        let user = guest ? "guest" : "user '\(login.user)'\(login.domain.isEmpty ? "" : " (domain \(login.domain))")"
+        let place = relative.isEmpty ? "the folder" : relative
+        let kind: SMBError.Kind
+        let message: String
+        // Before the first success an access or protocol error is about the login or the
+        // dialects; after it, about one file or a broken connection.
+        switch code {
+        case EACCES, EPERM:
+            if connected {
+                kind = .permissionDenied
+                message = "\(what): permission denied"
+            } else {
+                kind = .authenticationFailed
+                message = "the server \(endpoint.host) refused \(user) for share \(endpoint.share): wrong user name or password, or the user may not use this share"
+            }
+        case ENOENT, ENOTDIR, ENODEV:
+            if !connected && relative.isEmpty {
+                kind = .shareNotFound
+                message = "no share \(endpoint.share)\(endpoint.directory.isEmpty ? "" : ", or no folder '\(endpoint.directory)' in it,") on \(endpoint.host)"
+            } else {
+                kind = .notFound
+                message = "\(what): no such file or folder"
+            }
+        case ECONNABORTED where !connected, EINVAL where !connected, EPROTONOSUPPORT:
+            kind = .protocolRefused
+            message = protocols.allowsSMB1
+                ? "\(endpoint.host) accepted none of the SMB dialects \(protocols)"
+                : "\(endpoint.host) refused every SMB dialect from \(protocols); an SMB1-only host (Windows XP) needs protocols = \"NT1\" in the pipeline"
+        case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN:
+            kind = .hostUnreachable
+            message = "cannot reach \(endpoint.host)\(endpoint.port.map { ":\($0)" } ?? ""): \(SMBError.errnoText(code))"
+        case ETIMEDOUT:
+            kind = .timeout
+            message = "timed out: \(what) \(place)"
+        case ECONNRESET, ECONNABORTED, EPIPE, ENOTCONN, EIO, EBADF:
+            kind = .connectionLost
+            message = "connection lost: \(what) \(place): \(SMBError.errnoText(code))"
+        default:
+            kind = .other
+            message = "\(what) \(place): \(SMBError.errnoText(code))"
+        }
+        if kind == .connectionLost || kind == .timeout || kind == .hostUnreachable { disconnect() }
+        return SMBError(kind: kind, share: share, path: relative, code: code, message: message)
+    }
+}

@@ -1,0 +1,84 @@
+import ConnectorKit
+import Logging
+
+/// `type = "smb"`: files on a Windows or Samba share, tailed like a local folder.
+public struct SMBConfiguration: PluginConfiguration {
+    /// `smb://host[:port]/share[/folder]`.
+    public var url: String
+    public var username: String?
+    /// The user's domain or workgroup, if the server wants one.
+    public var domain: String?
+    /// Normally `"${ENV_VAR}"`.
+    public var password: Secret?
+    public var passwordFile: String?
+    /// Log in as guest: no user, no password. Only when asked; a refused login never falls back to it.
+    public var guest: Bool = false
+    /// SMB dialects allowed: `"NT1"` (SMB1, Windows XP: never allowed unless asked) or `"MIN:MAX"`.
+    public var protocols: String?
+    /// Connect and per-request timeout.
+    public var timeout: ConfigDuration = ConfigDuration(seconds: 30)
+    /// `glob`, `recursive`, `settle`, `after_load`, `move_to` (relative to the share folder).
+    public var selection = FileSelection()
+
+    enum CodingKeys: String, CodingKey {
+        case url, username, domain, password, guest, protocols, timeout
+        case passwordFile = "password_file"
+    }
+
+    public init(url: String) { self.url = url }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        url = try c.decode(String.self, forKey: .url)
+        username = try c.decodeIfPresent(String.self, forKey: .username)
+        domain = try c.decodeIfPresent(String.self, forKey: .domain)
+        password = try c.decodeIfPresent(Secret.self, forKey: .password)
+        passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+        guest = try c.decodeIfPresent(Bool.self, forKey: .guest) ?? false
+        protocols = try c.decodeIfPresent(String.self, forKey: .protocols)
+        timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
+        selection = try FileSelection(from: decoder)
+    }
+
+    public func validate() throws {
+        _ = try SMBEndpoint(url: url)
+        _ = try protocolRange()
+        try PasswordSetting.validate(password, file: passwordFile)
+        if guest {
+            if username != nil { throw ConfigIssue(key: "username", message: "is not used with guest = true") }
+            if password != nil || passwordFile != nil { throw ConfigIssue(key: password != nil ? "password" : "password_file", message: "is not used with guest = true") }
+        } else if (username ?? "").isEmpty {
+            throw ConfigIssue(key: "username", message: "is required (or guest = true for a guest share)")
+        }
+        if timeout.seconds <= 0 { throw ConfigIssue(key: "timeout", message: "must be more than 0 s") }
+        try selection.validate()
+    }
+
+    func protocolRange() throws(ConfigIssue) -> SMBProtocolRange {
+        guard let protocols else { return .modern }
+        return try SMBProtocolRange(setting: protocols)
+    }
+
+    public static let sample = """
+        type = "smb"
+        url = "smb://press-01.plant.lan/logs"
+        glob = "*.txt"
+        protocols = "NT1"
+        username = "${PRESS01_USER}"
+        password = "${PRESS01_PASSWORD}"
+        timeout = "30s"
+        """
+}
+
+extension SMBConfiguration {
+    func makeSource(context: PluginBuildContext) throws -> TailingSource<SMBFileSystem> {
+        let endpoint = try SMBEndpoint(url: url)
+        let secret = try PasswordSetting.resolve(password, file: passwordFile, context: context, plugin: "smb") ?? Secret("")
+        let login = SMBLogin(user: guest ? "" : username ?? "", domain: domain ?? "", password: guest ? Secret("") : secret)
+        var logger = context.logger
+        logger[metadataKey: "share"] = "\(endpoint)"
+        let client = SMBClient(endpoint: endpoint, protocols: try protocolRange(), login: login, guest: guest,
+                               timeoutSeconds: timeout.seconds, logger: logger)
+        return TailingSource(fileSystem: SMBFileSystem(client: client, logger: logger), options: selection.tailerOptions())
+    }
+}
