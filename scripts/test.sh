@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: unit tests, the CLI end to end, SIGKILL/SIGTERM
-# exactly-once, and the PostgreSQL sink against a real server started here on 127.0.0.1.
+# exactly-once, the PostgreSQL sink and the SMB source against real servers started here on
+# 127.0.0.1 (PostgreSQL; Samba as an SMB1-only XP stand-in and as SMB3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export SLUICE_TEST_PG=$(bash scripts/pg-start.sh | tail -1)
+bash scripts/smb-start.sh
 export SLUICE_PG_DIR=${SLUICE_PG_DIR:-/tmp/sluice-test-pg}
 # The crash tests drive the release binary, as users run it (self-contained: the Swift runtime
 # linked in, see BENCHMARKS.md).

@@ -1,0 +1,299 @@
+import ConnectorKit
+import ConnectorKitTesting
+@testable import Connectors
+import Foundation
+import Logging
+import Testing
+
+/// The throwaway Samba servers of `scripts/smb-start.sh` on 127.0.0.1: `nt1` (SMB1 only, the
+/// Windows XP stand-in, port 4451) and `smb3` (port 4453). Locally the suites are skipped (with
+/// this reason) when they are not running; under CI (`CI=true`) they always run, so a missing
+/// server fails them.
+enum TestSamba {
+    static let base = ProcessInfo.processInfo.environment["SLUICE_SMB_DIR"] ?? "/tmp/sluice-test-smb"
+    static let ports = ["nt1": 4451, "smb3": 4453]
+    static let required = ProcessInfo.processInfo.environment["CI"] == "true"
+    static let available = ports.values.allSatisfy(listening)
+    static let enabled = available || required
+
+    static func listening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+
+    /// A fresh folder in a share: its local path (the server's disk) and its smb:// URL.
+    static func folder(_ variant: String, share: String = "logs") throws -> (local: String, url: String) {
+        let name = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let local = "\(base)/\(variant)/\(share)/\(name)"
+        try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        return (local, "smb://127.0.0.1:\(ports[variant]!)/\(share)/\(name)")
+    }
+
+    static func configuration(_ url: String, _ configure: (inout SMBConfiguration) -> Void = { _ in }) -> SMBConfiguration {
+        var c = SMBConfiguration(url: url)
+        c.username = "sluicetest"
+        c.password = Secret("testpw")
+        c.selection.glob = "*"
+        c.selection.settle = ConfigDuration(seconds: 0)
+        c.timeout = ConfigDuration(seconds: 10)
+        configure(&c)
+        return c
+    }
+
+    static func source(_ c: SMBConfiguration) throws -> TailingSource<SMBFileSystem> {
+        try c.validate()
+        return try c.makeSource(context: PluginBuildContext(pipeline: "smb-test", configFile: "test.toml", baseDirectory: "/tmp",
+                                                            stateDirectory: "/tmp", logger: Logger(label: "smb-test")))
+    }
+}
+
+/// Runs a source through the engine into a collecting sink, keeping checkpoints between runs.
+final class SMBHarness: Sendable {
+    let source: TailingSource<SMBFileSystem>
+    let sink = CollectingSink()
+    let engine: PipelineEngine
+
+    init(_ configuration: SMBConfiguration, encoding: TextEncoding = .utf8) throws {
+        source = try TestSamba.source(configuration)
+        engine = PipelineEngine(pipeline: Pipeline(name: "smb-test", source: source, decoder: semicolonCSV(encoding), transforms: [], sink: sink,
+                                                   deadLetterPath: "/tmp/sluice-test-smb-dl-\(UUID().uuidString).jsonl"),
+                                checkpointStore: InMemoryCheckpointStore())
+    }
+
+    @discardableResult
+    func run() async throws -> RunStats.Counts {
+        let context = RunContext(pipeline: "smb-test", logger: Logger(label: "smb-test"))
+        try await engine.runOnce(context: context)
+        return context.stats.counts
+    }
+
+    var rows: [String] { sink.rows.map { "\($0["a"]?.description ?? "");\($0["b"]?.description ?? "")" } }
+    var bytesOverTheWire: Int64 { get async { await source.fileSystem.bytesRead } }
+}
+
+func semicolonCSV(_ encoding: TextEncoding = .utf8) -> CSVDecoder {
+    var csv = CSVConfiguration()
+    csv.delimiter = UInt8(ascii: ";")
+    csv.encoding = encoding
+    return CSVDecoder(csv)
+}
+
+func csvLines(_ range: ClosedRange<Int>) -> String { range.map { "\($0);value \($0)\r\n" }.joined() }
+
+@Suite(.enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
+struct SMBSourceTests {
+    @Test func nt1ServerIsRefusedWithoutProtocolsAndWorksWithThem() async throws {
+        let (local, url) = try TestSamba.folder("nt1")
+        try ("a;b\r\n" + csvLines(1...5)).write(toFile: "\(local)/log.txt", atomically: false, encoding: .utf8)
+
+        let refused = try SMBHarness(TestSamba.configuration(url))
+        let error = await #expect(throws: ConnectorError.self) { try await refused.run() }
+        #expect(error?.code == .configuration)
+        #expect(error?.description.contains("protocols = \"NT1\"") == true, "\(String(describing: error))")
+        #expect(refused.rows.isEmpty)
+
+        let allowed = try SMBHarness(TestSamba.configuration(url) { $0.protocols = "NT1" })
+        try await allowed.run()
+        #expect(allowed.rows == (1...5).map { "\($0);value \($0)" })
+    }
+
+    /// libsmbclient's dialect range is process-global: one source allowing SMB1 must not open
+    /// SMB1 to another in the same process.
+    @Test func anotherSourceAllowingSMB1DoesNotAllowItForThisOne() async throws {
+        let (local, url) = try TestSamba.folder("nt1")
+        try ("a;b\r\n" + csvLines(1...2)).write(toFile: "\(local)/log.txt", atomically: false, encoding: .utf8)
+        let xp = try SMBHarness(TestSamba.configuration(url) { $0.protocols = "NT1" })
+        let modern = try SMBHarness(TestSamba.configuration(url))
+        for _ in 0..<2 {
+            try await xp.run()
+            await #expect(throws: ConnectorError.self) { try await modern.run() }
+        }
+        #expect(xp.rows.count == 2)
+        #expect(modern.rows.isEmpty)
+    }
+
+    @Test func smb3ServerWorksByDefaultAndResumes() async throws {
+        let (local, url) = try TestSamba.folder("smb3")
+        try ("a;b\r\n" + csvLines(1...100)).write(toFile: "\(local)/data.csv", atomically: false, encoding: .utf8)
+        try await SourceConformance.checkResume(
+            source: TestSamba.source(TestSamba.configuration(url)), decoder: semicolonCSV(),
+            append: {
+                let h = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(local)/data.csv"))
+                try h.seekToEnd()
+                try h.write(contentsOf: Data(csvLines(101...107).utf8))
+                try h.close()
+            },
+            expectFirst: 100, expectAppended: 7)
+    }
+
+    /// What the XP machines do: truncate the log and write it again, same history plus new lines.
+    @Test func fileRewrittenInPlaceWithThreeMoreLinesYieldsExactlyThree() async throws {
+        let (local, url) = try TestSamba.folder("nt1")
+        let path = "\(local)/log.txt"
+        try ("a;b\r\n" + csvLines(1...40)).write(toFile: path, atomically: false, encoding: .utf8)
+        let h = try SMBHarness(TestSamba.configuration(url) { $0.protocols = "NT1" })
+        try await h.run()
+        #expect(h.rows.count == 40)
+        try ("a;b\r\n" + csvLines(1...43)).write(toFile: path, atomically: false, encoding: .utf8) // O_TRUNC, same inode
+        let c = try await h.run()
+        #expect(h.rows.count == 43)
+        #expect(Array(h.rows.suffix(3)) == (41...43).map { "\($0);value \($0)" })
+        #expect(c.filesRestarted == 0)
+    }
+
+    @Test func appendMovesOnlyTheNewBytes() async throws {
+        let (local, url) = try TestSamba.folder("smb3")
+        let path = "\(local)/big.csv"
+        var text = "a;b\r\n"
+        var i = 0
+        while text.utf8.count < 4 << 20 { i += 1; text += "\(i);\(String(repeating: "x", count: 60))\r\n" }
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        let h = try SMBHarness(TestSamba.configuration(url))
+        try await h.run()
+        #expect(h.rows.count == i)
+        let before = await h.bytesOverTheWire
+        #expect(before >= Int64(text.utf8.count))
+
+        let added = csvLines(1...20)
+        let f = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try f.seekToEnd()
+        try f.write(contentsOf: Data(added.utf8))
+        try f.close()
+        let c = try await h.run()
+        let moved = await h.bytesOverTheWire - before
+        #expect(h.rows.count == i + 20)
+        #expect(c.bytesRead == Int64(added.utf8.count))
+        // The new bytes, plus the checks of the file's identity: its first KiB and the 4 KiB before
+        // the saved position. Never the 4 MiB already loaded.
+        #expect(moved >= Int64(added.utf8.count) && moved <= Int64(added.utf8.count) + 1024 + 4096, "moved \(moved) bytes")
+    }
+
+    @Test func rotatedFileIsReadFromTheStart() async throws {
+        let (local, url) = try TestSamba.folder("smb3")
+        let path = "\(local)/log.csv"
+        try ("a;b\r\n" + csvLines(1...30)).write(toFile: path, atomically: false, encoding: .utf8)
+        let h = try SMBHarness(TestSamba.configuration(url))
+        try await h.run()
+        // Rotated: a new file under the same name, with other content.
+        try FileManager.default.removeItem(atPath: path)
+        try ("a;b\r\n" + csvLines(501...510)).write(toFile: path, atomically: false, encoding: .utf8)
+        let c = try await h.run()
+        #expect(c.filesRestarted == 1)
+        #expect(Array(h.rows.suffix(10)) == (501...510).map { "\($0);value \($0)" })
+        #expect(h.rows.count == 40)
+    }
+
+    @Test func refusedLoginIsOneClearErrorNeverRetriedAndNeverGuest() async throws {
+        let (local, url) = try TestSamba.folder("smb3")
+        try ("a;b\r\n" + csvLines(1...3)).write(toFile: "\(local)/x.csv", atomically: false, encoding: .utf8)
+        let h = try SMBHarness(TestSamba.configuration(url) { $0.password = Secret("Not-The-Pw-42") })
+        let context = RunContext(pipeline: "smb-test", logger: Logger(label: "smb-test"))
+        let started = Date()
+        let error = await #expect(throws: ConnectorError.self) { try await h.engine.runRetrying(context: context, attempts: 5) }
+        #expect(error?.code == .authentication)
+        #expect(context.stats.counts.retries == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        let text = error?.description ?? ""
+        #expect(text.contains("127.0.0.1") && text.contains("share logs") && text.contains("'sluicetest'"), "\(text)")
+        #expect(!text.contains("Not-The-Pw-42"), "the password must not appear in messages: \(text)")
+
+        // A share that admits guests: a wrong password, or a user the server does not know (which
+        // Samba maps to guest), is still refused rather than served as guest.
+        let (pub, pubURL) = try TestSamba.folder("smb3", share: "public")
+        try ("a;b\r\n" + csvLines(1...3)).write(toFile: "\(pub)/x.csv", atomically: false, encoding: .utf8)
+        for user in ["sluicetest", "nosuchuser"] {
+            let g = try SMBHarness(TestSamba.configuration(pubURL) { $0.username = user; $0.password = Secret("wrong") })
+            let e = await #expect(throws: ConnectorError.self) { try await g.run() }
+            #expect(e?.code == .authentication, "\(user): \(String(describing: e))")
+            #expect(g.rows.isEmpty)
+        }
+        // Guest access when the pipeline asks for it.
+        for variant in ["nt1", "smb3"] {
+            let (dir, guestURL) = try TestSamba.folder(variant, share: "public")
+            try ("a;b\r\n" + csvLines(1...3)).write(toFile: "\(dir)/x.csv", atomically: false, encoding: .utf8)
+            let g = try SMBHarness(TestSamba.configuration(guestURL) { c in
+                c.username = nil
+                c.password = nil
+                c.guest = true
+                if variant == "nt1" { c.protocols = "NT1" }
+            })
+            try await g.run()
+            #expect(g.rows.count == 3, "\(variant)")
+        }
+    }
+
+    /// XP stores names in its ANSI code page (Windows-1252); SMB carries them as UTF-16.
+    @Test func nonASCIIFileNamesWork() async throws {
+        let (local, url) = try TestSamba.folder("nt1")
+        let name = "Prüfstand Pressão ß #1 (café).txt"
+        let content: [UInt8] = Array("a;b\r\n1;Pressão\r\n2;Operação\r\n".data(using: .windowsCP1252)!)
+        _ = FileManager.default.createFile(atPath: "\(local)/\(name)", contents: Data(content))
+        let h = try SMBHarness(TestSamba.configuration(url) { $0.protocols = "NT1" }, encoding: .windows1252)
+        try await h.run()
+        #expect(h.rows == ["1;Pressão", "2;Operação"])
+        #expect(h.sink.checkpoint.files[name] != nil, "\(h.sink.checkpoint.files.keys)")
+    }
+
+    @Test func unreadableFileIsReportedByNameAndTheRestLoad() async throws {
+        let (local, url) = try TestSamba.folder("smb3")
+        try ("a;b\r\n" + csvLines(1...4)).write(toFile: "\(local)/good.csv", atomically: false, encoding: .utf8)
+        try ("a;b\r\n" + csvLines(5...6)).write(toFile: "\(local)/secret.csv", atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: "\(local)/secret.csv")
+        let h = try SMBHarness(TestSamba.configuration(url))
+        let context = RunContext(pipeline: "smb-test", logger: Logger(label: "smb-test"))
+        try await h.engine.runOnce(context: context)
+        #expect(h.rows.count == 4)
+        #expect(context.stats.counts.fileErrors == 1)
+        #expect(context.stats.counts.errors.contains { $0.contains("secret.csv") && $0.contains("permission denied") }, "\(context.stats.counts.errors)")
+    }
+
+    @Test func missingShareAndUnreachableServerAreNamed() async throws {
+        let noShare = try SMBHarness(TestSamba.configuration("smb://127.0.0.1:4453/nosuchshare"))
+        let e1 = await #expect(throws: ConnectorError.self) { try await noShare.run() }
+        #expect(e1?.code == .configuration)
+        #expect(e1?.description.contains("no share nosuchshare") == true, "\(String(describing: e1))")
+
+        let down = try SMBHarness(TestSamba.configuration("smb://127.0.0.1:4459/logs"))
+        let e2 = await #expect(throws: ConnectorError.self) { try await down.run() }
+        #expect(e2?.code == .notConnected)
+        #expect(e2?.description.contains("cannot reach 127.0.0.1:4459") == true, "\(String(describing: e2))")
+    }
+}
+
+/// What a pipeline file may say, and what a server may send back, never reaches outside the
+/// source's folder.
+@Suite struct SMBSettingsTests {
+    @Test func urlsParseAndRejectCredentialsAndDotDot() throws {
+        let e = try SMBEndpoint(url: "smb://press-01.plant.lan:4451/logs/line 1")
+        #expect(e.host == "press-01.plant.lan" && e.port == 4451 && e.share == "logs" && e.directory == "line 1")
+        #expect(e.url("a/Pressão #1.txt") == "smb://press-01.plant.lan:4451/logs/line%201/a/Press%C3%A3o%20%231.txt")
+        for bad in ["smb://user:pw@host/logs", "smb://host", "smb://host/logs/../etc", "http://host/logs", "smb://host:99999/logs"] {
+            #expect(throws: ConfigIssue.self, "\(bad)") { try SMBEndpoint(url: bad) }
+        }
+    }
+
+    @Test func protocolsNeverIncludeSMB1UnlessAsked() throws {
+        #expect(!SMBProtocolRange.modern.allowsSMB1)
+        #expect(try SMBProtocolRange(setting: "NT1") == SMBProtocolRange(min: "NT1", max: "SMB3_11"))
+        #expect(try SMBProtocolRange(setting: "smb1:smb2") == SMBProtocolRange(min: "NT1", max: "SMB2_02"))
+        #expect(throws: ConfigIssue.self) { try SMBProtocolRange(setting: "SMB3:NT1") }
+        #expect(throws: ConfigIssue.self) { try SMBProtocolRange(setting: "LANMAN1") }
+    }
+
+    @Test func remoteNamesThatAreNotOnePathComponentAreRefused() {
+        for bad in ["", ".", "..", "../x", "a/b", "..\\..\\x", "a\u{0}b"] { #expect(!SMBFileSystem.isPlainName(bad), "\(bad.debugDescription)") }
+        for good in ["log.txt", "...", "a..b", "Pressão ß.txt", ".hidden"] { #expect(SMBFileSystem.isPlainName(good), "\(good)") }
+    }
+
+    @Test func moveToCannotLeaveTheFolder() async throws {
+        let fs = try TestSamba.source(TestSamba.configuration("smb://127.0.0.1:4453/logs")).fileSystem
+        let error = await #expect(throws: FileSystemError.self) { try await fs.move("x.csv", intoDirectory: "../elsewhere") }
+        #expect(error?.kind == .misconfigured)
+    }
+}
