@@ -4,6 +4,7 @@
 # never touching /etc/samba:
 #   nt1   port 4451  SMB1 (NT1) only: a Windows XP stand-in
 #   smb3  port 4453  SMB3 only: a modern share
+#   spare port 4455  SMB3 only, started on demand: tests that stop and restart a server use it
 # Each has [logs] (user sluicetest, password testpw, writable) and [public] (guest, read-only).
 # Share folders: $SLUICE_SMB_DIR/<variant>/logs and .../public, writable by the caller.
 # Usage: smb-start.sh [nt1|smb3 ...]   (default: both). Idempotent: a running server is kept.
@@ -18,7 +19,7 @@ for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/nul
 
 id sluicetest >/dev/null 2>&1 || $SUDO useradd --no-create-home --shell /usr/sbin/nologin sluicetest
 
-port_of() { case "$1" in nt1) echo 4451 ;; smb3) echo 4453 ;; *) echo "error: unknown variant $1 (nt1 or smb3)" >&2; exit 2 ;; esac; }
+port_of() { case "$1" in nt1) echo 4451 ;; smb3) echo 4453 ;; spare) echo 4455 ;; *) echo "error: unknown variant $1 (nt1, smb3 or spare)" >&2; exit 2 ;; esac; }
 
 listening() { ss -ltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 
@@ -37,7 +38,7 @@ for v in "${VARIANTS[@]}"; do
    # Samba 4.17's SMB1 server crashed at disconnect after reads in ~20% of runs with aio on.
    aio read size = 0
    aio write size = 0" ;;
-    smb3) PROTO="server min protocol = SMB3
+    smb3|spare) PROTO="server min protocol = SMB3
    server max protocol = SMB3" ;;
   esac
   cat > "$D/smb.conf" <<CONF

@@ -71,6 +71,12 @@ struct PipelineService: Service {
                     if c.recordsWritten > 0 || c.deadLetters > 0 {
                         logger.info("run finished", metadata: ["records": "\(c.recordsWritten)", "dead_letters": "\(c.deadLetters)", "bytes": "\(c.bytesRead)"])
                     }
+                } catch let error as ConnectorError where error.code == .authentication {
+                    // Refused credentials will not fix themselves in seconds: no retry storm
+                    // (which can also lock the account). Wait for the schedule, at least 5 min.
+                    failures += 1
+                    delay = max(300, schedule.delay(now: Date(), lastRunEnded: Date()) ?? 300)
+                    logger.error("run failed; trying again in \(Int(delay)) s: \(error)", metadata: ["failures": "\(failures)"])
                 } catch {
                     failures += 1
                     delay = min(300, pow(2, Double(min(failures, 9))))
