@@ -1,35 +1,38 @@
 #!/usr/bin/env bash
-# The demo: simulated Windows XP press PCs rewrite their logs in place; Sluice loads only the new
-# lines, typed and in UTC, into a day-partitioned PostgreSQL table (a throwaway server on
+# The demo: simulated Windows XP press PCs rewrite their logs in place on an SMB1-only share (a
+# Samba XP stand-in on 127.0.0.1:4451); Sluice pulls only the new lines, typed and in UTC, into a day-partitioned PostgreSQL table (a throwaway server on
 # 127.0.0.1:55432), with bad records in a dead-letter file; then the fleet example upserts a
 # vehicle table and appends its maintenance records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bash scripts/pg-start.sh >/dev/null
+bash scripts/smb-start.sh nt1 >/dev/null
+SHARE="${SLUICE_SMB_DIR:-/tmp/sluice-test-smb}/nt1/logs/xp-press"   # the XP machines' disk, as the share serves it
+echo testpw > examples/xp-press/share.pw
 export PGPASSWORD=testpw
 PSQL=(psql "postgresql://postgres@127.0.0.1:55432/postgres" -X -q -v ON_ERROR_STOP=1)
 swift build -c release --product sluice --static-swift-stdlib
 SLUICE=.build/release/sluice
 export SLUICE_STATE_DIR="$PWD/examples/xp-press/state"
-rm -rf examples/xp-press/incoming "$SLUICE_STATE_DIR"
+rm -rf "$SHARE" "$SLUICE_STATE_DIR"
 "${PSQL[@]}" -c "DROP TABLE IF EXISTS press_readings CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline = 'xp-press'" 2>/dev/null || true
 
 echo "== validate the shipped pipeline files"
 $SLUICE validate --config-dir connectors.d
 $SLUICE list --config-dir connectors.d
 
-echo; echo "== 3 XP machines write 500 rows each (Windows-1252, ';', decimal comma, dd/MM/yyyy, CRLF)"
-$SLUICE simulate --out examples/xp-press/incoming --style xp --machines 3 --rows 500 --mode rewrite
+echo; echo "== 3 XP machines write 500 rows each on their SMB1 share (Windows-1252, ';', decimal comma, dd/MM/yyyy, CRLF)"
+$SLUICE simulate --out "$SHARE" --style xp --machines 3 --rows 500 --mode rewrite
 $SLUICE once xp-press --config-dir connectors.d
 
 echo; echo "== 5 minutes later: each machine rewrote its whole file with 20 more rows; only those load"
-$SLUICE simulate --out examples/xp-press/incoming --style xp --machines 3 --rows 520 --mode rewrite
+$SLUICE simulate --out "$SHARE" --style xp --machines 3 --rows 520 --mode rewrite
 $SLUICE once xp-press --config-dir connectors.d
 
 echo; echo "== a machine writes a broken line; it goes to the dead-letter file, the rest loads"
-printf '31/02/2025 99:99:99;press-01;quente;1,0;OK;Ana\r\n' >> examples/xp-press/incoming/press-01/log.txt
-$SLUICE simulate --out examples/xp-press/incoming --style xp --machines 3 --rows 530 --mode append >/dev/null
+printf '31/02/2025 99:99:99;press-01;quente;1,0;OK;Ana\r\n' >> "$SHARE/press-01/log.txt"
+$SLUICE simulate --out "$SHARE" --style xp --machines 3 --rows 530 --mode append >/dev/null
 $SLUICE once xp-press --config-dir connectors.d || true
 
 echo; echo "== PostgreSQL: press_readings, partitioned by day (3 machines × 530 rows, one broken line refused)"
