@@ -72,6 +72,7 @@ actor SMBClient {
     let protocols: SMBProtocolRange
     let login: SMBLogin
     let guest: Bool
+    let encryption: SMBEncryption
     let timeoutMilliseconds: Int32
     let logger: Logger
 
@@ -85,7 +86,9 @@ actor SMBClient {
     /// Bytes read from files (payload over the wire).
     private(set) var bytesRead: Int64 = 0
 
-    init(endpoint: SMBEndpoint, protocols: SMBProtocolRange, login: SMBLogin, guest: Bool, timeoutSeconds: Double, logger: Logger) {
+    init(endpoint: SMBEndpoint, protocols: SMBProtocolRange, login: SMBLogin, guest: Bool, encryption: SMBEncryption,
+         timeoutSeconds: Double, logger: Logger) {
+        self.encryption = encryption
         self.endpoint = endpoint
         self.protocols = protocols
         self.login = login
@@ -211,11 +214,17 @@ actor SMBClient {
         // Never fall back to an anonymous login when the credentials are refused.
         smbc_setOptionNoAutoAnonymousLogin(ctx, guest ? 0 : 1)
         smbc_setOptionOneSharePerServer(ctx, 1)
-        // Encryption "requested" (used when the server offers it) with signing required: a
-        // guest session can do neither, so a server that maps a refused login to guest (Samba's
-        // `map to guest = Bad User`) is refused too instead of silently serving guest data.
-        // Not with SMB1 allowed (Windows XP servers do not sign by default), nor for guest.
-        smbc_setOptionSmbEncryptionLevel(ctx, guest || protocols.allowsSMB1 ? SMBC_ENCRYPTLEVEL_NONE : SMBC_ENCRYPTLEVEL_REQUEST)
+        // Encryption "requested" (used when the server offers it) also makes libsmbclient require
+        // and check signing, which a guest session cannot do: a server that maps a refused login
+        // to guest (Samba's `map to guest = Bad User`) is then refused instead of silently serving
+        // guest data. Not with SMB1 allowed (Windows XP servers do not sign), nor for guest.
+        let level: smbc_smb_encrypt_level = switch encryption {
+        case _ where guest || protocols.allowsSMB1: SMBC_ENCRYPTLEVEL_NONE
+        case .auto: SMBC_ENCRYPTLEVEL_REQUEST
+        case .required: SMBC_ENCRYPTLEVEL_REQUIRE
+        case .off: SMBC_ENCRYPTLEVEL_NONE
+        }
+        smbc_setOptionSmbEncryptionLevel(ctx, level)
         let box = Unmanaged.passRetained(login)
         smbc_setOptionUserData(ctx, box.toOpaque())
         smbc_setFunctionAuthDataWithContext(ctx, authCallback)

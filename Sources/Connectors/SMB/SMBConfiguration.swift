@@ -1,6 +1,8 @@
 import ConnectorKit
 import Logging
 
+public enum SMBEncryption: String, ConfigEnum, Sendable { case auto, required, off }
+
 /// `type = "smb"`: files on a Windows or Samba share, tailed like a local folder.
 public struct SMBConfiguration: PluginConfiguration {
     /// `smb://host[:port]/share[/folder]`.
@@ -15,13 +17,17 @@ public struct SMBConfiguration: PluginConfiguration {
     public var guest: Bool = false
     /// SMB dialects allowed: `"NT1"` (SMB1, Windows XP: never allowed unless asked) or `"MIN:MAX"`.
     public var protocols: String?
+    /// `auto`: encrypt when the server offers it (SMB3) and require signing, which also refuses a
+    /// login the server maps to guest; `required`: refuse servers that cannot encrypt; `off`.
+    /// SMB1 (XP) and guest logins never sign or encrypt.
+    public var encryption: SMBEncryption = .auto
     /// Connect and per-request timeout.
     public var timeout: ConfigDuration = ConfigDuration(seconds: 30)
     /// `glob`, `recursive`, `settle`, `after_load`, `move_to` (relative to the share folder).
     public var selection = FileSelection()
 
     enum CodingKeys: String, CodingKey {
-        case url, username, domain, password, guest, protocols, timeout
+        case url, username, domain, password, guest, protocols, timeout, encryption
         case passwordFile = "password_file"
     }
 
@@ -37,6 +43,7 @@ public struct SMBConfiguration: PluginConfiguration {
         guest = try c.decodeIfPresent(Bool.self, forKey: .guest) ?? false
         protocols = try c.decodeIfPresent(String.self, forKey: .protocols)
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
+        encryption = try c.decodeIfPresent(SMBEncryption.self, forKey: .encryption) ?? .auto
         selection = try FileSelection(from: decoder)
     }
 
@@ -49,6 +56,10 @@ public struct SMBConfiguration: PluginConfiguration {
             if password != nil || passwordFile != nil { throw ConfigIssue(key: password != nil ? "password" : "password_file", message: "is not used with guest = true") }
         } else if (username ?? "").isEmpty {
             throw ConfigIssue(key: "username", message: "is required (or guest = true for a guest share)")
+        }
+        let smb1 = try protocolRange().allowsSMB1
+        if encryption == .required && (guest || smb1) {
+            throw ConfigIssue(key: "encryption", message: "\"required\" cannot work with \(guest ? "guest = true" : "SMB1 (protocols = \"\(protocols ?? "")\")"): neither can encrypt")
         }
         if timeout.seconds <= 0 { throw ConfigIssue(key: "timeout", message: "must be more than 0 s") }
         try selection.validate()
@@ -71,13 +82,13 @@ public struct SMBConfiguration: PluginConfiguration {
 }
 
 extension SMBConfiguration {
-    func makeSource(context: PluginBuildContext) throws -> TailingSource<SMBFileSystem> {
+    public func makeSource(context: PluginBuildContext) throws -> TailingSource<SMBFileSystem> {
         let endpoint = try SMBEndpoint(url: url)
         let secret = try PasswordSetting.resolve(password, file: passwordFile, context: context, plugin: "smb") ?? Secret("")
         let login = SMBLogin(user: guest ? "" : username ?? "", domain: domain ?? "", password: guest ? Secret("") : secret)
         var logger = context.logger
         logger[metadataKey: "share"] = "\(endpoint)"
-        let client = SMBClient(endpoint: endpoint, protocols: try protocolRange(), login: login, guest: guest,
+        let client = SMBClient(endpoint: endpoint, protocols: try protocolRange(), login: login, guest: guest, encryption: encryption,
                                timeoutSeconds: timeout.seconds, logger: logger)
         return TailingSource(fileSystem: SMBFileSystem(client: client, logger: logger), options: selection.tailerOptions())
     }

@@ -118,6 +118,16 @@ struct SMBSourceTests {
         #expect(modern.rows.isEmpty)
     }
 
+    @Test func everyEncryptionSettingReadsTheSMB3Share() async throws {
+        let (local, url) = try TestSamba.folder("smb3")
+        try ("a;b\r\n" + csvLines(1...3)).write(toFile: "\(local)/x.csv", atomically: false, encoding: .utf8)
+        for setting in [SMBEncryption.auto, .required, .off] {
+            let h = try SMBHarness(TestSamba.configuration(url) { $0.encryption = setting })
+            try await h.run()
+            #expect(h.rows.count == 3, "\(setting)")
+        }
+    }
+
     @Test func smb3ServerWorksByDefaultAndResumes() async throws {
         let (local, url) = try TestSamba.folder("smb3")
         try ("a;b\r\n" + csvLines(1...100)).write(toFile: "\(local)/data.csv", atomically: false, encoding: .utf8)
@@ -284,6 +294,15 @@ struct SMBSourceTests {
         #expect(try SMBProtocolRange(setting: "smb1:smb2") == SMBProtocolRange(min: "NT1", max: "SMB2_02"))
         #expect(throws: ConfigIssue.self) { try SMBProtocolRange(setting: "SMB3:NT1") }
         #expect(throws: ConfigIssue.self) { try SMBProtocolRange(setting: "LANMAN1") }
+    }
+
+    @Test func encryptionRequiredIsRefusedWhereNothingCanEncrypt() throws {
+        var c = SMBConfiguration(url: "smb://xp/logs")
+        c.username = "u"
+        c.encryption = .required
+        try c.validate()
+        c.protocols = "NT1"
+        #expect(throws: ConfigIssue.self) { try c.validate() }
     }
 
     @Test func remoteNamesThatAreNotOnePathComponentAreRefused() {
