@@ -38,11 +38,13 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // libsmbclient (Debian: libsmbclient-dev), wrapped once in Connectors/SMB/SMBClient.swift.
         .systemLibrary(name: "CSMBClient", pkgConfig: "smbclient", providers: [.apt(["libsmbclient-dev"])]),
+        // libssh2 (Debian: libssh2-1-dev), wrapped once in Connectors/SFTP/SSHSession.swift.
+        .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
         // Built-in plugins, one folder each.
         .target(
             name: "Connectors",
-            dependencies: ["ConnectorKit", "CLibPQ", "CSMBClient", .product(name: "Logging", package: "swift-log")],
-            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md"]
+            dependencies: ["ConnectorKit", "CLibPQ", "CSMBClient", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md", "SFTP/README.md"]
         ),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(

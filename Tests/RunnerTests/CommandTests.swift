@@ -40,7 +40,7 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let l = try Sluice.run(["list", "--config-dir", "\(Sluice.root)/connectors.d"])
         #expect(l.stdout.contains("xp-press"))
-        #expect(l.stdout.contains("files → csv → schema → postgres"))
+        #expect(l.stdout.contains("smb → csv → schema → postgres"))
         #expect(l.stdout.contains("partition-maintenance"))
         #expect(l.stdout.contains("cron 30 23 * * *"))
         let s = try Sluice.run(["sample", "csv"])

@@ -67,3 +67,12 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(path): \(message)" }
 }
+
+/// Names a remote server sends back. A name is one path component; anything else (from a hostile
+/// or broken server) could point outside the source's folder, so remote file systems skip it.
+public enum RemoteName {
+    /// Not empty, not `.` or `..`, no separator (`/` or Windows' `\\`) and no NUL.
+    public static func isPlainComponent(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.utf8.contains(0)
+    }
+}

@@ -22,7 +22,7 @@ public struct SMBFileSystem: FileSystem {
         for e in try await call({ try await client.list(path) }) {
             // A name is one path component. Anything else (a hostile or broken server) could
             // point outside the folder: skipped, and said.
-            guard Self.isPlainName(e.name) else {
+            guard RemoteName.isPlainComponent(e.name) else {
                 logger.warning("skipped a remote entry whose name is not a plain file name", metadata: ["folder": "\(displayName)/\(path)", "name": "\(e.name.debugDescription)"])
                 continue
             }
@@ -49,15 +49,10 @@ public struct SMBFileSystem: FileSystem {
 
     public func move(_ path: String, intoDirectory directory: String) async throws {
         let target = directory.split(separator: "/").map(String.init)
-        guard target.allSatisfy(Self.isPlainName) else {
+        guard target.allSatisfy(RemoteName.isPlainComponent) else {
             throw FileSystemError(.misconfigured, path: path, "move_to '\(directory)' must be a folder below the source's folder, without '..'")
         }
         try await call { try await client.move(path, intoDirectory: target.joined(separator: "/")) }
-    }
-
-    /// One path component: not empty, not `.` or `..`, no separator (`/` or Windows' `\`) and no NUL.
-    static func isPlainName(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.utf8.contains(0)
     }
 
     private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {

@@ -204,11 +204,9 @@ struct SMBSourceTests {
         try ("a;b\r\n" + csvLines(1...3)).write(toFile: "\(local)/x.csv", atomically: false, encoding: .utf8)
         let h = try SMBHarness(TestSamba.configuration(url) { $0.password = Secret("Not-The-Pw-42") })
         let context = RunContext(pipeline: "smb-test", logger: Logger(label: "smb-test"))
-        let started = Date()
         let error = await #expect(throws: ConnectorError.self) { try await h.engine.runRetrying(context: context, attempts: 5) }
         #expect(error?.code == .authentication)
         #expect(context.stats.counts.retries == 0)
-        #expect(Date().timeIntervalSince(started) < 5)
         let text = error?.description ?? ""
         #expect(text.contains("127.0.0.1") && text.contains("share logs") && text.contains("'sluicetest'"), "\(text)")
         #expect(!text.contains("Not-The-Pw-42"), "the password must not appear in messages: \(text)")
@@ -306,8 +304,8 @@ struct SMBSourceTests {
     }
 
     @Test func remoteNamesThatAreNotOnePathComponentAreRefused() {
-        for bad in ["", ".", "..", "../x", "a/b", "..\\..\\x", "a\u{0}b"] { #expect(!SMBFileSystem.isPlainName(bad), "\(bad.debugDescription)") }
-        for good in ["log.txt", "...", "a..b", "Pressão ß.txt", ".hidden"] { #expect(SMBFileSystem.isPlainName(good), "\(good)") }
+        for bad in ["", ".", "..", "../x", "a/b", "..\\..\\x", "a\u{0}b"] { #expect(!RemoteName.isPlainComponent(bad), "\(bad.debugDescription)") }
+        for good in ["log.txt", "...", "a..b", "Pressão ß.txt", ".hidden"] { #expect(RemoteName.isPlainComponent(good), "\(good)") }
     }
 
     @Test func moveToCannotLeaveTheFolder() async throws {
