@@ -19,10 +19,13 @@ public protocol FileSystem: Sendable {
     /// The tailer is done reading `path` for this run: a remote file system closes the handle it
     /// kept open between chunks (an open handle on a Windows host can block the writer).
     func finishReading(_ path: String) async
+    /// The run is over (finished or failed): a remote file system may close its connection.
+    func finishRun() async
 }
 
 extension FileSystem {
     public func finishReading(_ path: String) async {}
+    public func finishRun() async {}
 }
 
 public struct FileEntry: Sendable, Hashable {

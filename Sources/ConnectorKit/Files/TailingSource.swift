@@ -88,6 +88,10 @@ public struct TailingSource<FS: FileSystem>: Source {
         }
     }
 
+    public func endRun(context: RunContext) async {
+        await fileSystem.finishRun()
+    }
+
     public func didCommit(file: String, cursor: FileCursor, context: RunContext) async throws {
         switch options.afterLoad {
         case .keep: return

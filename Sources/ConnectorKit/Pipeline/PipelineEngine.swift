@@ -37,6 +37,16 @@ public struct PipelineEngine: Sendable {
 
     /// Runs once. Throws the first failure after committing what was already processed.
     public func runOnce(context: RunContext) async throws {
+        do {
+            try await runOnceBody(context: context)
+        } catch {
+            await pipeline.source.endRun(context: context)
+            throw error
+        }
+        await pipeline.source.endRun(context: context)
+    }
+
+    private func runOnceBody(context: RunContext) async throws {
         let p = pipeline
         let started = Date().timeIntervalSince1970
         var opened = try await p.sink.open(context: SinkContext(pipeline: p.name, checkpointStore: checkpointStore))

@@ -14,10 +14,14 @@ public protocol Source: Sendable {
     /// Called after a checkpoint in which `file` is completely loaded was committed; the place
     /// for after-load actions such as deleting or moving the file.
     func didCommit(file: String, cursor: FileCursor, context: RunContext) async throws
+    /// The engine's run is over, committed or failed, after-load actions done: the place to close
+    /// connections, so none is left for the process's exit to tear down.
+    func endRun(context: RunContext) async
 }
 
 extension Source {
     public func didCommit(file: String, cursor: FileCursor, context: RunContext) async throws {}
+    public func endRun(context: RunContext) async {}
 }
 
 /// What a source hands downstream.

@@ -41,6 +41,12 @@ public struct SFTPFileSystem: FileSystem {
         await session.finishReading(path)
     }
 
+    /// Each run connects afresh, as rsync over ssh does: nothing stays open between runs, and no
+    /// connection is left for the process's exit to tear down under libssh2's feet.
+    public func finishRun() async {
+        await session.disconnect()
+    }
+
     public func remove(_ path: String) async throws {
         try await call { try await session.remove(path) }
     }

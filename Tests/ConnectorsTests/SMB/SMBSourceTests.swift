@@ -13,19 +13,8 @@ enum TestSamba {
     static let base = ProcessInfo.processInfo.environment["SLUICE_SMB_DIR"] ?? "/tmp/sluice-test-smb"
     static let ports = ["nt1": 4451, "smb3": 4453]
     static let required = ProcessInfo.processInfo.environment["CI"] == "true"
-    static let available = ports.values.allSatisfy(listening)
+    static let available = ports.values.allSatisfy(TestServers.isListening)
     static let enabled = available || required
-
-    static func listening(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-    }
 
     /// A fresh folder in a share: its local path (the server's disk) and its smb:// URL.
     static func folder(_ variant: String, share: String = "logs") throws -> (local: String, url: String) {
