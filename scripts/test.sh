@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: unit tests, the CLI end to end, SIGKILL/SIGTERM
-# exactly-once, the PostgreSQL sink and the SMB source against real servers started here on
-# 127.0.0.1 (PostgreSQL; Samba as an SMB1-only XP stand-in and as SMB3).
+# exactly-once, the PostgreSQL sink and the SMB and SFTP sources against real servers started here on
+# 127.0.0.1 (PostgreSQL; Samba as an SMB1-only XP stand-in and as SMB3; OpenSSH sshd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export SLUICE_TEST_PG=$(bash scripts/pg-start.sh | tail -1)
 bash scripts/smb-start.sh
+bash scripts/ssh-start.sh main rsaonly
 export SLUICE_PG_DIR=${SLUICE_PG_DIR:-/tmp/sluice-test-pg}
 # The crash tests drive the release binary, as users run it (self-contained: the Swift runtime
 # linked in, see BENCHMARKS.md).

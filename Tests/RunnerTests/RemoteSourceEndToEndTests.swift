@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// The SMB and SFTP sources in the daemon, against servers this suite alone stops and starts (the
+/// `spare` Samba and sshd of scripts/smb-start.sh and ssh-start.sh; other tests use the others).
+@Suite(.serialized, .enabled(if: ServerScripts.enabled, "no smbd/sshd: install samba and openssh-server (under CI this suite always runs)"))
+struct RemoteSourceEndToEndTests {
+    @Test func smbServerStoppedMidRunBacksOffRecoversAndOtherPipelinesKeepRunning() throws {
+        try serverStoppedMidRun(start: ("smb-start.sh", "spare"), stop: ("smb-stop.sh", "spare"),
+                                remoteFolder: "\(ServerScripts.smbBase)/spare/logs", unreachable: "cannot reach 127.0.0.1:4455") { dir, sub in """
+            type = "smb"
+            url = "smb://127.0.0.1:4455/logs/\(sub)"
+            username = "sluicetest"
+            password_file = "\(dir)/smb.pw"
+            timeout = "5s"
+            """ }
+    }
+
+    @Test func sftpServerStoppedMidRunBacksOffRecoversAndOtherPipelinesKeepRunning() throws {
+        try serverStoppedMidRun(start: ("ssh-start.sh", "spare"), stop: ("ssh-stop.sh", "spare"),
+                                remoteFolder: "\(ServerScripts.sshBase)/data", unreachable: "cannot reach 127.0.0.1:2224") { _, sub in """
+            type = "sftp"
+            url = "sftp://sluicetest@127.0.0.1:2224\(ServerScripts.sshBase)/data/\(sub)"
+            private_key = "\(ServerScripts.sshBase)/client/id_ed25519"
+            known_hosts = "\(ServerScripts.sshBase)/client/known_hosts"
+            connect_timeout = "5s"
+            """ }
+    }
+
+    /// Two pipelines in one daemon, a remote one and a local one, every 1 s. The remote server
+    /// stops; the local pipeline keeps loading; the remote one backs off, and catches up exactly
+    /// once the server is back.
+    func serverStoppedMidRun(start: (String, String), stop: (String, String), remoteFolder: String, unreachable: String,
+                             source: (_ dir: String, _ subfolder: String) -> String) throws {
+        #expect(try ServerScripts.run(start.0, start.1) == 0)
+        defer { _ = try? ServerScripts.run(stop.0, stop.1) }
+        let dir = try Sluice.tempDir("remote-e2e")
+        let sub = URL(fileURLWithPath: dir).lastPathComponent
+        let remote = "\(remoteFolder)/\(sub)"
+        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        try FileManager.default.createDirectory(atPath: "\(dir)/local", withIntermediateDirectories: true)
+        try "testpw\n".write(toFile: "\(dir)/smb.pw", atomically: true, encoding: .utf8)
+        func lines(_ r: ClosedRange<Int>) -> String { r.map { "\($0);v\($0)\n" }.joined() }
+        try ("a;b\n" + lines(1...3)).write(toFile: "\(remote)/m.csv", atomically: false, encoding: .utf8)
+        try ("a;b\n" + lines(1...3)).write(toFile: "\(dir)/local/m.csv", atomically: false, encoding: .utf8)
+        for (name, table) in [("remote", source(dir, sub)), ("local", "type = \"files\"\npath = \"\(dir)/local\"")] {
+            try Sluice.write("""
+                [pipeline]
+                name = "\(name)"
+                schedule = "every 1s"
+                [source]
+                \(table)
+                glob = "*.csv"
+                settle = "0s"
+                [[transform]]
+                type = "csv"
+                delimiter = ";"
+                [sink]
+                type = "jsonl"
+                path = "\(dir)/\(name).jsonl"
+                """, to: "\(dir)/conf/\(name).toml")
+        }
+        let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+        func waitFor(_ name: String, _ n: Int, seconds: Double = 30) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if Sluice.lines("\(dir)/\(name).jsonl").count == n { return true }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            return false
+        }
+        #expect(waitFor("remote", 3) && waitFor("local", 3))
+
+        #expect(try ServerScripts.run(stop.0, stop.1) == 0)
+        for path in ["\(remote)/m.csv", "\(dir)/local/m.csv"] {
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try h.seekToEnd()
+            try h.write(contentsOf: Data(lines(4...6).utf8))
+            try h.close()
+        }
+        #expect(waitFor("local", 6))
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(Sluice.lines("\(dir)/remote.jsonl").count == 3)
+
+        #expect(try ServerScripts.run(start.0, start.1) == 0)
+        #expect(waitFor("remote", 6, seconds: 40), "the remote pipeline did not recover")
+        kill(p.processIdentifier, SIGTERM)
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(e.contains("retrying in") && e.contains(unreachable), "\(e)")
+        #expect(Sluice.lines("\(dir)/remote.jsonl").map { String($0) } == Sluice.lines("\(dir)/local.jsonl").map { String($0) })
+    }
+}
+
+enum ServerScripts {
+    static let smbBase = ProcessInfo.processInfo.environment["SLUICE_SMB_DIR"] ?? "/tmp/sluice-test-smb"
+    static let sshBase = ProcessInfo.processInfo.environment["SLUICE_SSH_DIR"] ?? "/tmp/sluice-test-ssh"
+    static let enabled = (FileManager.default.isExecutableFile(atPath: "/usr/sbin/smbd") && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd"))
+        || ProcessInfo.processInfo.environment["CI"] == "true"
+
+    static func run(_ script: String, _ args: String...) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["\(Sluice.root)/scripts/\(script)"] + args
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+}
