@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bash scripts/pg-start.sh >/dev/null
 bash scripts/smb-start.sh nt1 >/dev/null
+bash scripts/ssh-start.sh main >/dev/null
+LINUX="${SLUICE_SSH_DIR:-/tmp/sluice-test-ssh}/data/linux-line"   # the Linux machine's disk, as sshd serves it
 SHARE="${SLUICE_SMB_DIR:-/tmp/sluice-test-smb}/nt1/logs/xp-press"   # the XP machines' disk, as the share serves it
 echo testpw > examples/xp-press/share.pw
 export PGPASSWORD=testpw
@@ -16,7 +18,8 @@ swift build -c release --product sluice --static-swift-stdlib
 SLUICE=.build/release/sluice
 export SLUICE_STATE_DIR="$PWD/examples/xp-press/state"
 rm -rf "$SHARE" "$SLUICE_STATE_DIR"
-"${PSQL[@]}" -c "DROP TABLE IF EXISTS press_readings CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline = 'xp-press'" 2>/dev/null || true
+rm -rf "$LINUX"
+"${PSQL[@]}" -c "DROP TABLE IF EXISTS press_readings, line_readings CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline IN ('xp-press', 'linux-line')" 2>/dev/null || true
 
 echo "== validate the shipped pipeline files"
 $SLUICE validate --config-dir connectors.d
@@ -40,6 +43,13 @@ echo; echo "== PostgreSQL: press_readings, partitioned by day (3 machines × 530
 "${PSQL[@]}" -c "SELECT ts, machine, temperature, pressure, status, operator FROM press_readings ORDER BY ts, machine LIMIT 3"
 echo "== dead letters:"
 cat "$SLUICE_STATE_DIR/xp-press/dead-letter.jsonl"
+
+echo; echo "== a Linux machine appends to data.csv; Sluice pulls only the new bytes over SFTP (host key checked)"
+$SLUICE simulate --out "$LINUX" --style linux --machines 1 --rows 2000
+$SLUICE once linux-line --config-dir connectors.d
+$SLUICE simulate --out "$LINUX" --style linux --machines 1 --rows 2100 >/dev/null
+$SLUICE once linux-line --config-dir connectors.d
+"${PSQL[@]}" -c "SELECT count(*) AS rows, min(\"timestamp\") AS first, max(\"timestamp\") AS last FROM line_readings"
 
 echo; echo "== the 23:30 job, run by hand: partitions ahead for every partitioned table"
 $SLUICE once partition-maintenance --config-dir connectors.d
