@@ -75,9 +75,14 @@ func decodeBenchmark(file: String, rows: Int) async throws {
 }
 
 let args = CommandLine.arguments.dropFirst()
-if args.first == "smb" {
+if let remote = args.first, remote == "smb" || remote == "sftp" {
     let size = args.dropFirst().first == "--size-mib" ? Int(args.dropFirst(2).first ?? "") ?? 200 : 200
-    do { try await smbBenchmark(sizeMiB: size) } catch { print("error: \(error)"); exit(1) }
+    do {
+        if remote == "smb" { try await smbBenchmark(sizeMiB: size) } else { try await sftpBenchmark(sizeMiB: size) }
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
     exit(0)
 }
 guard let command = args.first, ["decode", "postgres", "generate"].contains(command) else {
@@ -85,6 +90,7 @@ guard let command = args.first, ["decode", "postgres", "generate"].contains(comm
         usage: bench decode [--rows N] [--file PATH]
                bench postgres [--rows N] [--file PATH] [--url URL] [--password PW]
                bench smb [--size-mib N]      (the SMB3 server of scripts/smb-start.sh; default 200)
+               bench sftp [--size-mib N]     (the sshd of scripts/ssh-start.sh; default 200)
         Generates the simulator CSV when the file is missing. postgres needs a server: scripts/pg-start.sh
         (the default URL is its 127.0.0.1:55432) and the release sluice binary next to bench.
         """)
