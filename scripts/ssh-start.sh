@@ -5,7 +5,8 @@
 #   main     port 2222  ed25519, ECDSA and RSA host keys
 #   rsaonly  port 2223  an RSA host key only (what libssh2 1.10 cannot verify with rsa-sha2)
 #   spare    port 2224  like main, started on demand: tests that stop and restart a server use it
-# User sluicetest logs in with the client keys in $SLUICE_SSH_DIR/client: id_ed25519,
+# User sluicetest (password testpw, accepted on main only) logs in with the client keys in
+# $SLUICE_SSH_DIR/client: id_ed25519,
 # id_ed25519_pass (passphrase "sluice-pass"), id_ecdsa and id_rsa are authorized; id_other is not.
 # $SLUICE_SSH_DIR/client/known_hosts records the ed25519 host key of main and spare (as OpenSSH
 # clients do), known_hosts_all every key of main. Files to read live in $SLUICE_SSH_DIR/data.
@@ -19,8 +20,9 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true; done
 
 if ! id sluicetest >/dev/null 2>&1; then $SUDO useradd --no-create-home --shell /usr/sbin/nologin sluicetest; fi
-# A new account's password is "!" (locked), and sshd refuses locked accounts even for keys.
-$SUDO usermod -p '*' sluicetest
+# A new account's password is "!" (locked), and sshd refuses locked accounts even for keys. The
+# password (testpw) also serves the password-login test on main.
+echo 'sluicetest:testpw' | $SUDO chpasswd
 mkdir -p "$BASE"/{hostkeys,client,auth,data} /run/sshd
 chmod 0755 "$BASE" "$BASE/data"
 chmod 0777 "$BASE/data"
@@ -62,7 +64,7 @@ for v in "${VARIANTS[@]}"; do
     cat <<CONF
 StrictModes no
 PubkeyAuthentication yes
-PasswordAuthentication no
+PasswordAuthentication $([ "$v" = main ] && echo yes || echo no)
 KbdInteractiveAuthentication no
 UsePAM no
 PermitRootLogin no

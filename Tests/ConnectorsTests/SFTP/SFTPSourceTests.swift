@@ -94,6 +94,41 @@ struct SFTPSourceTests {
         }
     }
 
+    @Test func passwordLoginWhenAskedAndAWrongPasswordIsRefused() async throws {
+        let (local, url) = try TestSSH.folder()
+        try ("a;b\n" + csvLines(1...2)).write(toFile: "\(local)/m.csv", atomically: false, encoding: .utf8)
+        let ok = try SFTPHarness(TestSSH.configuration(url) { $0.privateKey = nil; $0.password = Secret("testpw") })
+        try await ok.run()
+        #expect(ok.rows.count == 2)
+        let wrong = try SFTPHarness(TestSSH.configuration(url) { $0.privateKey = nil; $0.password = Secret("Wrong-Pw-99") })
+        let e = await wrong.failure()
+        #expect(e?.code == .authentication)
+        #expect(e?.description.contains("refused the password for user sluicetest") == true, "\(String(describing: e))")
+        #expect(e?.description.contains("Wrong-Pw-99") == false)
+    }
+
+    /// A server that accepts the TCP connection but never speaks SSH: the read timeout ends the
+    /// handshake, and it is a retryable timeout.
+    @Test func aSilentServerTimesOut() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        #expect(listen(fd, 4) == 0)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let h = try SFTPHarness(TestSSH.configuration("sftp://sluicetest@127.0.0.1:\(port)/tmp") { $0.readTimeout = ConfigDuration(seconds: 1) })
+        let started = Date()
+        let e = await h.failure()
+        #expect(e?.code == .notConnected)
+        #expect(e?.description.contains("timed out") == true, "\(String(describing: e))")
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
     @Test func wrongKeyWrongPassphraseAndRSAKeyAreRefusedClearly() async throws {
         let (_, url) = try TestSSH.folder()
         let other = try SFTPHarness(TestSSH.configuration(url) { $0.privateKey = "\(TestSSH.client)/id_other" })
