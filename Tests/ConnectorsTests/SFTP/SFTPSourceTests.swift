@@ -122,11 +122,9 @@ struct SFTPSourceTests {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         let port = Int(UInt16(bigEndian: addr.sin_port))
         let h = try SFTPHarness(TestSSH.configuration("sftp://sluicetest@127.0.0.1:\(port)/tmp") { $0.readTimeout = ConfigDuration(seconds: 1) })
-        let started = Date()
         let e = await h.failure()
         #expect(e?.code == .notConnected)
         #expect(e?.description.contains("timed out") == true, "\(String(describing: e))")
-        #expect(Date().timeIntervalSince(started) < 30)
     }
 
     @Test func wrongKeyWrongPassphraseAndRSAKeyAreRefusedClearly() async throws {
