@@ -96,6 +96,6 @@ extension SFTPConfiguration {
         logger[metadataKey: "server"] = "\(endpoint)"
         let session = SSHSession(endpoint: endpoint, credential: credential, knownHostsPath: known, hostKeyPolicy: hostKey,
                                  connectTimeout: connectTimeout.seconds, ioTimeout: readTimeout.seconds, keepalive: keepalive.seconds, logger: logger)
-        return TailingSource(fileSystem: SFTPFileSystem(session: session, logger: logger), options: selection.tailerOptions())
+        return TailingSource(fileSystem: SFTPFileSystem(client: session, logger: logger), options: selection.tailerOptions())
     }
 }

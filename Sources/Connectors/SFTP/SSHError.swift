@@ -1,7 +1,7 @@
 import ConnectorKit
 
 /// A libssh2 failure, classified, with a message that says what to do.
-public struct SSHError: Error, Sendable, CustomStringConvertible {
+public struct SSHError: RemoteFileError, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
         /// The host's key is not in known_hosts (the message prints its fingerprint and the line to add).
         case hostKeyUnknown
@@ -27,7 +27,7 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
-    var fileSystemError: FileSystemError {
+    public var fileSystemError: FileSystemError {
         let k: FileSystemError.Kind = switch kind {
         // Not retried in a storm: waiting does not change a key or a credential.
         case .hostKeyUnknown, .hostKeyChanged, .hostKeyUnsupported, .authenticationFailed, .keyFile: .authentication

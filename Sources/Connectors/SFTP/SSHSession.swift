@@ -22,21 +22,17 @@ public enum HostKeyPolicy: String, ConfigEnum, Sendable {
     case acceptNew = "accept-new"
 }
 
+/// A folder on an SFTP server as the tailer's file system.
+public typealias SFTPFileSystem = RemoteFileSystem<SSHSession>
+
 /// One SSH connection with its SFTP channel, and the only code that touches libssh2's pointers.
 ///
 /// libssh2 sessions may not be used by two threads at once, and its calls block: each session
 /// runs on a thread of its own (`ThreadExecutor`), so a slow server never stalls other pipelines
 /// or Swift's cooperative pool.
-actor SSHSession {
+public actor SSHSession: RemoteFileClient {
     private let executor: ThreadExecutor
-    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
-
-    struct Entry {
-        var name: String
-        var kind: FileEntry.Kind
-        var size: Int64
-        var modified: Double
-    }
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     let endpoint: SFTPEndpoint
     let credential: SSHCredential
@@ -53,7 +49,9 @@ actor SSHSession {
     /// The file being read, kept open between chunks; `position` avoids a seek (which would drop
     /// libssh2's read-ahead) when the next chunk follows the last.
     private var openFile: (path: String, handle: OpaquePointer, position: Int64)?
-    private(set) var bytesRead: Int64 = 0
+    public private(set) var bytesRead: Int64 = 0
+
+    public nonisolated var displayName: String { endpoint.description }
 
     init(endpoint: SFTPEndpoint, credential: SSHCredential, knownHostsPath: String, hostKeyPolicy: HostKeyPolicy,
          connectTimeout: Double, ioTimeout: Double, keepalive: Double, logger: Logger) {
@@ -74,14 +72,14 @@ actor SSHSession {
 
     // MARK: Operations
 
-    func list(_ relative: String) throws(SSHError) -> [Entry] {
+    public func list(_ relative: String) throws(SSHError) -> [RemoteEntry] {
         let sftp = try ready()
         let path = endpoint.path(relative)
         guard let dir = libssh2_sftp_open_ex(sftp, path, UInt32(path.utf8.count), 0, 0, LIBSSH2_SFTP_OPENDIR) else {
             throw failure(relative, "cannot list folder \(path)")
         }
         defer { libssh2_sftp_close_handle(dir) }
-        var entries: [Entry] = []
+        var entries: [RemoteEntry] = []
         var name = [CChar](repeating: 0, count: 4096)
         while true {
             var attrs = LIBSSH2_SFTP_ATTRIBUTES()
@@ -110,7 +108,7 @@ actor SSHSession {
         return entries
     }
 
-    func stat(_ relative: String) throws(SSHError) -> Entry? {
+    public func stat(_ relative: String) throws(SSHError) -> RemoteEntry? {
         let sftp = try ready()
         let path = endpoint.path(relative)
         var attrs = LIBSSH2_SFTP_ATTRIBUTES()
@@ -125,7 +123,7 @@ actor SSHSession {
 
     /// Up to `length` bytes from `offset`, fewer only at end of file. The read seeks on the
     /// server: bytes before `offset` never travel.
-    func read(_ relative: String, offset: Int64, length: Int) throws(SSHError) -> [UInt8] {
+    public func read(_ relative: String, offset: Int64, length: Int) throws(SSHError) -> [UInt8] {
         let sftp = try ready()
         let handle = try open(relative, sftp)
         if openFile?.position != offset { libssh2_sftp_seek64(handle, UInt64(offset)) }
@@ -149,11 +147,17 @@ actor SSHSession {
         return out
     }
 
-    func finishReading(_ relative: String) {
+    public func finishReading(_ relative: String) {
         if openFile?.path == relative { closeFile() }
     }
 
-    func remove(_ relative: String) throws(SSHError) {
+    /// Each run connects afresh, as rsync over ssh does: nothing stays open between runs, and no
+    /// connection is left for the process's exit to tear down under libssh2's feet.
+    public func endRun() {
+        disconnect()
+    }
+
+    public func remove(_ relative: String) throws(SSHError) {
         let sftp = try ready()
         if openFile?.path == relative { closeFile() }
         let path = endpoint.path(relative)
@@ -161,7 +165,7 @@ actor SSHSession {
         if rc != 0 { throw failure(relative, "cannot delete \(path)", code: rc) }
     }
 
-    func move(_ relative: String, intoDirectory directory: String) throws(SSHError) {
+    public func move(_ relative: String, intoDirectory directory: String) throws(SSHError) {
         let sftp = try ready()
         if openFile?.path == relative { closeFile() }
         var made = ""
@@ -458,7 +462,7 @@ actor SSHSession {
         }
     }
 
-    private static func entry(_ name: String, _ a: LIBSSH2_SFTP_ATTRIBUTES) -> Entry {
+    private static func entry(_ name: String, _ a: LIBSSH2_SFTP_ATTRIBUTES) -> RemoteEntry {
         var kind = FileEntry.Kind.other
         if a.flags & UInt(LIBSSH2_SFTP_ATTR_PERMISSIONS) != 0 {
             switch a.permissions & UInt(LIBSSH2_SFTP_S_IFMT) {
@@ -468,7 +472,7 @@ actor SSHSession {
             default: kind = .other
             }
         }
-        return Entry(name: name, kind: kind, size: Int64(a.filesize), modified: Double(a.mtime))
+        return RemoteEntry(name: name, kind: kind, size: Int64(a.filesize), modified: Double(a.mtime))
     }
 
     private static func hostKeyTypeName(_ type: Int32) -> String {

@@ -56,17 +56,13 @@ private let libraryLog: smbc_debug_callback_fn = { _, level, message in
     if !text.isEmpty { SMBThread.libraryLogger.debug("libsmbclient: \(text)", metadata: ["level": "\(level)"]) }
 }
 
+/// An SMB share folder as the tailer's file system.
+public typealias SMBFileSystem = RemoteFileSystem<SMBClient>
+
 /// One libsmbclient context: its connection to one share, and the only code that touches
 /// libsmbclient's pointers. Runs on `SMBThread`.
-actor SMBClient {
-    nonisolated var unownedExecutor: UnownedSerialExecutor { SMBThread.executor.asUnownedSerialExecutor() }
-
-    struct Entry {
-        var name: String
-        var kind: FileEntry.Kind
-        var size: Int64
-        var modified: Double
-    }
+public actor SMBClient: RemoteFileClient {
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { SMBThread.executor.asUnownedSerialExecutor() }
 
     let endpoint: SMBEndpoint
     let protocols: SMBProtocolRange
@@ -84,7 +80,9 @@ actor SMBClient {
     /// The file being read, kept open between the tailer's chunk reads.
     private var openFile: (path: String, handle: OpaquePointer)?
     /// Bytes read from files (payload over the wire).
-    private(set) var bytesRead: Int64 = 0
+    public private(set) var bytesRead: Int64 = 0
+
+    public nonisolated var displayName: String { endpoint.description }
 
     init(endpoint: SMBEndpoint, protocols: SMBProtocolRange, login: SMBLogin, guest: Bool, encryption: SMBEncryption,
          timeoutSeconds: Double, logger: Logger) {
@@ -103,31 +101,24 @@ actor SMBClient {
 
     // MARK: Operations
 
-    func list(_ relative: String) throws(SMBError) -> [Entry] {
+    public func list(_ relative: String) throws(SMBError) -> [RemoteEntry] {
         let ctx = try prepare()
         guard let dir = smbc_getFunctionOpendir(ctx)!(ctx, endpoint.url(relative)) else { throw failure(errno, relative, "cannot list folder") }
         defer { _ = smbc_getFunctionClosedir(ctx)!(ctx, dir) }
-        var entries: [Entry] = []
+        var entries: [RemoteEntry] = []
         var st = posixStatBuffer()
         errno = 0
         while let info = smbc_getFunctionReaddirPlus2(ctx)!(ctx, dir, &st) {
             guard let cName = info.pointee.name else { continue }
             let name = String(cString: cName)
             if name == "." || name == ".." { continue }
-            let kind: FileEntry.Kind = switch st.st_mode & S_IFMT {
-            case S_IFREG: .file
-            case S_IFDIR: .directory
-            case S_IFLNK: .symlink
-            default: .other
-            }
-            let m = info.pointee.mtime_ts
-            entries.append(Entry(name: name, kind: kind, size: Int64(info.pointee.size), modified: Double(m.tv_sec) + Double(m.tv_nsec) / 1e9))
+            entries.append(RemoteEntry(name: name, kind: Self.kind(st.st_mode), size: Int64(info.pointee.size), modified: Self.seconds(info.pointee.mtime_ts)))
         }
         connected = true
         return entries
     }
 
-    func stat(_ relative: String) throws(SMBError) -> Entry? {
+    public func stat(_ relative: String) throws(SMBError) -> RemoteEntry? {
         let ctx = try prepare()
         var st = posixStatBuffer()
         if smbc_getFunctionStat(ctx)!(ctx, endpoint.url(relative), &st) != 0 {
@@ -136,14 +127,24 @@ actor SMBClient {
             throw failure(code, relative, "cannot stat")
         }
         connected = true
-        let kind: FileEntry.Kind = (st.st_mode & S_IFMT) == S_IFDIR ? .directory : (st.st_mode & S_IFMT) == S_IFREG ? .file : .other
-        return Entry(name: String(relative.split(separator: "/").last ?? ""), kind: kind, size: Int64(st.st_size),
-                     modified: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
+        return RemoteEntry(name: String(relative.split(separator: "/").last ?? ""), kind: Self.kind(st.st_mode), size: Int64(st.st_size),
+                           modified: Self.seconds(st.st_mtim))
     }
+
+    private static func kind(_ mode: mode_t) -> FileEntry.Kind {
+        switch mode & S_IFMT {
+        case S_IFREG: .file
+        case S_IFDIR: .directory
+        case S_IFLNK: .symlink
+        default: .other
+        }
+    }
+
+    private static func seconds(_ t: timespec) -> Double { Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 }
 
     /// Up to `length` bytes from `offset`, fewer only at end of file. Seeks on the server: the
     /// bytes before `offset` never travel.
-    func read(_ relative: String, offset: Int64, length: Int) throws(SMBError) -> [UInt8] {
+    public func read(_ relative: String, offset: Int64, length: Int) throws(SMBError) -> [UInt8] {
         let ctx = try prepare()
         let handle = try open(relative, ctx)
         if smbc_getFunctionLseek(ctx)!(ctx, handle, off_t(offset), SEEK_SET) < 0 {
@@ -151,35 +152,40 @@ actor SMBClient {
             closeFile()
             throw failure(code, relative, "cannot seek to \(offset)")
         }
-        var out = [UInt8](repeating: 0, count: length)
-        var done = 0
-        while done < length {
-            let n = out.withUnsafeMutableBytes { smbc_getFunctionRead(ctx)!(ctx, handle, $0.baseAddress! + done, length - done) }
-            if n < 0 {
-                let code = errno
-                closeFile()
-                throw failure(code, relative, "cannot read at \(offset + Int64(done))")
+        var failure: Int32?
+        let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+            count = 0
+            while count < length {
+                let n = smbc_getFunctionRead(ctx)!(ctx, handle, buffer.baseAddress! + count, length - count)
+                if n < 0 { failure = errno; return }
+                if n == 0 { return }
+                count += n
             }
-            if n == 0 { break }
-            done += n
         }
-        bytesRead += Int64(done)
-        if done < length { out.removeSubrange(done...) }
+        if let code = failure {
+            closeFile()
+            throw self.failure(code, relative, "cannot read at \(offset + Int64(out.count))")
+        }
+        bytesRead += Int64(out.count)
         return out
     }
 
-    func finishReading(_ relative: String) {
+    public func finishReading(_ relative: String) {
         if openFile?.path == relative { closeFile() }
     }
 
-    func remove(_ relative: String) throws(SMBError) {
+    /// The connection stays for the next run: reconnecting to an XP host every few minutes would
+    /// log the SMB1 notice each time and count against XP's few inbound connections.
+    public func endRun() {}
+
+    public func remove(_ relative: String) throws(SMBError) {
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         guard smbc_getFunctionUnlink(ctx)!(ctx, endpoint.url(relative)) == 0 else { throw failure(errno, relative, "cannot delete") }
     }
 
     /// Renames `relative` into `directory` (relative to the source's folder), creating it if needed.
-    func move(_ relative: String, intoDirectory directory: String) throws(SMBError) {
+    public func move(_ relative: String, intoDirectory directory: String) throws(SMBError) {
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         var made = ""

@@ -1,4 +1,5 @@
 import ConnectorKit
+import Foundation
 
 /// Where an `smb` source reads: `smb://host[:port]/share[/dir…]`. Never holds credentials.
 public struct SMBEndpoint: Sendable, Hashable, CustomStringConvertible {
@@ -49,19 +50,11 @@ public struct SMBEndpoint: Sendable, Hashable, CustomStringConvertible {
         return "smb://\(host)\(port.map { ":\($0)" } ?? "")/" + path.map(Self.percentEncoded).joined(separator: "/")
     }
 
+    /// RFC 3986's unreserved characters; everything else in a name is percent-encoded.
+    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
     static func percentEncoded(_ component: String) -> String {
-        var out = ""
-        for byte in component.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
-            }
-        }
-        return out
+        component.addingPercentEncoding(withAllowedCharacters: unreserved) ?? component
     }
 }
 

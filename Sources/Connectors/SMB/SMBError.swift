@@ -4,7 +4,7 @@ import Glibc
 import ConnectorKit
 
 /// A libsmbclient failure, classified from `errno` and from what was being done.
-public struct SMBError: Error, Sendable, CustomStringConvertible {
+public struct SMBError: RemoteFileError, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
         /// The server refused the user name or password (or the user may not use this share).
         case authenticationFailed
@@ -33,7 +33,7 @@ public struct SMBError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(share): \(message)" }
 
     /// What the tailer acts on: retry, stop until the next run, or skip the one file.
-    var fileSystemError: FileSystemError {
+    public var fileSystemError: FileSystemError {
         let k: FileSystemError.Kind = switch kind {
         case .authenticationFailed: .authentication
         case .shareNotFound, .protocolRefused: .misconfigured

@@ -46,35 +46,13 @@ enum TestSSH {
     }
 }
 
-final class SFTPHarness: Sendable {
-    let source: TailingSource<SFTPFileSystem>
-    let sink = CollectingSink()
-    let engine: PipelineEngine
+typealias SFTPHarness = RemoteHarness<SSHSession>
 
-    init(_ c: SFTPConfiguration) throws {
-        try c.validate()
-        source = try c.makeSource(context: PluginBuildContext(pipeline: "sftp-test", configFile: "test.toml", baseDirectory: "/tmp",
-                                                              stateDirectory: "/tmp", logger: Logger(label: "sftp-test")))
-        engine = PipelineEngine(pipeline: Pipeline(name: "sftp-test", source: source, decoder: semicolonCSV(), transforms: [], sink: sink,
-                                                   deadLetterPath: "/tmp/sluice-test-sftp-dl-\(UUID().uuidString).jsonl"),
-                                checkpointStore: InMemoryCheckpointStore())
+extension RemoteHarness where Client == SSHSession {
+    convenience init(_ configuration: SFTPConfiguration) throws {
+        try configuration.validate()
+        self.init(source: try configuration.makeSource(context: testBuildContext))
     }
-
-    @discardableResult
-    func run() async throws -> RunStats.Counts {
-        let context = RunContext(pipeline: "sftp-test", logger: Logger(label: "sftp-test"))
-        try await engine.runOnce(context: context)
-        return context.stats.counts
-    }
-
-    /// The run's error, which must be a ConnectorError.
-    func failure() async -> ConnectorError? {
-        do { try await run() } catch let e as ConnectorError { return e } catch { Issue.record("not a ConnectorError: \(error)") }
-        return nil
-    }
-
-    var rows: [String] { sink.rows.map { "\($0["a"]?.description ?? "");\($0["b"]?.description ?? "")" } }
-    var bytesOverTheWire: Int64 { get async { await source.fileSystem.bytesRead } }
 }
 
 @Suite(.enabled(if: TestSSH.enabled, "no sshd on 127.0.0.1:2222/2223: run scripts/ssh-start.sh (under CI this suite always runs)"))

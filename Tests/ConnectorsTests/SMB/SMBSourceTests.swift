@@ -37,43 +37,17 @@ enum TestSamba {
 
     static func source(_ c: SMBConfiguration) throws -> TailingSource<SMBFileSystem> {
         try c.validate()
-        return try c.makeSource(context: PluginBuildContext(pipeline: "smb-test", configFile: "test.toml", baseDirectory: "/tmp",
-                                                            stateDirectory: "/tmp", logger: Logger(label: "smb-test")))
+        return try c.makeSource(context: testBuildContext)
     }
 }
 
-/// Runs a source through the engine into a collecting sink, keeping checkpoints between runs.
-final class SMBHarness: Sendable {
-    let source: TailingSource<SMBFileSystem>
-    let sink = CollectingSink()
-    let engine: PipelineEngine
+typealias SMBHarness = RemoteHarness<SMBClient>
 
-    init(_ configuration: SMBConfiguration, encoding: TextEncoding = .utf8) throws {
-        source = try TestSamba.source(configuration)
-        engine = PipelineEngine(pipeline: Pipeline(name: "smb-test", source: source, decoder: semicolonCSV(encoding), transforms: [], sink: sink,
-                                                   deadLetterPath: "/tmp/sluice-test-smb-dl-\(UUID().uuidString).jsonl"),
-                                checkpointStore: InMemoryCheckpointStore())
+extension RemoteHarness where Client == SMBClient {
+    convenience init(_ configuration: SMBConfiguration, encoding: TextEncoding = .utf8) throws {
+        self.init(source: try TestSamba.source(configuration), encoding: encoding)
     }
-
-    @discardableResult
-    func run() async throws -> RunStats.Counts {
-        let context = RunContext(pipeline: "smb-test", logger: Logger(label: "smb-test"))
-        try await engine.runOnce(context: context)
-        return context.stats.counts
-    }
-
-    var rows: [String] { sink.rows.map { "\($0["a"]?.description ?? "");\($0["b"]?.description ?? "")" } }
-    var bytesOverTheWire: Int64 { get async { await source.fileSystem.bytesRead } }
 }
-
-func semicolonCSV(_ encoding: TextEncoding = .utf8) -> CSVDecoder {
-    var csv = CSVConfiguration()
-    csv.delimiter = UInt8(ascii: ";")
-    csv.encoding = encoding
-    return CSVDecoder(csv)
-}
-
-func csvLines(_ range: ClosedRange<Int>) -> String { range.map { "\($0);value \($0)\r\n" }.joined() }
 
 @Suite(.enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
 struct SMBSourceTests {
