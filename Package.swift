@@ -68,14 +68,21 @@ let package = Package(
             name: "Bench",
             dependencies: ["ConnectorKit", "Connectors", "MachineSimulator"]
         ),
+        // Test support: the TCP fault proxy, and the child process the sink conformance kills.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .executableTarget(
+            name: "SinkConformanceChild",
+            dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SinkConformanceChild"
+        ),
         .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "ConnectorKitTesting"]),
         .testTarget(
             name: "ConnectorsTests",
-            dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator"]
+            dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator", "TestSupport", "SinkConformanceChild"]
         ),
         .testTarget(
             name: "RunnerTests",
-            dependencies: ["MachineSimulator", "Runner"]
+            dependencies: ["MachineSimulator", "Runner", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -76,37 +76,6 @@ public enum DecoderVerifier {
     public struct VerificationFailure: Error, CustomStringConvertible { public var message: String; public var description: String { message } }
 }
 
-/// Checks the sink contract: data written but not committed before a crash is gone after `open`,
-/// committed data and checkpoint survive, and a replay from the checkpoint adds each row once.
-public enum SinkConformance {
-    public struct Failure: Error, CustomStringConvertible { public var description: String }
-
-    /// - Parameters:
-    ///   - makeSink: a new sink instance over the same target (a new process, after a crash).
-    ///   - countRows: the rows now durable in the target.
-    public static func checkReplay(makeSink: () throws -> any Sink, store: any CheckpointStore, batch: RecordBatch,
-                                   countRows: () throws -> Int) async throws {
-        let context = SinkContext(pipeline: "conformance", checkpointStore: store)
-        let first = try makeSink()
-        var cp = try await first.open(context: context)
-        let before = try countRows()
-        _ = try await first.write(batch)
-        cp.files["f"] = { var c = FileCursor(); c.offset = 1; return c }()
-        _ = try await first.flush()
-        try await first.commit(cp)
-        // Written but never committed: a crash must take it back.
-        _ = try await first.write(batch)
-        let second = try makeSink()
-        let recovered = try await second.open(context: context)
-        guard recovered.files["f"]?.offset == 1 else { throw Failure(description: "the committed checkpoint was not returned by open after a crash") }
-        let after = try countRows()
-        guard after - before == batch.count else {
-            throw Failure(description: "after a crash the target holds \(after - before) new rows; expected exactly the \(batch.count) committed ones")
-        }
-        try await second.close()
-    }
-}
-
 /// Checks a file source through the engine: a second run reads nothing new; appended bytes alone
 /// are read next time.
 public enum SourceConformance {

@@ -35,6 +35,9 @@ public final class CollectingSink: Sink {
 
     public init() {}
 
+    /// The checkpoint is kept with the data, like a transactional target.
+    public var checkpointCustody: CheckpointCustody { .sink }
+
     public func open(context: SinkContext) async throws -> Checkpoint {
         state.withLock { $0.pending = []; return $0.checkpoint }
     }
@@ -44,13 +47,14 @@ public final class CollectingSink: Sink {
         return []
     }
 
-    public func commit(_ checkpoint: Checkpoint) async throws {
+    public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint {
         state.withLock {
             $0.committed += $0.pending
             $0.pending = []
             $0.checkpoint = checkpoint
             $0.commits += 1
         }
+        return checkpoint
     }
 
     public func crash() { state.withLock { $0.pending = [] } }

@@ -7,16 +7,67 @@ import Testing
 @Suite struct JSONLSinkTests {
     func tempPath(_ name: String) -> String { NSTemporaryDirectory() + "sluice-jsonl-\(UUID().uuidString.prefix(8))/\(name)" }
 
-    @Test func replayAfterCrashNeitherLosesNorDuplicates() async throws {
-        let path = tempPath("out.jsonl")
-        let store = LocalCheckpointStore(stateDirectory: (path as NSString).deletingLastPathComponent, pipeline: "p")
-        let batch = RecordBatch(schema: Schema([Field("x", .int64), Field("s", .string)]),
-                                columns: [Column(.int64([1, 2, 3])), Column(.string(StringColumn(["a", "b\"q", "ü"])))],
-                                origins: RecordOrigins(file: "f", lines: [1, 2, 3], byteOffsets: [0, 1, 2]))
-        try await SinkConformance.checkReplay(makeSink: { JSONLSink(path: path) }, store: store, batch: batch,
-                                              countRows: { (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").count ?? 0 })
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text == "{\"x\":1,\"s\":\"a\"}\n{\"x\":2,\"s\":\"b\\\"q\"}\n{\"x\":3,\"s\":\"ü\"}\n")
+    /// The JSON-lines file read back as conformance rows: every column, in the load's order.
+    static func readBack(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return try data.split(separator: 0x0A).map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line)) as! [String: Any]
+            return SinkConformance.schema.fields.map { f -> String in
+                switch object[f.name] {
+                case nil, is NSNull: return "null"
+                case let s as String: return s
+                case let n as NSNumber where f.type == .bool: return n.boolValue ? "true" : "false"
+                case let n as NSNumber where f.type == .float64: return "\(n.doubleValue)"
+                case let n as NSNumber:
+                    // Decimals are written as JSON numbers; keep their text exactly.
+                    if case .decimal = f.type { return decimalText(line, key: f.name) }
+                    return "\(n.int64Value)"
+                default: return "?"
+                }
+            }.joined(separator: "|")
+        }
+    }
+
+    /// A number's text as written (JSONSerialization would round decimals through Double).
+    static func decimalText(_ line: Data.SubSequence, key: String) -> String {
+        let text = String(decoding: line, as: UTF8.self)
+        guard let r = text.range(of: "\"\(key)\":") else { return "?" }
+        return String(text[r.upperBound...].prefix { $0 == "-" || $0 == "." || $0.isNumber })
+    }
+
+    func target(_ dir: String, broken: Bool = false) -> SinkConformance.Target {
+        let path = "\(dir)/out.jsonl"
+        let pipeline = "jsonl-conformance-\(UUID().uuidString.prefix(8))"
+        return SinkConformance.Target(
+            pipeline: pipeline,
+            makeSink: { broken ? BrokenSink(JSONLSink(path: path), fault: .keepsUncommittedOutput) as any Sink : JSONLSink(path: path) },
+            store: LocalCheckpointStore(stateDirectory: "\(dir)/state", pipeline: pipeline),
+            readBack: { try Self.readBack(path) })
+    }
+
+    func childArguments(_ dir: String, _ target: SinkConformance.Target, broken: Bool) -> (Int, Int) -> [String] {
+        { committed, uncommitted in
+            ["jsonl", target.pipeline, "\(dir)/state", "\(dir)/out.jsonl"] + (broken ? ["--no-truncate"] : []) + ["\(committed)", "\(uncommitted)"]
+        }
+    }
+
+    @Test func conformanceKilledBetweenWriteAndCommit() async throws {
+        let dir = tempPath("kill")
+        defer { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
+        let t = target(dir)
+        let args = childArguments(dir, t, broken: false)
+        try await SinkConformance.checkKill(t) { try ConformanceChild.spawn(args($0, $1)) }
+    }
+
+    /// The check can fail: a sink that keeps what was written after its last commit is caught.
+    @Test func conformanceCatchesASinkThatKeepsUncommittedOutput() async throws {
+        let dir = tempPath("broken")
+        defer { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
+        let t = target(dir, broken: true)
+        let args = childArguments(dir, t, broken: true)
+        await #expect(throws: SinkConformance.Failure.self) {
+            try await SinkConformance.checkKill(t) { try ConformanceChild.spawn(args($0, $1)) }
+        }
     }
 
     @Test func typesAndNullsAsJSON() async throws {

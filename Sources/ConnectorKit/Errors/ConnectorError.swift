@@ -17,6 +17,8 @@ public struct ConnectorError: Error, Sendable, CustomStringConvertible {
         public static let configuration = Code(raw: "configuration")
         /// The checkpoint state could not be loaded or saved.
         public static let checkpoint = Code(raw: "checkpoint")
+        /// A commit was asked of a sink whose earlier write failed: it must be opened again first.
+        public static let sinkFailed = Code(raw: "sink failed")
         /// Anything else; the message says what.
         public static let other = Code(raw: "error")
     }
@@ -27,14 +29,19 @@ public struct ConnectorError: Error, Sendable, CustomStringConvertible {
     public var plugin: String?
     public var file: String?
     public var line: Int64?
+    /// The error this one was made from (e.g. a `PQError` with its SQLSTATE), kept for callers that
+    /// act on it; its text is already in `message`.
+    public var underlying: (any Error & Sendable)?
 
-    public init(_ code: Code, _ message: String, pipeline: String? = nil, plugin: String? = nil, file: String? = nil, line: Int64? = nil) {
+    public init(_ code: Code, _ message: String, pipeline: String? = nil, plugin: String? = nil, file: String? = nil, line: Int64? = nil,
+                underlying: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
         self.pipeline = pipeline
         self.plugin = plugin
         self.file = file
         self.line = line
+        self.underlying = underlying
     }
 
     public var description: String {

@@ -2,15 +2,35 @@
 /// of each local output, saved together so that a crash at any point can be undone.
 public struct Checkpoint: Sendable, Codable, Equatable {
     public var version: Int = 1
+    /// Commits made so far; the engine adds one before each commit. A sink may name what a commit
+    /// makes durable with it (e.g. `part-<sequence>.parquet`) and, on open, remove anything named
+    /// with a higher sequence: it was written by a commit whose checkpoint never became durable.
+    public var sequence: Int64 = 0
     /// Keyed by the file's path as the source names it.
     public var files: [String: FileCursor] = [:]
     /// Committed byte length of each append-only local output (`sink`, `dead_letter`), so that
     /// bytes written after the last commit are cut off on recovery instead of duplicated.
     public var outputs: [String: Int64] = [:]
+    /// A sink's own committed state (e.g. the names of the files a commit made durable), opaque
+    /// to the engine and saved with the rest.
+    public var sinkState: [String: String] = [:]
     /// Free-form state for sources that do not read files.
     public var sourceState: [String: String] = [:]
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case version, sequence, files, outputs, sinkState, sourceState }
+
+    /// Checkpoints written by earlier versions lack the newer keys: they default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        sequence = try c.decodeIfPresent(Int64.self, forKey: .sequence) ?? 0
+        files = try c.decodeIfPresent([String: FileCursor].self, forKey: .files) ?? [:]
+        outputs = try c.decodeIfPresent([String: Int64].self, forKey: .outputs) ?? [:]
+        sinkState = try c.decodeIfPresent([String: String].self, forKey: .sinkState) ?? [:]
+        sourceState = try c.decodeIfPresent([String: String].self, forKey: .sourceState) ?? [:]
+    }
 }
 
 /// The position in one file and the evidence that identifies the content already consumed.

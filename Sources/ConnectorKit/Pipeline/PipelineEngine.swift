@@ -35,11 +35,24 @@ public struct PipelineEngine: Sendable {
         }
     }
 
-    /// Runs once. Throws the first failure after committing what was already processed.
+    /// Runs once. Throws the first failure; what was committed before it stays committed.
+    ///
+    /// Who failed decides what is committed (see `Sink`): when the source or a transform fails, the
+    /// sink is healthy and what it holds is committed before the run fails; when the sink (or the
+    /// dead-letter output, part of the same commit) fails, nothing more is committed: the sink is
+    /// closed, and the next run opens it again and replays from its last durable checkpoint.
+    /// `sink.close()` and `source.endRun()` run on every path.
     public func runOnce(context: RunContext) async throws {
         do {
             try await runOnceBody(context: context)
         } catch {
+            do { try await pipeline.sink.close() } catch let closeError {
+                context.logger.warning("closing the sink after a failure failed too: \(closeError)")
+            }
+            await pipeline.source.endRun(context: context)
+            throw error
+        }
+        do { try await pipeline.sink.close() } catch {
             await pipeline.source.endRun(context: context)
             throw error
         }
@@ -49,17 +62,18 @@ public struct PipelineEngine: Sendable {
     private func runOnceBody(context: RunContext) async throws {
         let p = pipeline
         let started = Date().timeIntervalSince1970
-        var opened = try await p.sink.open(context: SinkContext(pipeline: p.name, checkpointStore: checkpointStore))
+        let committer = SinkCommitter(sink: p.sink, store: checkpointStore)
+        var checkpoint = try await committer.open(pipeline: p.name)
+        context.stats.settleUncertainCommit(opened: checkpoint)
         let deadLetters = try DeadLetterWriter(path: p.deadLetterPath, pipeline: p.name,
-                                               committedLength: opened.outputs[DeadLetterWriter.outputKey])
-        if opened.outputs[DeadLetterWriter.outputKey] == nil {
+                                               committedLength: checkpoint.outputs[DeadLetterWriter.outputKey])
+        if checkpoint.outputs[DeadLetterWriter.outputKey] == nil {
             // First run: commit the outputs' current lengths before writing anything, so that a
             // crash before the first real commit cuts our writes off instead of keeping them twice.
-            opened.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
-            try await p.sink.commit(opened)
-            opened = try await p.sink.open(context: SinkContext(pipeline: p.name, checkpointStore: checkpointStore))
+            checkpoint.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
+            checkpoint = try await committer.commit(checkpoint)
         }
-        let checkpoint = opened
+        let resumeFrom = checkpoint
         let events = BoundedQueue<SourceEvent>(capacity: 4)
         let items = BoundedQueue<SinkItem>(capacity: 4)
         let transformContext = TransformContext(pipeline: p.name, runStarted: started)
@@ -67,7 +81,7 @@ public struct PipelineEngine: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
-                    try await p.source.run(from: checkpoint, context: context) { try await events.send($0) }
+                    try await p.source.run(from: resumeFrom, context: context) { try await events.send($0) }
                     events.finish()
                 } catch {
                     events.fail(error)
@@ -87,24 +101,31 @@ public struct PipelineEngine: Sendable {
                     throw error
                 }
             }
-            var sinkStage = SinkStage(pipeline: p, context: context, checkpoint: checkpoint, deadLetters: deadLetters)
+            var sinkStage = SinkStage(pipeline: p, context: context, checkpoint: resumeFrom, deadLetters: deadLetters, committer: committer)
+            var upstreamFailure: (any Error)?
             do {
-                while let item = try await items.next() { try await sinkStage.handle(item) }
+                while true {
+                    let next: SinkItem?
+                    do { next = try await items.next() } catch { upstreamFailure = error; break }
+                    guard let item = next else { break }
+                    try await sinkStage.handle(item)
+                }
+                // The source or a transform failed: the sink is healthy, so keep what it holds.
                 try await sinkStage.commitIfDirty()
             } catch {
-                // Keep what is consistent: everything handled so far is committed before failing.
-                let original = error
-                do { try await sinkStage.commitIfDirty() } catch {
-                    context.logger.error("final commit after a failure failed too: \(error)")
-                }
-                items.fail(original)
-                events.fail(original)
+                // The sink stage failed (write, flush, dead letters or commit): commit nothing.
+                sinkStage.abandon()
+                items.fail(error)
+                events.fail(error)
                 group.cancelAll()
-                throw original
+                throw error
+            }
+            if let upstreamFailure {
+                group.cancelAll()
+                throw upstreamFailure
             }
             try await group.waitForAll()
         }
-        try await p.sink.close()
     }
 }
 
@@ -225,20 +246,27 @@ struct ProcessingStage {
 }
 
 /// Writes to the sink and the dead-letter file; commits.
+///
+/// Counts become final only when their commit returns: `recordsWritten` and `deadLetters` in the
+/// run's stats are committed counts; what a failure took back is counted as rolled back.
 struct SinkStage {
     let pipeline: Pipeline
     let context: RunContext
     var checkpoint: Checkpoint
     let deadLetters: DeadLetterWriter
+    let committer: SinkCommitter
+    private var pendingRecords: Int64 = 0
+    private var pendingLetters: Int64 = 0
     private var uncommitted = 0
     private var dirty = false
     private var lastCommit = Date().timeIntervalSince1970
 
-    init(pipeline: Pipeline, context: RunContext, checkpoint: Checkpoint, deadLetters: DeadLetterWriter) {
+    init(pipeline: Pipeline, context: RunContext, checkpoint: Checkpoint, deadLetters: DeadLetterWriter, committer: SinkCommitter) {
         self.pipeline = pipeline
         self.context = context
         self.checkpoint = checkpoint
         self.deadLetters = deadLetters
+        self.committer = committer
     }
 
     mutating func handle(_ item: SinkItem) async throws {
@@ -248,13 +276,14 @@ struct SinkStage {
             if let batch, !batch.isEmpty {
                 let refused = try await pipeline.sink.write(batch)
                 let written = Int64(batch.count - refused.count)
-                context.stats.update { $0.recordsWritten += written }
+                context.stats.update { $0.recordsSent += written }
+                pendingRecords += written
                 uncommitted += batch.count
                 letters += refused
             }
             if !letters.isEmpty {
                 try deadLetters.append(letters, at: Date().timeIntervalSince1970)
-                context.stats.update { $0.deadLetters += Int64(letters.count) }
+                pendingLetters += Int64(letters.count)
                 uncommitted += letters.count
             }
             checkpoint.files[file] = cursor
@@ -283,15 +312,38 @@ struct SinkStage {
         if dirty { try await commit() }
     }
 
+    /// The run failed in the sink stage: what was sent since the last commit is not committed.
+    func abandon() {
+        guard pendingRecords > 0 || pendingLetters > 0 else { return }
+        let (records, letters) = (pendingRecords, pendingLetters)
+        context.stats.update { $0.recordsRolledBack += records; $0.deadLettersRolledBack += letters }
+    }
+
     private mutating func commit() async throws {
         let late = try await pipeline.sink.flush()
         if !late.isEmpty {
             try deadLetters.append(late, at: Date().timeIntervalSince1970)
-            context.stats.update { $0.deadLetters += Int64(late.count); $0.recordsWritten -= Int64(late.count) }
+            let n = Int64(late.count)
+            pendingLetters += n
+            pendingRecords -= n
+            context.stats.update { $0.recordsSent -= n }
         }
         checkpoint.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
-        try await pipeline.sink.commit(checkpoint)
-        context.stats.update { $0.commits += 1 }
+        let attempt = UncertainCommit(sequence: checkpoint.sequence + 1, records: pendingRecords, deadLetters: pendingLetters)
+        do {
+            checkpoint = try await committer.commit(checkpoint)
+        } catch {
+            // A commit cut off mid-way may or may not have landed: the next open tells (its
+            // checkpoint has this sequence or not), and the counts follow.
+            context.stats.update { $0.uncertainCommit = attempt }
+            pendingRecords = 0
+            pendingLetters = 0
+            throw error
+        }
+        let (records, letters) = (pendingRecords, pendingLetters)
+        context.stats.update { $0.recordsWritten += records; $0.deadLetters += letters; $0.commits += 1 }
+        pendingRecords = 0
+        pendingLetters = 0
         uncommitted = 0
         dirty = false
         lastCommit = Date().timeIntervalSince1970

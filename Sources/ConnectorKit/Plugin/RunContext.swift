@@ -34,8 +34,19 @@ public final class RunStats: Sendable {
         public var fileErrors = 0
         public var bytesRead: Int64 = 0
         public var recordsDecoded: Int64 = 0
+        /// Records handed to the sink and accepted by it, committed or not (for progress output).
+        public var recordsSent: Int64 = 0
+        /// Records committed: durable in the target with the checkpoint that covers them.
         public var recordsWritten: Int64 = 0
+        /// Dead letters committed with their checkpoint.
         public var deadLetters: Int64 = 0
+        /// Records and dead letters sent in an attempt that failed before their commit; a retry or
+        /// the next run loads them again.
+        public var recordsRolledBack: Int64 = 0
+        public var deadLettersRolledBack: Int64 = 0
+        /// A commit that failed mid-way (the connection was cut during COMMIT): whether it landed
+        /// is learnt when the sink is opened again.
+        public var uncertainCommit: UncertainCommit?
         public var commits = 0
         /// Attempts repeated after a lost connection (server down or restarted).
         public var retries = 0
@@ -50,4 +61,28 @@ public final class RunStats: Sendable {
     public var counts: Counts { state.withLock { $0 } }
 
     public func update(_ body: (inout Counts) -> Void) { state.withLock { body(&$0) } }
+
+    /// Settles an uncertain commit once the sink reports its durable checkpoint: the commit
+    /// landed when that checkpoint carries its sequence.
+    public func settleUncertainCommit(opened: Checkpoint) {
+        update { c in
+            guard let u = c.uncertainCommit else { return }
+            c.uncertainCommit = nil
+            if opened.sequence >= u.sequence {
+                c.recordsWritten += u.records
+                c.deadLetters += u.deadLetters
+                c.commits += 1
+            } else {
+                c.recordsRolledBack += u.records
+                c.deadLettersRolledBack += u.deadLetters
+            }
+        }
+    }
+}
+
+/// The counts of a commit whose outcome is not known yet.
+public struct UncertainCommit: Sendable, Equatable {
+    public var sequence: Int64
+    public var records: Int64
+    public var deadLetters: Int64
 }

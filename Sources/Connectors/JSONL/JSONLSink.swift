@@ -4,20 +4,23 @@ import Glibc
 #endif
 
 /// Writes records as JSON lines. To a file it is exactly-once: the file's committed length is
-/// saved in the checkpoint, and bytes past it (written before a crash) are cut off on open.
-/// To standard output it is at-least-once (a pipe cannot be taken back).
+/// saved in the checkpoint (which the engine keeps), and bytes past it (written before a crash or
+/// a failed commit) are cut off on open. To standard output it is at-least-once (a pipe cannot be
+/// taken back).
 public actor JSONLSink: Sink {
     public static let outputKey = "sink"
     let path: String
     private var file: CommittedAppendFile?
-    private var store: (any CheckpointStore)?
     private var stdoutBuffer: [UInt8] = []
+    /// Set when a write or commit failed; cleared by `open` (see the commit contract on `Sink`).
+    private var failed = false
 
     public init(path: String) { self.path = path }
 
     public func open(context: SinkContext) async throws -> Checkpoint {
-        store = context.checkpointStore
-        let checkpoint = try context.checkpointStore.load() ?? Checkpoint()
+        let checkpoint = context.committed ?? Checkpoint()
+        file = nil
+        failed = false
         if path != "-" {
             file = try CommittedAppendFile(path: path, committedLength: checkpoint.outputs[Self.outputKey])
         }
@@ -25,23 +28,55 @@ public actor JSONLSink: Sink {
     }
 
     public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
-        if let file {
-            try file.append { JSONLSink.encode(batch, into: &$0) }
-        } else {
-            JSONLSink.encode(batch, into: &stdoutBuffer)
-            if stdoutBuffer.count > 1 << 20 { flushStdout() }
+        try checkUsable()
+        do {
+            if let file {
+                try file.append { JSONLSink.encode(batch, into: &$0) }
+            } else {
+                JSONLSink.encode(batch, into: &stdoutBuffer)
+                if stdoutBuffer.count > 1 << 20 { flushStdout() }
+            }
+        } catch {
+            failed = true
+            throw error
         }
         return []
     }
 
-    public func commit(_ checkpoint: Checkpoint) async throws {
-        var c = checkpoint
-        if let file { c.outputs[Self.outputKey] = try file.sync() } else { flushStdout() }
-        try store?.save(c)
+    /// Hands what is buffered to the file (not yet fsynced): past the committed length until the
+    /// commit, so a crash before it leaves bytes that the next `open` must cut off.
+    public func flush() async throws -> [DeadLetter] {
+        try checkUsable()
+        do { try file?.flush() } catch {
+            failed = true
+            throw error
+        }
+        return []
     }
 
+    public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint {
+        try checkUsable()
+        var c = checkpoint
+        do {
+            if let file { c.outputs[Self.outputKey] = try file.sync() } else { flushStdout() }
+        } catch {
+            failed = true
+            throw error
+        }
+        return c
+    }
+
+    /// Drops the file without syncing: bytes past the committed length are cut off on next open.
+    /// Uncommitted output meant for standard output is dropped too.
     public func close() async throws {
-        if let file { _ = try file.sync() } else { flushStdout() }
+        stdoutBuffer.removeAll()
+        file = nil
+    }
+
+    private func checkUsable() throws {
+        if failed || (file == nil && path != "-") {
+            throw ConnectorError(.sinkFailed, "the jsonl output \(path) must be opened again after a failed write before anything is committed", plugin: "jsonl")
+        }
     }
 
     private func flushStdout() {
@@ -87,22 +122,18 @@ public actor JSONLSink: Sink {
 
 /// Discards records; for benchmarks and dry runs. Checkpoints go to the state directory as usual.
 public actor DiscardSink: Sink {
-    private var store: (any CheckpointStore)?
     public private(set) var rows = 0
 
     public init() {}
 
-    public func open(context: SinkContext) async throws -> Checkpoint {
-        store = context.checkpointStore
-        return try context.checkpointStore.load() ?? Checkpoint()
-    }
+    public func open(context: SinkContext) async throws -> Checkpoint { context.committed ?? Checkpoint() }
 
     public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
         rows += batch.count
         return []
     }
 
-    public func commit(_ checkpoint: Checkpoint) async throws { try store?.save(checkpoint) }
+    public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint { checkpoint }
 }
 
 public struct DiscardConfiguration: PluginConfiguration {

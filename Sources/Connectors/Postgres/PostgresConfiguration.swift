@@ -43,9 +43,13 @@ public struct PostgresConfiguration: PluginConfiguration {
     /// Create the table from the pipeline's schema when it does not exist.
     public var createTable: Bool = true
     public var connectTimeout: ConfigDuration = ConfigDuration(seconds: 10)
+    /// How long the server may stay silent (no byte received or sent while one is due) before the
+    /// connection counts as lost: a stalled network or server then ends in a retry from the last
+    /// commit instead of a run that hangs for ever.
+    public var timeout: ConfigDuration = ConfigDuration(seconds: 300)
 
     enum CodingKeys: String, CodingKey {
-        case url, password, table, schema, mode, key, partition
+        case url, password, table, schema, mode, key, partition, timeout
         case passwordFile = "password_file"
         case createTable = "create_table"
         case connectTimeout = "connect_timeout"
@@ -68,11 +72,13 @@ public struct PostgresConfiguration: PluginConfiguration {
         partition = try c.decodeIfPresent(Partitioning.self, forKey: .partition)
         createTable = try c.decodeIfPresent(Bool.self, forKey: .createTable) ?? true
         connectTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .connectTimeout) ?? connectTimeout
+        timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
     }
 
     public func validate() throws {
         if url.isEmpty { throw ConfigIssue(key: "url", message: "must be a postgresql:// URL or a key=value connection string") }
         if table.isEmpty { throw ConfigIssue(key: "table", message: "must name a table") }
+        if timeout.seconds < 1 { throw ConfigIssue(key: "timeout", message: "must be at least 1s") }
         try PasswordSetting.validate(password, file: passwordFile)
         if mode == .upsert && key.isEmpty { throw ConfigIssue(key: "key", message: "is required for mode = \"upsert\" (the conflict columns)") }
         if mode == .append && !key.isEmpty { throw ConfigIssue(key: "key", message: "is only used with mode = \"upsert\"") }

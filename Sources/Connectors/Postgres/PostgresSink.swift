@@ -17,6 +17,8 @@ public actor PostgresSink: Sink {
     private var pipeline = ""
     private var connection: PQConnection?
     private var inTransaction = false
+    /// A write, flush or commit failed since `open`: nothing may be committed until the next open.
+    private var failed = false
     private var tableSchema: Schema?
     private var knownPartitions = Set<String>()
     private let plan: PartitionPlan?
@@ -40,10 +42,15 @@ public actor PostgresSink: Sink {
 
     // MARK: Sink
 
+    /// The checkpoint is a row written in the data's own transaction.
+    public nonisolated var checkpointCustody: CheckpointCustody { .sink }
+
     public func open(context: SinkContext) async throws -> Checkpoint {
         pipeline = context.pipeline
-        connection = nil
-        inTransaction = false
+        // Whatever the last attempt left (a dead or half-used connection, an open transaction) is
+        // dropped: the server rolls it back, and the checkpoint row says what is durable.
+        dropConnection()
+        failed = false
         let conn = try connect()
         try run {
             try conn.exec("""
@@ -61,17 +68,128 @@ public actor PostgresSink: Sink {
     }
 
     public func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
-        let conn = try connect()
-        if copyOpen, let first = stream.first, first.batch.schema != batch.schema {
-            // A COPY names its columns once: a batch of another shape starts a new one.
-            let refused = try endStream(conn)
-            return try await refused + write(batch)
+        try guarded { try writeBatch(batch) }
+    }
+
+    public func flush() async throws -> [DeadLetter] {
+        try guarded {
+            guard copyOpen, let connection else { return [] }
+            return try endStream(connection)
         }
-        try ensureTable(batch.schema, conn)
+    }
+
+    public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint {
+        try guarded {
+            let conn = try connect()
+            if copyOpen {
+                // The engine flushes first; refusals found here would have nowhere to go.
+                let refused = try endStream(conn)
+                if !refused.isEmpty {
+                    throw ConnectorError(.other, "\(refused.count) rows were refused at commit time (flush() was not called before commit)", pipeline: pipeline, plugin: "postgres")
+                }
+            }
+            let json = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
+            try beginIfNeeded(conn)
+            try run {
+                try conn.exec("""
+                    INSERT INTO public.\(SQL.identifier(Self.checkpointTable)) (pipeline, checkpoint, updated_at) VALUES ($1, $2::jsonb, now())
+                    ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = now()
+                    """, [pipeline, json])
+                try conn.exec("COMMIT")
+            }
+            inTransaction = false
+            return checkpoint
+        }
+    }
+
+    /// Rolls back what was not committed, closes the connection and ends its thread.
+    public func close() async throws {
+        dropConnection()
+        executor.shutdown()
+    }
+
+    // MARK: Connection and errors
+
+    /// Runs a step of the sink contract; a failure marks the sink failed, so nothing can be
+    /// committed until `open` (see `Sink`): the rows of the dead transaction must not be covered
+    /// by a checkpoint committed on a new connection.
+    private func guarded<T>(_ body: () throws -> T) throws -> T {
+        if failed {
+            throw ConnectorError(.sinkFailed, "an earlier write to PostgreSQL failed; the sink must be opened again (replaying from the last commit) before anything is committed", pipeline: pipeline, plugin: "postgres")
+        }
+        do { return try body() } catch {
+            failed = true
+            throw error
+        }
+    }
+
+    private func beginIfNeeded(_ conn: PQConnection) throws {
         if !inTransaction {
             try run { try conn.exec("BEGIN") }
             inTransaction = true
         }
+    }
+
+    private func dropConnection() {
+        if let connection, connection.isAlive {
+            if copyOpen { connection.abortCopy("sluice: closed without commit") }
+            if inTransaction { _ = try? connection.exec("ROLLBACK") }
+        }
+        resetStream()
+        inTransaction = false
+        connection = nil
+    }
+
+    private func connect() throws -> PQConnection {
+        if let connection, connection.isAlive { return connection }
+        if connection != nil && inTransaction {
+            // The transaction died with the connection: the engine replays from the committed checkpoint.
+            dropConnection()
+            throw ConnectorError(.notConnected, "the connection to PostgreSQL was lost in the middle of a transaction", pipeline: pipeline, plugin: "postgres")
+        }
+        do {
+            let c = try PQConnection(conninfo: configuration.url, password: password, connectTimeout: max(1, Int(configuration.connectTimeout.seconds)),
+                                     ioTimeout: configuration.timeout.seconds)
+            connection = c
+            tableSchema = nil
+            knownPartitions = []
+            return c
+        } catch {
+            throw ConnectorError(error.loginRefused ? .authentication : .notConnected,
+                                 "cannot connect to PostgreSQL: \(error)", pipeline: pipeline, plugin: "postgres", underlying: error)
+        }
+    }
+
+    /// Runs libpq work, turning a lost connection into `notConnected` (retried with backoff) and
+    /// other server errors into a `ConnectorError` carrying SQLSTATE and message.
+    @discardableResult
+    private func run<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as PQError {
+            throw converted(error)
+        }
+    }
+
+    private func converted(_ error: PQError) -> ConnectorError {
+        if error.connectionLost {
+            dropConnection()
+            return ConnectorError(.notConnected, "lost the connection to PostgreSQL: \(error.message)", pipeline: pipeline, plugin: "postgres", underlying: error)
+        }
+        if error.timedOut {
+            dropConnection()
+            return ConnectorError(.notConnected, "PostgreSQL did not answer within statement_timeout: \(error)", pipeline: pipeline, plugin: "postgres", underlying: error)
+        }
+        return ConnectorError(.other, "PostgreSQL: \(error)", pipeline: pipeline, plugin: "postgres", underlying: error)
+    }
+
+    private func writeBatch(_ batch: RecordBatch) throws -> [DeadLetter] {
+        let conn = try connect()
+        if copyOpen, let first = stream.first, first.batch.schema != batch.schema {
+            // A COPY names its columns once: a batch of another shape starts a new one.
+            let refused = try endStream(conn)
+            return try refused + writeBatch(batch)
+        }
+        try ensureTable(batch.schema, conn)
+        try beginIfNeeded(conn)
         var refused: [DeadLetter] = []
         var rows = Array(0..<batch.count)
         if let plan, let p = configuration.partition, let idx = batch.schema.index(of: p.column) {
@@ -98,83 +216,6 @@ public actor PostgresSink: Sink {
             if streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
         }
         return refused
-    }
-
-    public func flush() async throws -> [DeadLetter] {
-        guard copyOpen, let connection else { return [] }
-        return try endStream(connection)
-    }
-
-    public func commit(_ checkpoint: Checkpoint) async throws {
-        let conn = try connect()
-        if copyOpen {
-            // The engine flushes first; refusals found here would have nowhere to go.
-            let refused = try endStream(conn)
-            if !refused.isEmpty {
-                try run { try conn.exec("ROLLBACK") }
-                inTransaction = false
-                throw ConnectorError(.other, "\(refused.count) rows were refused at commit time (flush() was not called before commit)", pipeline: pipeline, plugin: "postgres")
-            }
-        }
-        let json = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
-        if !inTransaction {
-            try run { try conn.exec("BEGIN") }
-            inTransaction = true
-        }
-        try run {
-            try conn.exec("""
-                INSERT INTO public.\(SQL.identifier(Self.checkpointTable)) (pipeline, checkpoint, updated_at) VALUES ($1, $2::jsonb, now())
-                ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = now()
-                """, [pipeline, json])
-            try conn.exec("COMMIT")
-        }
-        inTransaction = false
-    }
-
-    public func close() async throws {
-        if copyOpen, let connection { connection.abortCopy("sluice: closed without commit") }
-        resetStream()
-        if inTransaction, let connection { _ = try? connection.exec("ROLLBACK") }
-        inTransaction = false
-        connection = nil
-    }
-
-    // MARK: Connection and errors
-
-    private func connect() throws -> PQConnection {
-        if let connection, connection.isAlive { return connection }
-        if connection != nil && inTransaction {
-            // The transaction died with the connection: the engine replays from the committed checkpoint.
-            connection = nil
-            inTransaction = false
-            resetStream()
-            throw ConnectorError(.notConnected, "the connection to PostgreSQL was lost in the middle of a transaction", pipeline: pipeline, plugin: "postgres")
-        }
-        do {
-            let c = try PQConnection(conninfo: configuration.url, password: password, connectTimeout: max(1, Int(configuration.connectTimeout.seconds)))
-            connection = c
-            tableSchema = nil
-            knownPartitions = []
-            return c
-        } catch {
-            throw ConnectorError(error.message.contains("password authentication failed") ? .authentication : .notConnected,
-                                 "cannot connect to PostgreSQL: \(error.message)", pipeline: pipeline, plugin: "postgres")
-        }
-    }
-
-    /// Runs libpq work, turning a lost connection into `notConnected` (retried with backoff) and
-    /// other server errors into a `ConnectorError` carrying SQLSTATE and message.
-    @discardableResult
-    private func run<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as PQError {
-            if error.connectionLost {
-                connection = nil
-                inTransaction = false
-                resetStream()
-                throw ConnectorError(.notConnected, "lost the connection to PostgreSQL: \(error.message)", pipeline: pipeline, plugin: "postgres")
-            }
-            throw ConnectorError(.other, "PostgreSQL: \(error)", pipeline: pipeline, plugin: "postgres")
-        }
     }
 
     private func deadLetter(_ batch: RecordBatch, _ row: Int, _ reason: String) -> DeadLetter {
@@ -224,8 +265,7 @@ public actor PostgresSink: Sink {
             for (batch, rows) in sent { try load(batch, rows: rows, conn, refused: &refused) }
             return refused
         } catch {
-            _ = try run { () throws -> Void in throw error }
-            return []
+            throw converted(error)
         }
     }
 
@@ -247,7 +287,7 @@ public actor PostgresSink: Sink {
             try load(batch, rows: Array(rows[..<mid]), conn, refused: &refused)
             try load(batch, rows: Array(rows[mid...]), conn, refused: &refused)
         } catch {
-            _ = try run { () throws -> Void in throw error }
+            throw converted(error)
         }
     }
 

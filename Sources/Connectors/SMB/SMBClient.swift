@@ -13,7 +13,7 @@ import Logging
 /// confined to one thread: each `SMBClient` actor runs on this executor, and every call that may
 /// connect sets its own dialect range first; nothing can run in between on that one thread.
 enum SMBThread {
-    static let executor = ThreadExecutor(name: "sluice-smb")
+    static let executor = ThreadExecutor(name: "sluice-smb", idleTimeout: nil)
     static let libraryLogger = Logger(label: "libsmbclient")
 }
 

@@ -4,6 +4,7 @@ import ConnectorKitTesting
 import Foundation
 import Logging
 import Testing
+import TestSupport
 
 /// The throwaway server of `scripts/pg-start.sh`. Locally the suite is skipped (with this reason)
 /// when no server answers; under CI (`CI=true`) it always runs, so a missing server fails it.
@@ -30,11 +31,25 @@ enum TestPostgres {
     }
 
     static func query(_ sql: String) throws -> [[String?]] { try connection().exec(sql) }
+
+    static func dropSchema(_ schema: String) { _ = try? connection().exec("DROP SCHEMA \(schema) CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline LIKE '%\(schema)%'") }
+
+    /// The server's port, from the URL.
+    static var port: Int {
+        URLComponents(string: url)?.port ?? 55432
+    }
+
+    /// The same server through another port (a fault proxy's).
+    static func url(port: Int) -> String {
+        var c = URLComponents(string: url)!
+        c.port = port
+        return c.string!
+    }
 }
 
 @Suite(.serialized, .enabled(if: TestPostgres.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct PostgresSinkTests {
-    let context = SinkContext(pipeline: "pg-test-\(UUID().uuidString.prefix(6))", checkpointStore: InMemoryCheckpointStore())
+    let context = SinkContext(pipeline: "pg-test-\(UUID().uuidString.prefix(6))")
 
     func batch(_ fields: [Field], _ columns: [Column]) -> RecordBatch {
         let n = columns.first?.count ?? 0
@@ -63,7 +78,7 @@ struct PostgresSinkTests {
         #expect(refused.isEmpty)
         cp.files["f.csv"] = FileCursor()
         #expect(try await sink.flush().isEmpty)
-        try await sink.commit(cp)
+        _ = try await sink.commit(cp)
         let rows = try TestPostgres.query("SET TIME ZONE 'UTC'; SELECT b::text, i::text, l::text, f::text, d::text, s, day::text, ts::text, z::text FROM \(schema).types ORDER BY i")
         #expect(rows.count == 3)
         #expect(rows[0] == ["true", "-2147483648", "-9223372036854775808", "-1.5e-300", "-123456789012345678901234567890.123456", "José ção €", "1969-12-31", "1969-12-31 23:59:59.999999+00", "99999"])
@@ -83,7 +98,7 @@ struct PostgresSinkTests {
         for h in (0..<(40 * 24)).reversed() { ts.append(start + Int64(h) * 3_600_000_000) }
         _ = try await sink.write(batch([Field("ts", .timestamp, nullable: false), Field("v", .int64)], [Column(.timestamp(ts)), Column(.int64(ts.map { $0 / 1000 }))]))
         #expect(try await sink.flush().isEmpty)
-        try await sink.commit(cp)
+        _ = try await sink.commit(cp)
         cp.outputs["x"] = 1
         let parts = try TestPostgres.query("""
             SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '\(schema).readings'::regclass ORDER BY 1
@@ -109,23 +124,65 @@ struct PostgresSinkTests {
         _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["ABC1D23", "XYZ9K88", "QWE4R56"]))),
                                                 Column(.string(StringColumn(["Volvo", "Scania", "MB"]))), Column(.int64([100, 200, 300]))]))
         #expect(try await sink.flush().isEmpty)
-        try await sink.commit(cp)
+        _ = try await sink.commit(cp)
         // One changed (twice in the batch: the last wins), one new, one unchanged.
         _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["XYZ9K88", "NEW0A00", "XYZ9K88"]))),
                                                 Column(.string(StringColumn(["Scania R", "Iveco", "Scania S"]))), Column(.int64([250, 10, 260]))]))
         #expect(try await sink.flush().isEmpty)
-        try await sink.commit(cp)
+        _ = try await sink.commit(cp)
         let rows = try TestPostgres.query("SELECT placa, modelo, km::text FROM \(schema).veiculos ORDER BY placa")
         #expect(rows == [["ABC1D23", "Volvo", "100"], ["NEW0A00", "Iveco", "10"], ["QWE4R56", "MB", "300"], ["XYZ9K88", "Scania S", "260"]])
     }
 
-    @Test func checkpointCommitsWithTheRowsAndACrashTakesBackTheRest() async throws {
+    /// The conformance table read back: every column as `SinkConformance.canonical` renders it.
+    static func conformanceRows(_ schema: String, port: Int? = nil) throws -> [String] {
+        try TestPostgres.query("""
+            SELECT concat_ws('|', id::text, coalesce(label, 'null'), amount::text,
+                CASE WHEN reading = trunc(reading) THEN trunc(reading)::bigint::text || '.0' ELSE reading::text END,
+                day::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                CASE WHEN ok THEN 'true' ELSE 'false' END, coalesce(spare::text, 'null'))
+            FROM \(schema).conformance
+            """).map { $0[0] ?? "" }
+    }
+
+    func conformanceTarget(_ schema: String, url: String = TestPostgres.url) -> SinkConformance.Target {
+        var c = PostgresConfiguration(url: url, table: "conformance")
+        c.schema = schema
+        c.timeout = ConfigDuration(seconds: 5)
+        let configuration = c
+        return SinkConformance.Target(
+            pipeline: "pg-conformance-\(schema)",
+            makeSink: { PostgresSink(configuration: configuration, password: TestPostgres.password, logger: Logger(label: "test")) },
+            store: InMemoryCheckpointStore(),
+            readBack: { try Self.conformanceRows(schema) })
+    }
+
+    @Test func conformanceKilledBetweenWriteAndCommit() async throws {
         let schema = try TestPostgres.freshSchema()
-        let b = batch([Field("n", .int64)], [Column(.int64([1, 2, 3]))])
-        try await SinkConformance.checkReplay(
-            makeSink: { TestPostgres.sink { $0.schema = schema; $0.table = "replay" } },
-            store: InMemoryCheckpointStore(), batch: b,
-            countRows: { Int((try? TestPostgres.query("SELECT count(*) FROM \(schema).replay"))?.first?.first.flatMap { $0 }.flatMap(Int.init) ?? 0) })
+        defer { TestPostgres.dropSchema(schema) }
+        let t = conformanceTarget(schema)
+        try await SinkConformance.checkKill(t) { committed, uncommitted in
+            try ConformanceChild.spawn(["postgres", t.pipeline, TestPostgres.url, TestPostgres.password ?? "", schema, "conformance", "\(committed)", "\(uncommitted)"])
+        }
+    }
+
+    @Test func conformanceConnectionSeveredMidTransaction() async throws {
+        let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
+        let proxy = try FaultProxy(upstreamPort: TestPostgres.port)
+        defer { proxy.stop() }
+        let t = conformanceTarget(schema, url: TestPostgres.url(port: proxy.port))
+        try await SinkConformance.checkSevered(t, sever: { proxy.cutAll() }, restore: {})
+    }
+
+    @Test func conformanceConnectionStalledMidTransaction() async throws {
+        let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
+        let proxy = try FaultProxy(upstreamPort: TestPostgres.port)
+        defer { proxy.stop() }
+        let t = conformanceTarget(schema, url: TestPostgres.url(port: proxy.port))
+        // The sink's timeout (5 s) must end the stalled connection; the path then heals.
+        try await SinkConformance.checkSevered(t, sever: { proxy.setMode(.stall) }, restore: { proxy.cutAll(); proxy.setMode(.pass) })
     }
 
     @Test func foreignKeyViolationsAreBisectedToTheBadRows() async throws {
@@ -142,7 +199,7 @@ struct PostgresSinkTests {
         var refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
                                                  [Column(.string(StringColumn(placas))), Column(.int64((0..<100).map { Int64($0) }))]))
         refused += try await sink.flush()
-        try await sink.commit(cp)
+        _ = try await sink.commit(cp)
         #expect(refused.map(\.origin.line) == [19, 62])
         #expect(refused.first?.reason.contains("foreign key") == true)
         #expect(refused.first?.reason.contains("23503") == true)
@@ -173,7 +230,7 @@ struct PostgresSinkTests {
         }
         refused += try await sink.flush()
         cp.files["f.csv"] = FileCursor()
-        try await sink.commit(cp)
+        _ = try await sink.commit(cp)
         #expect(refused.count == 2)
         #expect(refused.contains { $0.reason.contains("23503") && $0.origin.line == 12 })
         #expect(refused.contains { $0.reason.contains("23505") && $0.origin.line == 502 })
@@ -188,7 +245,7 @@ struct PostgresSinkTests {
         let cp = try await sink.open(context: context)
         _ = try await sink.write(batch([Field("v", .int64)], [Column(.int64([42]))]))
         #expect(try await sink.flush().isEmpty)
-        try await sink.commit(cp)
+        _ = try await sink.commit(cp)
         let tables = try TestPostgres.query("SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY 1").map { $0[0]! }
         #expect(tables.sorted() == [name, "y"].sorted())
         let v = try TestPostgres.query("SELECT v::text FROM \(schema).\"x\"\"; DROP TABLE y; --\"")

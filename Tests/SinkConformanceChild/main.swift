@@ -1,0 +1,47 @@
+// The child process of `SinkConformance.checkKill`: builds one built-in sink from its arguments,
+// commits some batches, writes more, says "ready" and waits for the SIGKILL.
+//
+//   SinkConformanceChild jsonl PIPELINE STATE_DIR PATH [--no-truncate] COMMITTED UNCOMMITTED
+//   SinkConformanceChild postgres PIPELINE URL PASSWORD SCHEMA TABLE COMMITTED UNCOMMITTED
+import ConnectorKit
+import ConnectorKitTesting
+import Connectors
+import Foundation
+import Logging
+
+let args = Array(CommandLine.arguments.dropFirst())
+guard args.count >= 2, let committed = Int(args[args.count - 2]), let uncommitted = Int(args[args.count - 1]) else {
+    FileHandle.standardError.write(Data("usage: SinkConformanceChild jsonl|postgres PIPELINE … COMMITTED UNCOMMITTED\n".utf8))
+    exit(2)
+}
+let target: SinkConformance.Target
+switch args[0] {
+case "jsonl":
+    let path = args[3]
+    let brokenTruncation = args.contains("--no-truncate")
+    target = SinkConformance.Target(
+        pipeline: args[1],
+        makeSink: { brokenTruncation ? BrokenSink(JSONLSink(path: path), fault: .keepsUncommittedOutput) as any Sink : JSONLSink(path: path) },
+        store: LocalCheckpointStore(stateDirectory: args[2], pipeline: args[1]),
+        readBack: { [] })
+case "postgres":
+    var c = PostgresConfiguration(url: args[2], table: args[5])
+    c.schema = args[4]
+    let password = args[3].isEmpty ? nil : args[3]
+    let configuration = c
+    target = SinkConformance.Target(
+        pipeline: args[1],
+        makeSink: { PostgresSink(configuration: configuration, password: password, logger: Logger(label: "child")) },
+        store: InMemoryCheckpointStore(),
+        readBack: { [] })
+default:
+    FileHandle.standardError.write(Data("unknown sink \(args[0])\n".utf8))
+    exit(2)
+}
+do {
+    try await SinkConformance.runKillChild(target, committed: committed, uncommitted: uncommitted)
+} catch {
+    FileHandle.standardError.write(Data("child failed: \(error)\n".utf8))
+    exit(1)
+}
+
