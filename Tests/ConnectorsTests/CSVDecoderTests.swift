@@ -127,4 +127,23 @@ import Testing
         let out = try DecoderVerifier.verify(LogDecoder(c), Array(text.utf8))
         #expect(out.rows == [["p1", "20.5", "door open"], ["p2", "", ""]])
     }
+
+    /// A 3,000-byte line with max_record_bytes = 1024 (reproduced out-of-bounds read): the dead
+    /// letter holds at most 1024 bytes, all of them from the line itself, wherever the chunk ends.
+    @Test func oversizedLineDeadLetterHoldsOnlyTheLineCutToTheLimit() throws {
+        var c = LogConfiguration()
+        c.pattern = #"^(?<msg>.*)$"#
+        c.maxRecordBytes = 1024
+        let long = [UInt8](repeating: UInt8(ascii: "L"), count: 3000)
+        let bytes = Array("first\n".utf8) + long + [0x0A] + Array("last\n".utf8)
+        for chunks in [[bytes.count], [700], [1], [3001]] {
+            let out = try DecoderVerifier.decode(LogDecoder(c), bytes, chunks: chunks)
+            #expect(out.rows == [["first"], ["last"]], "chunks \(chunks)")
+            #expect(out.deadLetters.count == 1, "chunks \(chunks)")
+            let raw = out.deadLetters.first?.raw ?? []
+            #expect(raw.count <= 1024 && !raw.isEmpty, "chunks \(chunks): raw holds \(raw.count) bytes")
+            #expect(raw.allSatisfy { $0 == UInt8(ascii: "L") }, "chunks \(chunks): raw holds bytes from outside the line")
+            #expect(out.consumed == bytes.count)
+        }
+    }
 }

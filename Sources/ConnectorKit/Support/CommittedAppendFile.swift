@@ -20,7 +20,9 @@ public final class CommittedAppendFile {
     public init(path: String, committedLength: Int64?) throws {
         self.path = path
         try FileUtilities.makeParentDirectories(of: path)
-        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        // Outputs hold raw rows: readable by the owner only (a configured group can be given
+        // access with the folder's default ACL or a chgrp; we never widen it ourselves).
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ConnectorError(.io, "cannot open \(path) for writing: \(FileUtilities.errnoText())") }
         let end = lseek(fd, 0, SEEK_END)
         if let committed = committedLength, committed < Int64(end) {
@@ -37,7 +39,6 @@ public final class CommittedAppendFile {
 
     deinit { close(fd) }
 
-    /// True when recovery cut bytes off: the caller may want to log it.
     public func append(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 20 { try flush() }
@@ -79,11 +80,13 @@ public enum FileUtilities {
         }
     }
 
-    public static func makeDirectories(_ path: String) throws {
+    /// Creates `path` and its missing parents. Folders Sluice creates for its state and outputs are
+    /// private (0700) unless a caller asks otherwise (e.g. a staging folder's `move_to`).
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+            if mkdir(current, mode) != 0 && errno != EEXIST {
                 throw ConnectorError(.io, "cannot create directory \(current): \(errnoText())")
             }
         }
@@ -98,7 +101,7 @@ public enum FileUtilities {
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         try makeParentDirectories(of: path)
         let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ConnectorError(.checkpoint, "cannot write \(tmp): \(errnoText())") }
         do {
             try bytes.withUnsafeBytes { try writeAll(fd, $0, path: tmp) }

@@ -32,7 +32,7 @@ struct CSVScanner: RecordScanner {
         // Leftover of an oversized record: skip to the next line feed.
         if state.skippingOversized == true {
             guard let lf = Self.find(0x0A, buf, from: 0) else {
-                return context.atEnd ? (n, 0) : (n, 0)
+                return (n, 0)
             }
             state.skippingOversized = nil
             pos = lf + 1
@@ -55,8 +55,8 @@ struct CSVScanner: RecordScanner {
                     let line = context.line + lines
                     output.deadLetters.append(DeadLetter(
                         origin: RecordOrigin(file: context.file, line: line, byteOffset: context.offset + Int64(start)),
-                        stage: "csv", reason: "record longer than max_record_bytes (\(config.maxRecordBytes)); skipped to the next line (raw text cut to 64 KiB)",
-                        raw: Array(buf[start..<min(n, start + 65536)]), rawEncoding: codec.encoding.rawValue))
+                        stage: "csv", reason: "record longer than max_record_bytes (\(config.maxRecordBytes)); skipped to the next line (raw text cut to that length)",
+                        raw: Array(buf[start..<min(n, start + config.maxRecordBytes)]), rawEncoding: codec.encoding.rawValue))
                     if let lf = Self.find(0x0A, buf, from: start + config.maxRecordBytes) {
                         pos = lf + 1
                         lines += Self.count(0x0A, buf, start, pos)

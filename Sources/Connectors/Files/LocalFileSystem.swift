@@ -89,7 +89,7 @@ public struct LocalFileSystem: FileSystem {
 
     public func move(_ path: String, intoDirectory directory: String) async throws {
         let dir = directory.hasPrefix("/") ? directory : absolute(directory)
-        try FileUtilities.makeDirectories(dir)
+        try FileUtilities.makeDirectories(dir, mode: 0o755)
         let name = path.split(separator: "/").last.map(String.init) ?? path
         guard rename(absolute(path), dir + "/" + name) == 0 else {
             throw error(errno, path: path, "cannot move \(absolute(path)) to \(dir)")

@@ -54,8 +54,8 @@ struct LineScanner: RecordScanner {
             } else {
                 if n - start > config.maxRecordBytes {
                     output.deadLetters.append(DeadLetter(origin: origin, stage: "log",
-                        reason: "line longer than max_record_bytes (\(config.maxRecordBytes)); skipped (raw text cut to 64 KiB)",
-                        raw: Array(buf[start..<min(n, start + 65536)]), rawEncoding: codec.encoding.rawValue))
+                        reason: "line longer than max_record_bytes (\(config.maxRecordBytes)); skipped (raw text cut to that length)",
+                        raw: Array(buf[start..<min(n, start + config.maxRecordBytes)]), rawEncoding: codec.encoding.rawValue))
                     state.skippingOversized = true
                     return (n, lines)
                 }
@@ -64,8 +64,8 @@ struct LineScanner: RecordScanner {
             if end > start && buf[end - 1] == 0x0D { end -= 1 }
             if end - start > config.maxRecordBytes {
                 output.deadLetters.append(DeadLetter(origin: origin, stage: "log",
-                    reason: "line longer than max_record_bytes (\(config.maxRecordBytes)) (raw text cut to 64 KiB)",
-                    raw: Array(buf[start..<(start + 65536)]), rawEncoding: codec.encoding.rawValue))
+                    reason: "line longer than max_record_bytes (\(config.maxRecordBytes)) (raw text cut to that length)",
+                    raw: Array(buf[start..<min(end, start + config.maxRecordBytes)]), rawEncoding: codec.encoding.rawValue))
                 continue
             }
             let record = UnsafeBufferPointer(rebasing: buf[start..<end])
