@@ -48,6 +48,13 @@ struct Once: AsyncParsableCommand {
         if c.deadLetters > 0 { summary += "\n  dead letters: \(pipeline.deadLetterPath)" }
         if c.filesWithPendingBytes > 0 { summary += "\n  \(c.filesWithPendingBytes) file(s) end with an incomplete record (\(c.pendingBytes) bytes) that waits for its line end" }
         if c.retries > 0 { summary += "\n  \(c.retries) retr\(c.retries == 1 ? "y" : "ies") after a lost connection" }
+        if c.recordsRolledBack > 0 || c.deadLettersRolledBack > 0 {
+            summary += "\n  \(c.recordsRolledBack) records and \(c.deadLettersRolledBack) dead letters sent in failed attempts were rolled back (not committed; "
+                + (failure == nil ? "loaded again by a retry)" : "the next run loads them)")
+        }
+        if let u = c.uncertainCommit {
+            summary += "\n  the last commit (\(u.records) records) was cut off: whether it landed is known on the next run, which resumes from what the target holds"
+        }
         if c.filesRestarted > 0 { summary += "\n  \(c.filesRestarted) file(s) were rotated, truncated or replaced and read from the start" }
         print(summary)
         for e in c.errors { printError("error: \(e)") }
@@ -85,7 +92,7 @@ final class ProgressLine: Sendable {
                 try? await Task.sleep(for: .milliseconds(500))
                 let c = stats.counts
                 let secs = max(0.001, Date().timeIntervalSince(started))
-                let line = "\r\u{1B}[K\(c.recordsWritten) records, \(c.deadLetters) dead letters, \(ProgressLine.bytes(c.bytesRead)) read, \(Int(Double(c.recordsWritten) / secs)) records/s"
+                let line = "\r\u{1B}[K\(c.recordsSent) records sent, \(c.recordsWritten) committed, \(c.deadLetters) dead letters, \(ProgressLine.bytes(c.bytesRead)) read, \(Int(Double(c.recordsSent) / secs)) records/s"
                 FileHandle.standardError.write(Data(line.utf8))
             }
         })

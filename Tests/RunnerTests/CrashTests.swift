@@ -65,32 +65,9 @@ import Testing
         let started = Date()
         try Sluice.run(args)
         let fullRun = Date().timeIntervalSince(started)
-        var kills = 0
-        var attempt = 0
-        var maxDelay = max(0.1, fullRun / 12)
-        while kills < 20 && attempt < 4 {
-            attempt += 1
+        let kills = try Sluice.killRepeatedly(args, count: 20, maxDelay: max(0.1, fullRun / 12), timeLimit: 300) {
             try? FileManager.default.removeItem(atPath: "\(dir)/state")
             try? FileManager.default.removeItem(atPath: "\(dir)/out.jsonl")
-            kills = 0
-            while true {
-                let (p, out, err) = try Sluice.start(args)
-                let delay = Double.random(in: 0.03...maxDelay)
-                Thread.sleep(forTimeInterval: delay)
-                if p.isRunning {
-                    kill(p.processIdentifier, SIGKILL)
-                    p.waitUntilExit()
-                    kills += 1
-                    _ = out.fileHandleForReading.readDataToEndOfFile()
-                    _ = err.fileHandleForReading.readDataToEndOfFile()
-                } else {
-                    p.waitUntilExit()
-                    _ = out.fileHandleForReading.readDataToEndOfFile()
-                    #expect(p.terminationStatus == 0, "\(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
-                    break // the load completed
-                }
-            }
-            maxDelay /= 2
         }
         #expect(kills >= 20, "only \(kills) kills landed during the load")
         let final = try Sluice.run(args)

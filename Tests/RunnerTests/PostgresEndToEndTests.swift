@@ -57,80 +57,23 @@ enum PG {
 struct PostgresEndToEndTests {
     /// 1M simulator rows (5 s apart: 58 days) into a day-partitioned table.
     func setUp(_ name: String, rows: Int, commitRows: Int = 20000, port: String = PG.port) throws -> (dir: String, table: String, sum: Int64) {
-        let dir = try Sluice.tempDir(name)
-        let table = "e2e_\(name)_\(UUID().uuidString.prefix(6).lowercased())"
-        try MachineSimulator(style: .linux, seed: 11).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: rows, mode: .append)
-        try "testpw\n".write(toFile: "\(dir)/pgpass", atomically: true, encoding: .utf8)
-        try Sluice.write("""
-            [pipeline]
-            name = "pg_\(name)"
-            commit_rows = \(commitRows)
-            [source]
-            type = "files"
-            path = "\(dir)/in"
-            glob = "**/*.csv"
-            settle = "0s"
-            [[transform]]
-            type = "csv"
-            [[transform]]
-            type = "schema"
-            [transform.columns]
-            timestamp = { type = "timestamp", nullable = false }
-            machine = "string"
-            temperature = "float64"
-            pressure = "decimal(8,2)"
-            status = "string"
-            count = "int64"
-            [sink]
-            type = "postgres"
-            url = "\(PG.url(port: port))"
-            password_file = "\(dir)/pgpass"
-            table = "\(table)"
-            partition = { column = "timestamp", interval = "day", premake = 2 }
-            """, to: "\(dir)/conf/pg.toml")
-        // The checkpoint belongs to the pipeline name: a rerun of the suite starts from none.
-        _ = try? PG.psql("DELETE FROM sluice_checkpoints WHERE pipeline = 'pg_\(name)'", port: port)
-        var sum: Int64 = 0
-        for line in Sluice.lines("\(dir)/in/line-01/data.csv").dropFirst() { sum += Int64(line.split(separator: ",").last!)! }
-        return (dir, table, sum)
+        try PG.setUpLoad(name, rows: rows, commitRows: commitRows, port: port)
     }
 
-    func verify(_ table: String, rows: Int, sum: Int64, port: String = PG.port) throws {
-        let r = try PG.psql("SELECT count(*) || ',' || count(DISTINCT \"timestamp\") || ',' || sum(\"count\") FROM \"\(table)\"", port: port)
-        #expect(r == "\(rows),\(rows),\(sum)")
+    func verify(_ dir: String, _ table: String, rows: Int, sum: Int64, port: String = PG.port) throws {
+        try PG.verifyLoad(table, rows: rows, sum: sum, port: port, source: "\(dir)/in/line-01/data.csv")
     }
 
     @Test func sigkillTwentyTimesDuringAPartitionedLoadLosesAndDuplicatesNothing() throws {
         let rows = 1_000_000
         let (dir, table, sum) = try setUp("kill", rows: rows)
         let args = ["once", "pg_kill", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"]
-        var kills = 0
-        var maxDelay = 0.6
-        for _ in 0..<4 where kills < 20 {
+        let kills = try Sluice.killRepeatedly(args, count: 20, maxDelay: 0.6, timeLimit: 300) {
             _ = try? PG.psql("DROP TABLE IF EXISTS \"\(table)\" CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline = 'pg_kill'")
-            kills = 0
-            while true {
-                let (p, out, err) = try Sluice.start(args)
-                Thread.sleep(forTimeInterval: Double.random(in: 0.05...maxDelay))
-                if p.isRunning {
-                    kill(p.processIdentifier, SIGKILL)
-                    p.waitUntilExit()
-                    kills += 1
-                    _ = out.fileHandleForReading.readDataToEndOfFile()
-                    _ = err.fileHandleForReading.readDataToEndOfFile()
-                } else {
-                    p.waitUntilExit()
-                    _ = out.fileHandleForReading.readDataToEndOfFile()
-                    let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                    #expect(p.terminationStatus == 0, "\(e)")
-                    break
-                }
-            }
-            maxDelay /= 2
         }
         #expect(kills >= 20, "only \(kills) kills landed during the load")
         #expect(try Sluice.run(args).status == 0)
-        try verify(table, rows: rows, sum: sum)
+        try verify(dir, table, rows: rows, sum: sum)
         let partitions = try PG.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = '\"\(table)\"'::regclass AND inhrelid::regclass::text LIKE '%_p2025%'")
         #expect(partitions == "58") // 1M rows × 5 s from 2025-01-01 03:00 UTC
     }
@@ -157,7 +100,7 @@ struct PostgresEndToEndTests {
         #expect(p.terminationStatus == 0, "\(e)")
         #expect(String(decoding: o, as: UTF8.self).contains("after a lost connection"))
         #expect(e.contains("retrying in"))
-        try verify(table, rows: rows, sum: sum, port: own.port)
+        try verify(dir, table, rows: rows, sum: sum, port: own.port)
     }
 
     @Test func partitionJobMakesThePartitionsAheadForEveryPartitionedTable() throws {
@@ -201,5 +144,81 @@ struct PostgresEndToEndTests {
         let bad = try Sluice.run(args)
         #expect(bad.status == 1)
         #expect(bad.stdout.contains("not partitioned"), "\(bad.stdout)")
+    }
+}
+
+extension PG {
+    /// A pipeline file loading `rows` simulator rows into a fresh day-partitioned table; returns
+    /// its folder, table and the source's `count` sum. `extraSink` adds lines to `[sink]`.
+    static func setUpLoad(_ name: String, rows: Int, commitRows: Int = 20000, port: String = PG.port, extraSink: String = "",
+                          pipelineExtra: String = "") throws -> (dir: String, table: String, sum: Int64) {
+        let dir = try Sluice.tempDir(name)
+        let table = "e2e_\(name)_\(UUID().uuidString.prefix(6).lowercased())"
+        try MachineSimulator(style: .linux, seed: 11).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: rows, mode: .append)
+        try "testpw\n".write(toFile: "\(dir)/pgpass", atomically: true, encoding: .utf8)
+        try Sluice.write("""
+            [pipeline]
+            name = "pg_\(name)"
+            commit_rows = \(commitRows)
+            \(pipelineExtra)
+            [source]
+            type = "files"
+            path = "\(dir)/in"
+            glob = "**/*.csv"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            [[transform]]
+            type = "schema"
+            [transform.columns]
+            timestamp = { type = "timestamp", nullable = false }
+            machine = "string"
+            temperature = "float64"
+            pressure = "decimal(8,2)"
+            status = "string"
+            count = "int64"
+            [sink]
+            type = "postgres"
+            url = "\(PG.url(port: port))"
+            password_file = "\(dir)/pgpass"
+            table = "\(table)"
+            partition = { column = "timestamp", interval = "day", premake = 2 }
+            \(extraSink)
+            """, to: "\(dir)/conf/pg.toml")
+        // The checkpoint belongs to the pipeline name: a rerun of the suite starts from none.
+        _ = try? PG.psql("DELETE FROM sluice_checkpoints WHERE pipeline = 'pg_\(name)'", port: port)
+        var sum: Int64 = 0
+        for line in Sluice.lines("\(dir)/in/line-01/data.csv").dropFirst() { sum += Int64(line.split(separator: ",").last!)! }
+        return (dir, table, sum)
+    }
+
+
+    /// Count, distinct timestamps, and an md5 over every column of every row, in the table and
+    /// in the source CSV loaded by psql's own `\copy` (an independent reader): all must match.
+    static func verifyLoad(_ table: String, rows: Int, sum: Int64, port: String = PG.port, source: String? = nil) throws {
+        let r = try psql("SELECT count(*) || ',' || count(DISTINCT \"timestamp\") || ',' || sum(\"count\") FROM \"\(table)\"", port: port)
+        #expect(r == "\(rows),\(rows),\(sum)")
+        guard let source else { return }
+        let reference = "ref_" + table
+        defer { _ = try? psql("DROP TABLE IF EXISTS \"\(reference)\"", port: port) }
+        let script = NSTemporaryDirectory() + "sluice-ref-\(UUID().uuidString.prefix(8)).sql"
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try """
+            SET TimeZone = 'UTC';
+            CREATE TABLE "\(reference)" ("timestamp" timestamptz NOT NULL, machine text, temperature float8, pressure numeric(8,2), status text, "count" bigint);
+            \\copy "\(reference)" FROM '\(source)' WITH (FORMAT csv, HEADER true)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        _ = try psql("", file: script, port: port)
+        func digest(_ t: String) throws -> String {
+            try psql("""
+                SELECT count(*) || ' ' || md5(string_agg(concat_ws('|', extract(epoch FROM "timestamp")::text, machine, temperature::text, pressure::text, status, "count"::text), ',' ORDER BY "timestamp"))
+                FROM "\(t)"
+                """, port: port)
+        }
+        let expected = try digest(reference)
+        let actual = try digest(table)
+        #expect(actual == expected, "all-column checksum of \(table) differs from the source")
+        let duplicates = try psql("SELECT count(*) FROM (SELECT \"timestamp\" FROM \"\(table)\" GROUP BY 1 HAVING count(*) > 1) d", port: port)
+        #expect(duplicates == "0")
     }
 }

@@ -35,6 +35,36 @@ enum Sluice {
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    /// Reads a child's output in the background (so a full pipe never blocks it).
+    final class Collected: @unchecked Sendable {
+        // @unchecked: each Data is written once by its reader thread before `group` is left,
+        // and read only after `group.wait()`.
+        var out = Data(), err = Data()
+        let group = DispatchGroup()
+    }
+
+    static func collect(_ out: Pipe, _ err: Pipe) -> Collected {
+        let c = Collected()
+        c.group.enter()
+        c.group.enter()
+        Thread.detachNewThread { c.out = out.fileHandleForReading.readDataToEndOfFile(); c.group.leave() }
+        Thread.detachNewThread { c.err = err.fileHandleForReading.readDataToEndOfFile(); c.group.leave() }
+        return c
+    }
+
+    /// Waits for the child (SIGKILL after `timeLimit` seconds, recorded as an issue) and its output.
+    static func finish(_ p: Process, _ c: Collected, timeLimit: Double) -> Result {
+        let deadline = Date().addingTimeInterval(timeLimit)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if p.isRunning {
+            Issue.record("\(p.arguments ?? []) did not finish within \(Int(timeLimit)) s; killed")
+            kill(p.processIdentifier, SIGKILL)
+        }
+        p.waitUntilExit()
+        c.group.wait()
+        return Result(status: p.terminationStatus, stdout: String(decoding: c.out, as: UTF8.self), stderr: String(decoding: c.err, as: UTF8.self))
+    }
+
     static func tempDir(_ name: String) throws -> String {
         let d = NSTemporaryDirectory() + "sluice-\(name)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
@@ -49,5 +79,39 @@ enum Sluice {
     static func lines(_ path: String) -> [Substring] {
         guard let d = FileManager.default.contents(atPath: path) else { return [] }
         return String(decoding: d, as: UTF8.self).split(separator: "\n")
+    }
+
+    /// SIGKILLs `args` at random points until `count` kills have landed during one load: start,
+    /// wait a random delay, kill if still running; each restart resumes from the last commit. A run
+    /// that finishes first means the delays are too long for this machine: `reset` starts the load
+    /// over and the delays halve. Bounded by `timeLimit` seconds; returns the kills that landed.
+    static func killRepeatedly(_ args: [String], count: Int, maxDelay: Double, timeLimit: Double, reset: () throws -> Void) throws -> Int {
+        let deadline = Date().addingTimeInterval(timeLimit)
+        var window = maxDelay
+        var kills = 0
+        while kills < count && Date() < deadline {
+            try reset()
+            kills = 0
+            var finished = false
+            while !finished && Date() < deadline {
+                let (p, out, err) = try start(args)
+                // A non-empty range whatever the window has shrunk to.
+                Thread.sleep(forTimeInterval: Double.random(in: (window / 10)...window))
+                if p.isRunning {
+                    kill(p.processIdentifier, SIGKILL)
+                    kills += 1
+                } else {
+                    finished = true
+                }
+                p.waitUntilExit()
+                _ = out.fileHandleForReading.readDataToEndOfFile()
+                let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                if finished { #expect(p.terminationStatus == 0, "\(e)") }
+                if kills >= count { break }
+            }
+            window /= 2
+        }
+        #expect(Date() < deadline, "the kill test ran out of its \(Int(timeLimit)) s with \(kills) of \(count) kills")
+        return kills
     }
 }

@@ -27,6 +27,9 @@ public final class FaultProxy: Sendable {
         var upstream: Int64 = 0 // client → server bytes
         var downstream: Int64 = 0 // server → client bytes
         var armed: (fault: Fault, atUpstreamBytes: Int64)?
+        var pattern: (fault: Fault, bytes: [UInt8], occurrence: Int, forwardMatch: Bool)?
+        var tail: [UInt8] = []
+        var fired = 0
         var connections = 0
         var accepted = 0
         var stopped = false
@@ -79,6 +82,19 @@ public final class FaultProxy: Sendable {
         state.withLock { $0.armed = (fault, $0.upstream + bytes) }
     }
 
+    /// Fires `fault` at the `occurrence`-th time the client sends `text` (e.g. a statement):
+    /// before the server gets it, or, with `forwardingMatch`, right after (the server acts on it,
+    /// the client never hears the answer: the ambiguous case).
+    public func arm(_ fault: Fault, whenUpstreamContains text: String, occurrence: Int = 1, forwardingMatch: Bool = false) {
+        state.withLock { $0.pattern = (fault, Array(text.utf8), occurrence, forwardingMatch); $0.tail = [] }
+    }
+
+    /// Faults fired so far.
+    public var faultsFired: Int { state.withLock { $0.fired } }
+
+    /// True while a fault is armed and has not fired.
+    public var isArmed: Bool { state.withLock { $0.armed != nil || $0.pattern != nil } }
+
     /// Fires `fault` after `seconds`.
     public func arm(_ fault: Fault, afterSeconds seconds: Double) {
         Thread.detachNewThread { [self] in
@@ -88,6 +104,7 @@ public final class FaultProxy: Sendable {
     }
 
     private func fire(_ fault: Fault) {
+        state.withLock { $0.fired += 1 }
         switch fault {
         case .cut: cutAll()
         case .stall: setMode(.stall)
@@ -174,6 +191,11 @@ public final class FaultProxy: Sendable {
                         fault = armed.fault
                         s.armed = nil
                     }
+                    if i == 0, fault == nil, let p = s.pattern, let cut = Self.match(p, tail: &s.tail, chunk: buffer, count: n, remaining: &s.pattern!.occurrence) {
+                        forward = cut
+                        fault = p.fault
+                        s.pattern = nil
+                    }
                     if i == 0 { s.upstream += Int64(forward) } else { s.downstream += Int64(forward) }
                 }
                 if forward > 0 && !writeAll(to, buffer, forward) { return }
@@ -184,6 +206,29 @@ public final class FaultProxy: Sendable {
                 if case let .slow(rate) = mode { Thread.sleep(forTimeInterval: Double(n) / Double(max(1, rate))) }
             }
         }
+    }
+
+    /// Looks for the armed pattern in `chunk` (continuing a match begun in `tail`); when its
+    /// last wanted occurrence is found, returns how many bytes of the chunk to forward.
+    private static func match(_ p: (fault: Fault, bytes: [UInt8], occurrence: Int, forwardMatch: Bool), tail: inout [UInt8],
+                              chunk: [UInt8], count: Int, remaining: inout Int) -> Int? {
+        let joined = tail + chunk[0..<count]
+        let k = p.bytes.count
+        var i = 0
+        while i + k <= joined.count {
+            if joined[i] == p.bytes[0] && Array(joined[i..<(i + k)]) == p.bytes {
+                remaining -= 1
+                if remaining == 0 {
+                    let end = p.forwardMatch ? i + k : i
+                    return max(0, end - tail.count)
+                }
+                i += k
+            } else {
+                i += 1
+            }
+        }
+        tail = Array(joined.suffix(k - 1))
+        return nil
     }
 
     private func writeAll(_ fd: Int32, _ buffer: [UInt8], _ count: Int) -> Bool {

@@ -16,16 +16,21 @@ public struct PipelineEngine: Sendable {
         self.checkpointStore = checkpointStore
     }
 
-    /// Runs once, and again after a lost connection (server down at start or restarted mid-load),
-    /// waiting 1, 2, 4 … `maxDelay` seconds between attempts. Each attempt resumes from the last
-    /// committed checkpoint, so retries neither lose nor repeat records.
+    /// Runs once, and again after a lost connection (server down at start, restarted, a cut or
+    /// stalled connection), waiting 1, 2, 4 … `maxDelay` seconds between attempts. Each attempt
+    /// resumes from the last committed checkpoint, so retries neither lose nor repeat records.
+    /// `attempts` bounds consecutive failures: an attempt that committed something starts the
+    /// count (and the backoff) again, so a long load survives many separate faults.
     public func runRetrying(context: RunContext, attempts: Int, maxDelay: Double = 30) async throws {
         var attempt = 1
         while true {
+            let commitsBefore = context.stats.counts.commits
             do {
                 try await runOnce(context: context)
                 return
-            } catch let error as ConnectorError where error.code == .notConnected && attempt < attempts && !context.stop.isStopped {
+            } catch let error as ConnectorError where error.code == .notConnected && !context.stop.isStopped {
+                if context.stats.counts.commits > commitsBefore { attempt = 1 }
+                guard attempt < attempts else { throw error }
                 let delay = min(maxDelay, pow(2, Double(attempt - 1)))
                 context.logger.warning("\(error); retrying in \(Int(delay)) s (attempt \(attempt + 1) of \(attempts))")
                 context.stats.update { $0.retries += 1 }
