@@ -62,6 +62,9 @@ public struct PipelineSettings: Decodable, Sendable {
     public var commitInterval: ConfigDuration = ConfigDuration(seconds: 5)
     /// Dead-letter file; default `<state-dir>/<name>/dead-letter.jsonl`.
     public var deadLetter: String?
+    /// The longest wait between retries of a failing pipeline under `sluice run` (the waits double
+    /// from 1 s up to this). Refused credentials still wait at least 5 minutes.
+    public var retryMaxDelay: ConfigDuration = ConfigDuration(seconds: 300)
 
     enum CodingKeys: String, CodingKey {
         case name, description, schedule
@@ -69,6 +72,7 @@ public struct PipelineSettings: Decodable, Sendable {
         case commitRows = "commit_rows"
         case commitInterval = "commit_interval"
         case deadLetter = "dead_letter"
+        case retryMaxDelay = "retry_max_delay"
     }
 
     public init() {}
@@ -82,6 +86,7 @@ public struct PipelineSettings: Decodable, Sendable {
         commitRows = try c.decodeIfPresent(Int.self, forKey: .commitRows) ?? commitRows
         commitInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .commitInterval) ?? commitInterval
         deadLetter = try c.decodeIfPresent(String.self, forKey: .deadLetter)
+        retryMaxDelay = try c.decodeIfPresent(ConfigDuration.self, forKey: .retryMaxDelay) ?? retryMaxDelay
         if !(1...1_000_000).contains(batchRows) { throw ConfigIssue(key: "batch_rows", message: "must be between 1 and 1000000") }
         if commitRows < 1 { throw ConfigIssue(key: "commit_rows", message: "must be at least 1") }
     }

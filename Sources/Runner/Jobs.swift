@@ -26,7 +26,7 @@ struct JobService: Service {
             var lastEnded: Date?
             var failures = 0
             while !stop.isStopped {
-                let delay = failures > 0 ? min(300, pow(2, Double(min(failures, 9)))) : job.settings.schedule.delay(now: Date(), lastRunEnded: lastEnded)
+                let delay = failures > 0 ? min(job.settings.retryMaxDelay.seconds, pow(2, Double(min(failures, 9)))) : job.settings.schedule.delay(now: Date(), lastRunEnded: lastEnded)
                 guard let delay else { return }
                 if delay > 0 { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(delay)) } }
                 if stop.isStopped { break }
@@ -34,6 +34,7 @@ struct JobService: Service {
                     let reports = try await runJob(job, pipelines: pipelines, logger: logger)
                     let failed = reports.filter { if case .failed = $0.outcome { true } else { false } }
                     failures = failed.isEmpty ? 0 : failures + 1
+                    logger.debug("job run finished", metadata: ["failed_tables": "\(failed.count)"])
                 } catch {
                     failures += 1
                     logger.error("job failed: \(error)")

@@ -70,6 +70,8 @@ struct PipelineService: Service {
                     let c = context.stats.counts
                     if c.recordsWritten > 0 || c.deadLetters > 0 {
                         logger.info("run finished", metadata: ["records": "\(c.recordsWritten)", "dead_letters": "\(c.deadLetters)", "bytes": "\(c.bytesRead)"])
+                    } else {
+                        logger.debug("run finished, nothing new")
                     }
                 } catch let error as ConnectorError where error.code == .authentication {
                     // Refused credentials will not fix themselves in seconds: no retry storm
@@ -79,7 +81,7 @@ struct PipelineService: Service {
                     logger.error("run failed; trying again in \(Int(delay)) s: \(error)", metadata: ["failures": "\(failures)"])
                 } catch {
                     failures += 1
-                    delay = min(300, pow(2, Double(min(failures, 9))))
+                    delay = min(definition.settings.retryMaxDelay.seconds, pow(2, Double(min(failures, 9))))
                     logger.error("run failed; retrying in \(Int(delay)) s: \(error)", metadata: ["failures": "\(failures)"])
                 }
                 if stop.isStopped { break }

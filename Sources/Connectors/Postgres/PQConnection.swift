@@ -309,9 +309,11 @@ final class PQConnection {
                        connectionLost: PQstatus(conn) != CONNECTION_OK || state.hasPrefix("08") || state.hasPrefix("57P"))
     }
 
+    /// libpq's last message, on one line (it wraps some with a newline and a tab).
     private func lastError() -> PQError {
-        PQError(sqlState: "", message: String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines),
-                connectionLost: PQstatus(conn) != CONNECTION_OK)
+        let text = String(cString: PQerrorMessage(conn)).split(whereSeparator: { $0 == "\n" || $0 == "\t" })
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        return PQError(sqlState: "", message: text, connectionLost: PQstatus(conn) != CONNECTION_OK)
     }
 }
 

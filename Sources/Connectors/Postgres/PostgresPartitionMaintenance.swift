@@ -58,6 +58,8 @@ public actor PostgresPartitionMaintainer {
     /// Makes the partitions from today's through `premake` ahead (each table's own `premake` when
     /// nil). One table's failure does not stop the others.
     public func run(_ tables: [PartitionedTable], premake: Int?, today: Int = Int(Date().timeIntervalSince1970 / 86400)) -> [PartitionMaintenanceReport] {
+        // The connections close when this returns, and the thread ends with them.
+        defer { executor.shutdown() }
         var connections: [String: PQConnection] = [:]
         var reports: [PartitionMaintenanceReport] = []
         for table in tables {
@@ -67,7 +69,8 @@ public actor PostgresPartitionMaintainer {
             do throws(PQError) {
                 let conn: PQConnection
                 if let existing = connections[key], existing.isAlive { conn = existing } else {
-                    conn = try PQConnection(conninfo: c.url, password: table.password, connectTimeout: max(1, Int(c.connectTimeout.seconds)))
+                    conn = try PQConnection(conninfo: c.url, password: table.password, connectTimeout: max(1, Int(c.connectTimeout.seconds)),
+                                            ioTimeout: c.timeout.seconds)
                     connections[key] = conn
                 }
                 outcome = try maintain(c, premake: premake, today: today, conn)

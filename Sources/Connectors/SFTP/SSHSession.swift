@@ -78,14 +78,24 @@ public actor SSHSession: RemoteFileClient {
         guard let dir = libssh2_sftp_open_ex(sftp, path, UInt32(path.utf8.count), 0, 0, LIBSSH2_SFTP_OPENDIR) else {
             throw failure(relative, "cannot list folder \(path)")
         }
-        defer { libssh2_sftp_close_handle(dir) }
         var entries: [RemoteEntry] = []
         var name = [CChar](repeating: 0, count: 4096)
         while true {
             var attrs = LIBSSH2_SFTP_ATTRIBUTES()
             let n = libssh2_sftp_readdir_ex(dir, &name, name.count, nil, 0, &attrs)
             if n == 0 { break }
-            if n < 0 { throw failure(relative, "cannot list folder \(path)", code: Int32(n)) }
+            if n < 0 {
+                // The folder handle belongs to the SFTP channel: close it while the channel lives,
+                // never after a disconnect freed it. On a dead connection it is not closed at all
+                // (the channel and the handle go with the session).
+                let e = classify(relative, "cannot list folder \(path)", code: Int32(n))
+                if e.kind == .connectionLost || e.kind == .timeout {
+                    disconnect()
+                } else {
+                    libssh2_sftp_close_handle(dir)
+                }
+                throw e
+            }
             let bytes = name.prefix(Int(n)).map { UInt8(bitPattern: $0) }
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 logger.warning("skipped a remote name that is not UTF-8", metadata: ["folder": "\(path)"])
@@ -105,6 +115,7 @@ public actor SSHSession: RemoteFileClient {
             }
             entries.append(entry)
         }
+        libssh2_sftp_close_handle(dir)
         return entries
     }
 
@@ -224,7 +235,13 @@ public actor SSHSession: RemoteFileClient {
                 }
                 throw connectionFailure(rc, detail, "SSH handshake with \(endpoint.knownHostsName) failed")
             }
-            switch try verifyHostKey(s, known: known, last: last) {
+            let verdict: Verdict
+            do { verdict = try verifyHostKey(s, known: known, last: last) } catch {
+                // A refused or unreadable host key ends this attempt: free its session and socket.
+                drop(s, fd)
+                throw error
+            }
+            switch verdict {
             case .trusted:
                 session = s
                 socket = fd
@@ -396,13 +413,14 @@ public actor SSHSession: RemoteFileClient {
         openFile = nil
     }
 
-    /// Drops the connection; the next call connects afresh.
+    /// Drops the connection and ends its thread; the next call connects afresh (on a new one).
     func disconnect() {
         closeFile()
         if let sftp { libssh2_sftp_shutdown(sftp) }
         sftp = nil
         if let session { disconnect(session) }
         session = nil
+        executor.shutdown()
     }
 
     private func disconnect(_ s: OpaquePointer) {
@@ -426,7 +444,15 @@ public actor SSHSession: RemoteFileClient {
 
     /// Classifies a failed call from libssh2's error code (and the SFTP status when the server
     /// answered). A broken connection also drops the session, so the next call reconnects.
+    /// The error of the last failed call, as an `SSHError`; drops the connection when it is lost.
     private func failure(_ relative: String, _ what: String, code: Int32? = nil) -> SSHError {
+        let e = classify(relative, what, code: code)
+        if e.kind == .connectionLost || e.kind == .timeout { disconnect() }
+        return e
+    }
+
+    /// The error of the last failed call, without side effects: read right after the call.
+    private func classify(_ relative: String, _ what: String, code: Int32? = nil) -> SSHError {
         guard let session else { return SSHError(kind: .connectionLost, path: relative, message: "\(what): not connected") }
         let rc = code ?? libssh2_session_last_errno(session)
         if rc == LIBSSH2_ERROR_SFTP_PROTOCOL, let sftp {
@@ -439,14 +465,12 @@ public actor SSHSession: RemoteFileClient {
             case UInt(LIBSSH2_FX_LINK_LOOP):
                 return SSHError(kind: .other, path: relative, message: "\(what): symbolic link loop")
             case UInt(LIBSSH2_FX_NO_CONNECTION), UInt(LIBSSH2_FX_CONNECTION_LOST):
-                disconnect()
                 return SSHError(kind: .connectionLost, path: relative, message: "\(what): connection lost")
             default:
                 return SSHError(kind: .other, path: relative, message: "\(what): SFTP status \(status)")
             }
         }
         let e = connectionFailure(rc, lastError(session), what)
-        if e.kind == .connectionLost || e.kind == .timeout { disconnect() }
         return SSHError(kind: e.kind, path: relative, message: e.message)
     }
 

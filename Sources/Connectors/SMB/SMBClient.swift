@@ -107,8 +107,15 @@ public actor SMBClient: RemoteFileClient {
         defer { _ = smbc_getFunctionClosedir(ctx)!(ctx, dir) }
         var entries: [RemoteEntry] = []
         var st = posixStatBuffer()
-        errno = 0
-        while let info = smbc_getFunctionReaddirPlus2(ctx)!(ctx, dir, &st) {
+        while true {
+            // NULL is both the end of the listing and an error: errno tells them apart (reset
+            // before each call, since the loop's own work may leave it set).
+            errno = 0
+            guard let info = smbc_getFunctionReaddirPlus2(ctx)!(ctx, dir, &st) else {
+                let code = errno
+                if code != 0 { throw failure(code, relative, "cannot list folder (failed after \(entries.count) entries)") }
+                break
+            }
             guard let cName = info.pointee.name else { continue }
             let name = String(cString: cName)
             if name == "." || name == ".." { continue }
