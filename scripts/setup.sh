@@ -9,7 +9,7 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 need=()
-for pkg in pkg-config python3 procps iproute2 libpq-dev postgresql postgresql-client libsmbclient-dev samba smbclient libssh2-1-dev openssh-server openssh-client; do
+for pkg in locales pkg-config python3 procps iproute2 libpq-dev postgresql postgresql-client libsmbclient-dev samba smbclient libssh2-1-dev openssh-server openssh-client; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,4 +19,14 @@ if [ ${#need[@]} -gt 0 ]; then
   # The first attempt can fail with a transient dpkg error on fresh machines: try twice.
   $SUDO apt-get install -y -qq "${need[@]}" || $SUDO apt-get install -y -qq "${need[@]}"
 fi
+# Translated server and client messages for the test that a refused login is recognised by its
+# SQLSTATE, never by English text (libpq and PostgreSQL 15 ship German, not Brazilian Portuguese).
+for loc in de_DE pt_BR; do
+  if ! locale -a 2>/dev/null | grep -qi "^$loc.utf-\?8$"; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO sed -i "s/^# *\($loc.UTF-8 UTF-8\)/\1/" /etc/locale.gen
+    grep -q "^$loc.UTF-8 UTF-8" /etc/locale.gen || echo "$loc.UTF-8 UTF-8" | $SUDO tee -a /etc/locale.gen >/dev/null
+    $SUDO locale-gen >/dev/null
+  fi
+done
 swift --version 2>/dev/null | head -1

@@ -36,16 +36,17 @@ enum PG {
 
     /// Runs one of scripts/pg-*.sh; `server` picks another throwaway cluster (port, data directory).
     @discardableResult
-    static func script(_ name: String, _ args: [String] = [], server: (port: String, dir: String)? = nil) throws -> Int32 {
+    static func script(_ name: String, _ args: [String] = [], server: (port: String, dir: String)? = nil, options: String? = nil) throws -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = ["\(Sluice.root)/scripts/\(name)"] + args
+        var env = ProcessInfo.processInfo.environment
         if let server {
-            var env = ProcessInfo.processInfo.environment
             env["SLUICE_PG_PORT"] = server.port
             env["SLUICE_PG_DIR"] = server.dir
-            p.environment = env
         }
+        if let options { env["SLUICE_PG_OPTS"] = options }
+        p.environment = env
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()

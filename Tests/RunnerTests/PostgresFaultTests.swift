@@ -124,4 +124,28 @@ struct PostgresFaultTests {
         }
         #expect(fired == 20, "only \(fired) cuts landed during the load")
     }
+
+    /// A refused login is recognised by its SQLSTATE, whatever language the server and libpq
+    /// speak: not retried, not taken for a network problem. On a cluster of its own whose messages
+    /// are German (PostgreSQL 15 ships no Brazilian Portuguese; that locale is tried too).
+    @Test func refusedLoginIsRecognisedInAnyLanguage() throws {
+        let own = (port: String(Int(PG.port)! + 2), dir: "/tmp/sluice-test-pg-de")
+        #expect(try PG.script("pg-start.sh", server: own, options: "-c lc_messages=de_DE.UTF-8") == 0)
+        defer { _ = try? PG.script("pg-stop.sh", server: own); try? FileManager.default.removeItem(atPath: own.dir) }
+        let (dir, table, _) = try PG.setUpLoad("login", rows: 10, port: own.port)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "wrong-password\n".write(toFile: "\(dir)/pgpass", atomically: true, encoding: .utf8)
+        for language in ["de_DE.UTF-8", "pt_BR.UTF-8"] {
+            let r = try Sluice.run(["once", "pg_login", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"],
+                                   environment: ["LC_MESSAGES": language, "LANG": language, "LANGUAGE": String(language.prefix(5))])
+            #expect(r.status == 1, "\(language): \(r.stderr)")
+            #expect(r.stderr.contains("28P01"), "\(language): \(r.stderr)")
+            #expect(!r.stderr.contains("retrying in"), "\(language): a refused login was retried: \(r.stderr)")
+            if language.hasPrefix("de") {
+                // The test means something only if the message really is translated.
+                #expect(r.stderr.contains("Passwort-Authentifizierung"), "the server's message is not German: \(r.stderr)")
+            }
+        }
+        _ = table
+    }
 }
