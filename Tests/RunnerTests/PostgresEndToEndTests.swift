@@ -80,27 +80,54 @@ struct PostgresEndToEndTests {
     }
 
     /// Runs on a cluster of its own: restarting the shared one would cut the other suites' loads.
-    @Test func serverRestartInTheMiddleOfALoadIsRetriedWithoutLossOrDuplicates() throws {
+    /// `crash` stops it with `-m immediate` and keeps it down 2 s; otherwise `-m fast`, back at once.
+    @Test(arguments: [true, false])
+    func serverRestartInTheMiddleOfALoadIsRetriedWithoutLossOrDuplicates(crash: Bool) throws {
         let own = (port: String(Int(PG.port)! + 1), dir: "/tmp/sluice-test-pg-restart")
         #expect(try PG.script("pg-start.sh", server: own) == 0)
         defer { _ = try? PG.script("pg-stop.sh", server: own) }
         let rows = 1_000_000
-        let (dir, table, sum) = try setUp("restart", rows: rows, commitRows: 5000, port: own.port)
-        let (p, out, err) = try Sluice.start(["once", "pg_restart", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
+        let name = crash ? "restart" : "fastrestart"
+        let (dir, table, sum) = try setUp(name, rows: rows, commitRows: 5000, port: own.port)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (p, out, err) = try Sluice.start(["once", "pg_\(name)", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
+        let collected = Sluice.collect(out, err)
         // Wait for the first committed transaction (its checkpoint row: polling the partitioned
-        // table itself would wait on the load's partition locks), then take the server away for 2 s.
+        // table itself would wait on the load's partition locks), then restart the server.
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, p.isRunning, (try? PG.psql("SELECT count(*) FROM sluice_checkpoints WHERE pipeline = 'pg_restart'", port: own.port)) != "1" {
+        while Date() < deadline, p.isRunning, (try? PG.psql("SELECT count(*) FROM sluice_checkpoints WHERE pipeline = 'pg_\(name)'", port: own.port)) != "1" {
             Thread.sleep(forTimeInterval: 0.02)
         }
         #expect(p.isRunning, "the load finished before the restart")
-        #expect(try PG.script("pg-restart.sh", ["2"], server: own) == 0)
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(e)")
-        #expect(String(decoding: o, as: UTF8.self).contains("after a lost connection"))
-        #expect(e.contains("retrying in"))
+        #expect(try PG.script("pg-restart.sh", crash ? ["2", "immediate"] : ["0", "fast"], server: own) == 0)
+        let r = Sluice.finish(p, collected, timeLimit: 180)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("after a lost connection"))
+        #expect(r.stdout.contains("\(rows) records written"), "\(r.stdout)")
+        #expect(r.stderr.contains("retrying in"))
+        try verify(dir, table, rows: rows, sum: sum, port: own.port)
+    }
+
+    /// The server is down when the load starts and comes up 2 s later: the connection attempts
+    /// are retried (counted in the summary, logged) and the load completes exactly once.
+    @Test func serverDownAtStartAndUpTwoSecondsLater() throws {
+        let own = (port: String(Int(PG.port)! + 1), dir: "/tmp/sluice-test-pg-restart")
+        #expect(try PG.script("pg-start.sh", server: own) == 0)
+        defer { _ = try? PG.script("pg-stop.sh", server: own) }
+        let rows = 100_000
+        let (dir, table, sum) = try setUp("late", rows: rows, port: own.port)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try PG.script("pg-stop.sh", server: own) == 0)
+        let (p, out, err) = try Sluice.start(["once", "pg_late", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
+        let collected = Sluice.collect(out, err)
+        Thread.sleep(forTimeInterval: 2)
+        #expect(p.isRunning, "sluice gave up before the server came up")
+        #expect(try PG.script("pg-start.sh", server: own) == 0)
+        let r = Sluice.finish(p, collected, timeLimit: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let retries = r.stdout.split(separator: "\n").first { $0.contains("after a lost connection") }
+        #expect(retries != nil && !retries!.contains(" 0 retr"), "\(r.stdout)")
+        #expect(r.stderr.contains("cannot connect to PostgreSQL") && r.stderr.contains("retrying in"), "\(r.stderr)")
         try verify(dir, table, rows: rows, sum: sum, port: own.port)
     }
 
