@@ -27,6 +27,7 @@ public final class FaultProxy: Sendable {
         var upstream: Int64 = 0 // client → server bytes
         var downstream: Int64 = 0 // server → client bytes
         var armed: (fault: Fault, atUpstreamBytes: Int64)?
+        var armedDown: (fault: Fault, atDownstreamBytes: Int64)?
         var pattern: (fault: Fault, bytes: [UInt8], occurrence: Int, forwardMatch: Bool)?
         var tail: [UInt8] = []
         var fired = 0
@@ -93,7 +94,12 @@ public final class FaultProxy: Sendable {
     public var faultsFired: Int { state.withLock { $0.fired } }
 
     /// True while a fault is armed and has not fired.
-    public var isArmed: Bool { state.withLock { $0.armed != nil || $0.pattern != nil } }
+    public var isArmed: Bool { state.withLock { $0.armed != nil || $0.armedDown != nil || $0.pattern != nil } }
+
+    /// Fires `fault` once the server has sent `bytes` more bytes through the proxy.
+    public func arm(_ fault: Fault, afterDownstreamBytes bytes: Int64) {
+        state.withLock { $0.armedDown = (fault, $0.downstream + bytes) }
+    }
 
     /// Fires `fault` after `seconds`.
     public func arm(_ fault: Fault, afterSeconds seconds: Double) {
@@ -190,6 +196,11 @@ public final class FaultProxy: Sendable {
                         forward = Int(max(0, armed.atUpstreamBytes - s.upstream))
                         fault = armed.fault
                         s.armed = nil
+                    }
+                    if i == 1, let armed = s.armedDown, s.downstream + Int64(n) >= armed.atDownstreamBytes {
+                        forward = Int(max(0, armed.atDownstreamBytes - s.downstream))
+                        fault = armed.fault
+                        s.armedDown = nil
                     }
                     if i == 0, fault == nil, let p = s.pattern, let cut = Self.match(p, tail: &s.tail, chunk: buffer, count: n, remaining: &s.pattern!.occurrence) {
                         forward = cut
