@@ -47,7 +47,6 @@ final class RemoteHarness<Client: RemoteFileClient>: Sendable {
     }
 
     var rows: [String] { sink.rows.map { "\($0["a"]?.description ?? "");\($0["b"]?.description ?? "")" } }
-    var bytesOverTheWire: Int64 { get async { await source.fileSystem.bytesRead } }
 }
 
 func semicolonCSV(_ encoding: TextEncoding = .utf8) -> CSVDecoder {

@@ -4,6 +4,7 @@ import ConnectorKitTesting
 import Foundation
 import Logging
 import Testing
+import TestSupport
 
 /// The throwaway Samba servers of `scripts/smb-start.sh` on 127.0.0.1: `nt1` (SMB1 only, the
 /// Windows XP stand-in, port 4451) and `smb3` (port 4453). Locally the suites are skipped (with
@@ -120,31 +121,38 @@ struct SMBSourceTests {
         #expect(c.filesRestarted == 0)
     }
 
+    /// Counted on the wire, by the fault proxy between the client and the server: the second run
+    /// moves the appended bytes, the identity checks and the protocol's own messages, never the
+    /// 4 MiB already loaded.
     @Test func appendMovesOnlyTheNewBytes() async throws {
         let (local, url) = try TestSamba.folder("smb3")
+        defer { try? FileManager.default.removeItem(atPath: local) }
         let path = "\(local)/big.csv"
         var text = "a;b\r\n"
         var i = 0
         while text.utf8.count < 4 << 20 { i += 1; text += "\(i);\(String(repeating: "x", count: 60))\r\n" }
         try text.write(toFile: path, atomically: false, encoding: .utf8)
-        let h = try SMBHarness(TestSamba.configuration(url))
+        let proxy = try FaultProxy(upstreamPort: TestSamba.ports["smb3"]!)
+        defer { proxy.stop() }
+        let h = try SMBHarness(TestSamba.configuration(url.replacingOccurrences(of: ":4453/", with: ":\(proxy.port)/")))
         try await h.run()
         #expect(h.rows.count == i)
-        let before = await h.bytesOverTheWire
-        #expect(before >= Int64(text.utf8.count))
+        #expect(proxy.bytes.downstream >= Int64(text.utf8.count))
 
         let added = csvLines(1...20)
         let f = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try f.seekToEnd()
         try f.write(contentsOf: Data(added.utf8))
         try f.close()
+        proxy.resetCounters()
         let c = try await h.run()
-        let moved = await h.bytesOverTheWire - before
+        let wire = proxy.bytes
         #expect(h.rows.count == i + 20)
         #expect(c.bytesRead == Int64(added.utf8.count))
-        // The new bytes, plus the checks of the file's identity: its first KiB and the 4 KiB before
-        // the saved position. Never the 4 MiB already loaded.
-        #expect(moved >= Int64(added.utf8.count) && moved <= Int64(added.utf8.count) + 1024 + 4096, "moved \(moved) bytes")
+        // The new bytes, the checks of the file's identity (its first KiB and the 4 KiB before the
+        // saved position) and SMB's own headers, listing and stat replies.
+        #expect(wire.downstream >= Int64(added.utf8.count) && wire.downstream <= Int64(added.utf8.count) + 1024 + 4096 + 16_384,
+                "\(wire.downstream) bytes came from the server, \(wire.upstream) went to it")
     }
 
     @Test func rotatedFileIsReadFromTheStart() async throws {
