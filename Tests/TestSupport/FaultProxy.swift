@@ -28,6 +28,9 @@ public final class FaultProxy: Sendable {
         var downstream: Int64 = 0 // server → client bytes
         var armed: (fault: Fault, atUpstreamBytes: Int64)?
         var armedDown: (fault: Fault, atDownstreamBytes: Int64)?
+        var watched: [UInt8] = []
+        var watchTail: [UInt8] = []
+        var seen = false
         var pattern: (fault: Fault, bytes: [UInt8], occurrence: Int, forwardMatch: Bool)?
         var tail: [UInt8] = []
         var fired = 0
@@ -100,6 +103,14 @@ public final class FaultProxy: Sendable {
     public func arm(_ fault: Fault, afterDownstreamBytes bytes: Int64) {
         state.withLock { $0.armedDown = (fault, $0.downstream + bytes) }
     }
+
+    /// Watches the server → client stream for `text` in clear (e.g. to show that a transfer is
+    /// encrypted, or not); `seenInClear` tells whether it went by.
+    public func watchDownstream(for text: String) {
+        state.withLock { $0.watched = Array(text.utf8); $0.watchTail = []; $0.seen = false }
+    }
+
+    public var seenInClear: Bool { state.withLock { $0.seen } }
 
     /// Fires `fault` after `seconds`.
     public func arm(_ fault: Fault, afterSeconds seconds: Double) {
@@ -208,6 +219,14 @@ public final class FaultProxy: Sendable {
                         s.pattern = nil
                     }
                     if i == 0 { s.upstream += Int64(forward) } else { s.downstream += Int64(forward) }
+                    if i == 1, !s.watched.isEmpty, !s.seen {
+                        let joined = s.watchTail + buffer[0..<forward]
+                        let k = s.watched.count
+                        if joined.count >= k, (0...(joined.count - k)).contains(where: { joined[$0] == s.watched[0] && Array(joined[$0..<($0 + k)]) == s.watched }) {
+                            s.seen = true
+                        }
+                        s.watchTail = Array(joined.suffix(k - 1))
+                    }
                 }
                 if forward > 0 && !writeAll(to, buffer, forward) { return }
                 if let fault {

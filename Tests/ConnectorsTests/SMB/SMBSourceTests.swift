@@ -82,13 +82,22 @@ struct SMBSourceTests {
         #expect(modern.rows.isEmpty)
     }
 
-    @Test func everyEncryptionSettingReadsTheSMB3Share() async throws {
+    /// Each setting reads the share, and the setting shows on the wire (seen through the fault
+    /// proxy): the file's text crosses in clear only with `encryption = "off"`.
+    @Test func everyEncryptionSettingReadsTheSMB3ShareAndShowsOnTheWire() async throws {
         let (local, url) = try TestSamba.folder("smb3")
-        try ("a;b\r\n" + csvLines(1...3)).write(toFile: "\(local)/x.csv", atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: local) }
+        let marker = "PLAINTEXT-MARKER-\(UUID().uuidString)"
+        try ("a;b\r\n" + csvLines(1...3) + "4;\(marker)\r\n").write(toFile: "\(local)/x.csv", atomically: false, encoding: .utf8)
         for setting in [SMBEncryption.auto, .required, .off] {
-            let h = try SMBHarness(TestSamba.configuration(url) { $0.encryption = setting })
+            let proxy = try FaultProxy(upstreamPort: TestSamba.ports["smb3"]!)
+            defer { proxy.stop() }
+            proxy.watchDownstream(for: marker)
+            let h = try SMBHarness(TestSamba.configuration(url.replacingOccurrences(of: ":4453/", with: ":\(proxy.port)/")) { $0.encryption = setting })
             try await h.run()
-            #expect(h.rows.count == 3, "\(setting)")
+            #expect(h.rows.count == 4, "\(setting)")
+            #expect(h.rows.last == "4;\(marker)")
+            #expect(proxy.seenInClear == (setting == .off), "\(setting): the file's text was \(proxy.seenInClear ? "" : "not ")seen in clear on the wire")
         }
     }
 
