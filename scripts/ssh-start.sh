@@ -31,8 +31,14 @@ chmod 0777 "$BASE/data"
 [ -f "$BASE/client/id_ecdsa" ] || ssh-keygen -q -t ecdsa -b 256 -N "" -C sluicetest-ecdsa -f "$BASE/client/id_ecdsa"
 [ -f "$BASE/client/id_rsa" ] || ssh-keygen -q -t rsa -b 3072 -N "" -C sluicetest-rsa -f "$BASE/client/id_rsa"
 [ -f "$BASE/client/id_other" ] || ssh-keygen -q -t ed25519 -N "" -C not-authorized -f "$BASE/client/id_other"
-cat "$BASE/client/id_ed25519.pub" "$BASE/client/id_ed25519_pass.pub" "$BASE/client/id_ecdsa.pub" "$BASE/client/id_rsa.pub" > "$BASE/auth/sluicetest"
-chmod 0644 "$BASE/auth/sluicetest"
+# Files that running servers and tests read are replaced only when their content changes, and then
+# atomically (write beside, rename): a second start (the spare server, mid-suite) must never show
+# a half-written key list to a login in progress.
+put() { # put FILE MODE < content
+  local tmp; tmp=$(mktemp "$1.XXXXXX"); cat > "$tmp"; chmod "$2" "$tmp"
+  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
+}
+cat "$BASE/client/id_ed25519.pub" "$BASE/client/id_ed25519_pass.pub" "$BASE/client/id_ecdsa.pub" "$BASE/client/id_rsa.pub" | put "$BASE/auth/sluicetest" 0644
 for t in ed25519 ecdsa rsa; do
   [ -f "$BASE/hostkeys/ssh_host_${t}_key" ] || ssh-keygen -q -t "$t" -N "" -C "sluice-test-host" -f "$BASE/hostkeys/ssh_host_${t}_key"
 done
@@ -42,9 +48,9 @@ listening() { ss -ltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 
 # Client known_hosts: the ed25519 key only (main and spare share host keys), and every key.
 key() { cut -d' ' -f1,2 "$BASE/hostkeys/ssh_host_$1_key.pub"; }
-{ echo "[127.0.0.1]:2222 $(key ed25519)"; echo "[127.0.0.1]:2224 $(key ed25519)"; } > "$BASE/client/known_hosts"
-{ for t in ed25519 ecdsa rsa; do echo "[127.0.0.1]:2222 $(key $t)"; done; } > "$BASE/client/known_hosts_all"
-echo "[127.0.0.1]:2223 $(key rsa)" > "$BASE/client/known_hosts_rsaonly"
+{ echo "[127.0.0.1]:2222 $(key ed25519)"; echo "[127.0.0.1]:2224 $(key ed25519)"; } | put "$BASE/client/known_hosts" 0644
+{ for t in ed25519 ecdsa rsa; do echo "[127.0.0.1]:2222 $(key $t)"; done; } | put "$BASE/client/known_hosts_all" 0644
+echo "[127.0.0.1]:2223 $(key rsa)" | put "$BASE/client/known_hosts_rsaonly" 0644
 
 for v in "${VARIANTS[@]}"; do
   PORT=$(port_of "$v")
