@@ -1,4 +1,5 @@
 import ConnectorKit
+import Foundation
 import Logging
 
 /// Checks a decoder the way the engine drives it: the same records, dead letters and consumed
@@ -84,8 +85,9 @@ public enum SourceConformance {
     public static func checkResume(source: any Source, decoder: any RecordDecoder, append: () async throws -> Void, expectFirst: Int, expectAppended: Int) async throws {
         let sink = CollectingSink()
         let store = InMemoryCheckpointStore()
-        let pipeline = Pipeline(name: "conformance", source: source, decoder: decoder, transforms: [], sink: sink,
-                                deadLetterPath: "/tmp/sluice-conformance-\(UInt64.random(in: 0...UInt64.max)).jsonl")
+        let deadLetters = NSTemporaryDirectory() + "sluice-conformance-\(UInt64.random(in: 0...UInt64.max)).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: deadLetters) }
+        let pipeline = Pipeline(name: "conformance", source: source, decoder: decoder, transforms: [], sink: sink, deadLetterPath: deadLetters)
         let engine = PipelineEngine(pipeline: pipeline, checkpointStore: store)
         let logger = Logger(label: "conformance")
         try await engine.runOnce(context: RunContext(pipeline: "conformance", logger: logger))

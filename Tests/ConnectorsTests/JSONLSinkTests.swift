@@ -3,9 +3,13 @@ import ConnectorKitTesting
 @testable import Connectors
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct JSONLSinkTests {
-    func tempPath(_ name: String) -> String { NSTemporaryDirectory() + "sluice-jsonl-\(UUID().uuidString.prefix(8))/\(name)" }
+    func tempPath(_ name: String) -> String {
+        let dir = TestCleanup.removeAtExit(NSTemporaryDirectory() + "sluice-jsonl-\(UUID().uuidString.prefix(8))")
+        return "\(dir)/\(name)"
+    }
 
     /// The JSON-lines file read back as conformance rows: every column, in the load's order.
     static func readBack(_ path: String) throws -> [String] {

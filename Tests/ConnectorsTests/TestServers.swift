@@ -4,6 +4,7 @@ import ConnectorKitTesting
 import Foundation
 import Logging
 import Testing
+import TestSupport
 
 enum TestServers {
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
@@ -29,7 +30,7 @@ final class RemoteHarness<Client: RemoteFileClient>: Sendable {
     init(source: TailingSource<RemoteFileSystem<Client>>, encoding: TextEncoding = .utf8) {
         self.source = source
         engine = PipelineEngine(pipeline: Pipeline(name: "remote-test", source: source, decoder: semicolonCSV(encoding), transforms: [], sink: sink,
-                                                   deadLetterPath: "/tmp/sluice-test-remote-dl-\(UUID().uuidString).jsonl"),
+                                                   deadLetterPath: TestCleanup.removeAtExit("/tmp/sluice-test-remote-dl-\(UUID().uuidString).jsonl")),
                                 checkpointStore: InMemoryCheckpointStore())
     }
 

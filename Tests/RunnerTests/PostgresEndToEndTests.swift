@@ -68,6 +68,7 @@ struct PostgresEndToEndTests {
     @Test func sigkillTwentyTimesDuringAPartitionedLoadLosesAndDuplicatesNothing() throws {
         let rows = 1_000_000
         let (dir, table, sum) = try setUp("kill", rows: rows)
+        defer { PG.dropLoad(table, pipeline: "pg_kill") }
         let args = ["once", "pg_kill", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"]
         let kills = try Sluice.killRepeatedly(args, count: 20, maxDelay: 0.6, timeLimit: 300) {
             _ = try? PG.psql("DROP TABLE IF EXISTS \"\(table)\" CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline = 'pg_kill'")
@@ -85,7 +86,7 @@ struct PostgresEndToEndTests {
     func serverRestartInTheMiddleOfALoadIsRetriedWithoutLossOrDuplicates(crash: Bool) throws {
         let own = (port: String(Int(PG.port)! + 1), dir: "/tmp/sluice-test-pg-restart")
         #expect(try PG.script("pg-start.sh", server: own) == 0)
-        defer { _ = try? PG.script("pg-stop.sh", server: own) }
+        defer { _ = try? PG.script("pg-stop.sh", server: own); try? FileManager.default.removeItem(atPath: own.dir) }
         let rows = 1_000_000
         let name = crash ? "restart" : "fastrestart"
         let (dir, table, sum) = try setUp(name, rows: rows, commitRows: 5000, port: own.port)
@@ -113,9 +114,10 @@ struct PostgresEndToEndTests {
     @Test func serverDownAtStartAndUpTwoSecondsLater() throws {
         let own = (port: String(Int(PG.port)! + 1), dir: "/tmp/sluice-test-pg-restart")
         #expect(try PG.script("pg-start.sh", server: own) == 0)
-        defer { _ = try? PG.script("pg-stop.sh", server: own) }
+        defer { _ = try? PG.script("pg-stop.sh", server: own); try? FileManager.default.removeItem(atPath: own.dir) }
         let rows = 100_000
         let (dir, table, sum) = try setUp("late", rows: rows, port: own.port)
+        defer { PG.dropLoad(table, pipeline: "pg_late", port: own.port) }
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try PG.script("pg-stop.sh", server: own) == 0)
         let (p, out, err) = try Sluice.start(["once", "pg_late", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
@@ -133,6 +135,7 @@ struct PostgresEndToEndTests {
 
     @Test func partitionJobMakesThePartitionsAheadForEveryPartitionedTable() throws {
         let (dir, table, _) = try setUp("job", rows: 100)
+        defer { PG.dropLoad(table, pipeline: "pg_job") }
         try Sluice.write("""
             [pipeline]
             name = "nightly"
@@ -176,6 +179,11 @@ struct PostgresEndToEndTests {
 }
 
 extension PG {
+    /// Drops a load's table and checkpoint row (tests leave nothing behind in the shared server).
+    static func dropLoad(_ table: String, pipeline: String, port: String = PG.port) {
+        _ = try? psql("DROP TABLE IF EXISTS \"\(table)\" CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline = '\(pipeline)'", port: port)
+    }
+
     /// A pipeline file loading `rows` simulator rows into a fresh day-partitioned table; returns
     /// its folder, table and the source's `count` sum. `extraSink` adds lines to `[sink]`.
     static func setUpLoad(_ name: String, rows: Int, commitRows: Int = 20000, port: String = PG.port, extraSink: String = "",

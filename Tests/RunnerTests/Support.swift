@@ -1,6 +1,7 @@
 import Foundation
 import MachineSimulator
 import Testing
+import TestSupport
 
 /// Runs the built `sluice` binary, as a user would.
 enum Sluice {
@@ -68,7 +69,7 @@ enum Sluice {
     static func tempDir(_ name: String) throws -> String {
         let d = NSTemporaryDirectory() + "sluice-\(name)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
+        return TestCleanup.removeAtExit(d)
     }
 
     static func write(_ text: String, to path: String) throws {

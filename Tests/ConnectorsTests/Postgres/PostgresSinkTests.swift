@@ -60,6 +60,7 @@ struct PostgresSinkTests {
 
     @Test func everyTypeRoundTripsWithNullsTimeZonesAndDecimalPrecision() async throws {
         let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "types" }
         var cp = try await sink.open(context: context)
         let b = batch(
@@ -90,6 +91,7 @@ struct PostgresSinkTests {
 
     @Test func partitionedLoadOverFortyDaysCreatesExactlyThePartitionsNeeded() async throws {
         let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "readings"; $0.partition = .init(column: "ts") }
         var cp = try await sink.open(context: context)
         // Backlog from 2024: 40 days, 24 rows a day, out of order.
@@ -118,6 +120,7 @@ struct PostgresSinkTests {
 
     @Test func upsertUpdatesChangedRowsAndInsertsNewOnes() async throws {
         let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "veiculos"; $0.mode = .upsert; $0.key = ["placa"] }
         let cp = try await sink.open(context: context)
         let fields = [Field("placa", .string, nullable: false), Field("modelo", .string), Field("km", .int64)]
@@ -187,6 +190,7 @@ struct PostgresSinkTests {
 
     @Test func foreignKeyViolationsAreBisectedToTheBadRows() async throws {
         let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
         try TestPostgres.connection().exec("""
             CREATE TABLE \(schema).veiculos (placa text PRIMARY KEY);
             INSERT INTO \(schema).veiculos VALUES ('A'), ('B'), ('C');
@@ -210,6 +214,7 @@ struct PostgresSinkTests {
 
     @Test func refusedRowsInEarlierStreamedBatchesAreFoundAtFlushAndTheRestLoads() async throws {
         let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
         try TestPostgres.connection().exec("""
             CREATE TABLE \(schema).veiculos (placa text PRIMARY KEY);
             INSERT INTO \(schema).veiculos VALUES ('A'), ('B');
@@ -239,6 +244,7 @@ struct PostgresSinkTests {
 
     @Test func hostileTableNameIsStoredLiterally() async throws {
         let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
         try TestPostgres.connection().exec("CREATE TABLE \(schema).y (id int)")
         let name = "x\"; DROP TABLE y; --"
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = name }
@@ -254,6 +260,7 @@ struct PostgresSinkTests {
 
     @Test func existingTableWithOtherTypesIsReportedByColumn() async throws {
         let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
         try TestPostgres.connection().exec("CREATE TABLE \(schema).t (ts timestamptz, v integer)")
         let sink = TestPostgres.sink { $0.schema = schema }
         _ = try await sink.open(context: context)
