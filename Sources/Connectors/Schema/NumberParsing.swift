@@ -131,7 +131,9 @@ struct NumberParsing: Sendable {
                     }
                 } else {
                     if intDigits > 0 || d != 0 { intDigits += 1 }
-                    if intDigits > 38 { return .failure(.precision) }
+                    // More integer digits than the type holds: out of range now, before the
+                    // value (with its fraction digits still to come) could overflow Int128.
+                    if intDigits > max(0, precision - scale) { return .failure(.precision) }
                     v = v * 10 + Int128(d)
                 }
             } else if c == decimalSeparator && !seenSep {

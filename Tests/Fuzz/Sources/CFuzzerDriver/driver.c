@@ -1,0 +1,1 @@
+/* Intentionally empty: the declaration in include/ is all this module provides. */
