@@ -35,6 +35,43 @@ import Testing
         #expect(r.stderr.contains("\(dir)/b.toml:10: sink.path: environment variable SLUICE_TEST_UNSET_VAR is not set"))
     }
 
+    /// Files that hold raw rows stay private: the state folder, a pipeline's folder, its
+    /// checkpoint, its dead letters and the JSON-lines output are created for the owner only,
+    /// whatever the umask.
+    @Test func stateCheckpointsDeadLettersAndOutputsAreCreatedPrivate() throws {
+        let dir = try Sluice.tempDir("private")
+        try Sluice.write("a,b\n1,x\nnot-a-number,y\n", to: "\(dir)/in/m.csv")
+        try Sluice.write("""
+            [source]
+            type = "files"
+            path = "\(dir)/in"
+            glob = "*.csv"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            [[transform]]
+            type = "schema"
+            [transform.columns]
+            a = "int64"
+            b = "string"
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/out/rows.jsonl"
+            """, to: "\(dir)/conf/p.toml")
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        let r = try Sluice.run(["once", "p", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("1 records written, 1 dead letters"), "\(r.stdout)")
+        func mode(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions]) as? Int) ?? -1 }
+        for folder in ["\(dir)/state", "\(dir)/state/p", "\(dir)/out"] {
+            #expect(mode(folder) == 0o700, "\(folder) is \(String(mode(folder), radix: 8))")
+        }
+        for file in ["\(dir)/state/p/checkpoint.json", "\(dir)/state/p/dead-letter.jsonl", "\(dir)/out/rows.jsonl"] {
+            #expect(mode(file) == 0o600, "\(file) is \(String(mode(file), radix: 8))")
+        }
+    }
+
     @Test func shippedConfigurationValidatesAndLists() throws {
         let r = try Sluice.run(["validate", "--config-dir", "\(Sluice.root)/connectors.d"])
         #expect(r.status == 0, "\(r.stderr)")
