@@ -10,7 +10,7 @@ import TestSupport
 /// committed offset, and every line arrives exactly once, in order, every column intact.
 @Suite(.serialized, .enabled(if: TestSamba.enabled && TestSSH.enabled, "needs the Samba and sshd test servers (under CI this suite always runs)"))
 struct RemoteFaultTests {
-    static let lines = 2_600_000 // ≈ 50 MB
+    static let lines = TestScale.rows(2_600_000) // ≈ 50 MB
 
     /// `a;b` then `n;value n` for n in 1...lines.
     static func writeBigFile(_ path: String) throws {
@@ -45,7 +45,7 @@ struct RemoteFaultTests {
 
     /// Runs a pull through the proxy, injecting `fault` after `afterBytes` from the server; then runs
     /// again and checks the whole file arrived once.
-    func pull<C: RemoteFileClient>(_ harness: RemoteHarness<C>, proxy: FaultProxy, fault: Fault, afterBytes: Int64 = 20_000_000) async throws {
+    func pull<C: RemoteFileClient>(_ harness: RemoteHarness<C>, proxy: FaultProxy, fault: Fault, afterBytes: Int64 = TestScale.bytes(20_000_000)) async throws {
         proxy.arm(fault == .cut ? .cut : .stall, afterDownstreamBytes: afterBytes)
         let started = Date()
         // A lost connection fails the run, or (when the listing survived and only the file's read

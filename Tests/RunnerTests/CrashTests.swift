@@ -1,10 +1,11 @@
 import Foundation
 import MachineSimulator
 import Testing
+import TestSupport
 
 /// Exactly-once under SIGKILL and SIGTERM: the jsonl output holds every source row exactly once.
 @Suite(.serialized) struct CrashTests {
-    static let rows = 1_000_000
+    static let rows = TestScale.rows(1_000_000)
 
     func setUp(_ name: String, rows: Int) throws -> (dir: String, expectedSum: Int64) {
         let dir = try Sluice.tempDir(name)

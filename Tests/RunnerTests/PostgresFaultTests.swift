@@ -10,7 +10,7 @@ import TestSupport
 /// server that starts late).
 @Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct PostgresFaultTests {
-    static let rows = 300_000
+    static let rows = TestScale.rows(300_000)
 
     /// Loads through a fresh proxy; `during` injects the fault while the load runs. Returns the
     /// run's output.
@@ -48,7 +48,7 @@ struct PostgresFaultTests {
     @Test func connectionCutInTheMiddleOfACopy() throws {
         let r = try loadThroughProxy("cut_copy") { proxy, _ in
             // 4 MB into the load: inside a COPY stream (a transaction carries ~1 MB per 20,000 rows).
-            proxy.arm(.cut, afterUpstreamBytes: 4_000_000)
+            proxy.arm(.cut, afterUpstreamBytes: TestScale.bytes(4_000_000))
             #expect(waitUntil(60) { proxy.faultsFired == 1 }, "the cut never fired")
         }
         #expect(r.stderr.contains("retrying in"), "\(r.stderr)")
@@ -78,7 +78,7 @@ struct PostgresFaultTests {
     /// timeout, and the retry loads the rest.
     @Test func stalledConnectionHitsTheTimeoutAndIsRetried() throws {
         let r = try loadThroughProxy("stall", extraSink: "timeout = \"2s\"") { proxy, _ in
-            proxy.arm(.stall, afterUpstreamBytes: 3_000_000)
+            proxy.arm(.stall, afterUpstreamBytes: TestScale.bytes(3_000_000))
             #expect(waitUntil(60) { proxy.faultsFired == 1 }, "the stall never fired")
             // The stalled connection stays stalled; new connections must pass.
             Thread.sleep(forTimeInterval: 3)
@@ -91,8 +91,8 @@ struct PostgresFaultTests {
     /// The reproduction of the data-loss bug: the backend serving Sluice is terminated mid-load
     /// (what a DBA, idle_in_transaction_session_timeout or a failover does); the server stays up.
     @Test func backendTerminatedMidLoadLosesNothing() throws {
-        let rows = 1_000_000
-        let (dir, table, sum) = try PG.setUpLoad("terminate", rows: rows, commitRows: 500_000,
+        let rows = TestScale.rows(1_000_000)
+        let (dir, table, sum) = try PG.setUpLoad("terminate", rows: rows, commitRows: TestScale.rows(500_000),
                                                  extraSink: "", pipelineExtra: "commit_interval = \"1s\"")
         defer { cleanUp(dir, table, "terminate") }
         let (p, out, err) = try Sluice.start(["once", "pg_terminate", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
@@ -112,12 +112,12 @@ struct PostgresFaultTests {
     /// Twenty cuts at random byte counts during one 1M-row load into a day-partitioned table, all
     /// survived by the one run's retries.
     @Test func twentyRandomCutsDuringAPartitionedLoad() throws {
-        let rows = 1_000_000
+        let rows = TestScale.rows(1_000_000)
         var fired = 0
         _ = try loadThroughProxy("cuts20", rows: rows) { proxy, p in
             let deadline = Date().addingTimeInterval(240)
             while fired < 20 && p.isRunning && Date() < deadline {
-                proxy.arm(.cut, afterUpstreamBytes: Int64.random(in: 300_000...2_500_000))
+                proxy.arm(.cut, afterUpstreamBytes: Int64.random(in: TestScale.bytes(300_000)...TestScale.bytes(2_500_000)))
                 _ = waitUntil(30) { proxy.faultsFired > fired || !p.isRunning }
                 fired = proxy.faultsFired
             }

@@ -24,3 +24,11 @@ public enum TestCleanup {
         for p in paths.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: p) }
     }
 }
+
+/// Sizes of the heavy tests (rows, bytes), divided by `SLUICE_TEST_SCALE_DOWN` (default 1): the
+/// sanitizer runs (scripts/sanitize.sh) use 10, since an instrumented build is several times slower.
+public enum TestScale {
+    public static let divisor: Int = max(1, Int(ProcessInfo.processInfo.environment["SLUICE_TEST_SCALE_DOWN"] ?? "") ?? 1)
+    public static func rows(_ n: Int) -> Int { max(1, n / divisor) }
+    public static func bytes(_ n: Int64) -> Int64 { max(1, n / Int64(divisor)) }
+}

@@ -6,6 +6,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
         var finished = false
+        /// Delivered after the remaining elements (the producer failed, the consumer did not).
+        var endError: (any Error)?
         var failure: (any Error)?
         var waitingReceiver: CheckedContinuation<Element?, any Error>?
         var waitingSenders: [CheckedContinuation<Void, any Error>] = []
@@ -66,7 +68,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                 if !s.waitingSenders.isEmpty { s.waitingSenders.removeFirst().resume() }
                 return .value(v)
             }
-            if s.finished { return .end }
+            if s.finished { return s.endError.map { .fail($0) } ?? .end }
             return .wait
         }
         switch step {
@@ -82,7 +84,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                         if !s.waitingSenders.isEmpty { s.waitingSenders.removeFirst().resume() }
                         return .value(v)
                     }
-                    if s.finished { return .end }
+                    if s.finished { return s.endError.map { .fail($0) } ?? .end }
                     s.waitingReceiver = c
                     if !s.waitingSenders.isEmpty { s.waitingSenders.removeFirst().resume() }
                     return .wait
@@ -97,14 +99,16 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
-    /// No more elements will be sent; the receiver gets the remaining ones, then `nil`.
-    public func finish() {
+    /// No more elements will be sent; the receiver gets the remaining ones, then `nil`, or, when
+    /// the producer failed, `error` (what was sent before the failure is still delivered).
+    public func finish(throwing error: (any Error)? = nil) {
         let r: CheckedContinuation<Element?, any Error>? = state.withLock { s in
             s.finished = true
+            s.endError = error
             defer { s.waitingReceiver = nil }
             return s.count == 0 ? s.waitingReceiver : nil
         }
-        r?.resume(returning: nil)
+        if let error { r?.resume(throwing: error) } else { r?.resume(returning: nil) }
     }
 
     /// Fails both ends: waiting and later calls throw `error`.

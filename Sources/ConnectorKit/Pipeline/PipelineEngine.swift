@@ -89,7 +89,8 @@ public struct PipelineEngine: Sendable {
                     try await p.source.run(from: resumeFrom, context: context) { try await events.send($0) }
                     events.finish()
                 } catch {
-                    events.fail(error)
+                    // What was read before the failure still flows downstream and is committed.
+                    events.finish(throwing: error)
                     throw error
                 }
             }
@@ -102,7 +103,7 @@ public struct PipelineEngine: Sendable {
                     items.finish()
                 } catch {
                     events.fail(error)
-                    items.fail(error)
+                    items.finish(throwing: error)
                     throw error
                 }
             }

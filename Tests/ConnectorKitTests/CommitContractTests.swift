@@ -1,0 +1,114 @@
+import ConnectorKit
+import ConnectorKitTesting
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The engine's side of the commit contract (see `Sink`): after the sink fails, nothing is
+/// committed until it is opened again; after the source fails, what the healthy sink holds is.
+@Suite struct CommitContractTests {
+    /// A transactional sink in memory that, like a database connection that drops, loses the rows
+    /// written since its last commit when a write fails, and fails the write of batch `failAt`
+    /// once. It does not refuse a commit after the failure: that part is the engine's to keep.
+    final class DroppingSink: Sink {
+        let inner = CollectingSink()
+        private let failAt: Int
+        private let writes = Mutex(0)
+        init(failAt: Int) { self.failAt = failAt }
+        var checkpointCustody: CheckpointCustody { .sink }
+        func open(context: SinkContext) async throws -> Checkpoint { try await inner.open(context: context) }
+        func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
+            let n = writes.withLock { $0 += 1; return $0 }
+            if n == failAt {
+                inner.crash() // the transaction died with the connection
+                throw ConnectorError(.notConnected, "connection lost (injected)")
+            }
+            return try await inner.write(batch)
+        }
+        func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint { try await inner.commit(checkpoint) }
+    }
+
+    static func batches(_ n: Int) -> [RecordBatch] {
+        (0..<n).map { i in
+            RecordBatch(schema: Schema([Field("x", .int64)]), columns: [Column(.int64([Int64(i * 10), Int64(i * 10 + 1)]))],
+                        origins: RecordOrigins(file: "m", lines: [1, 2], byteOffsets: [0, 1]))
+        }
+    }
+
+    func pipeline(_ source: any Source, _ sink: any Sink, commitRows: Int = 4) -> Pipeline {
+        Pipeline(name: "contract", source: source, decoder: nil, transforms: [], sink: sink,
+                 deadLetterPath: TemporaryFile.path("contract-dl"), commitRows: commitRows)
+    }
+
+    /// The sink fails in the middle of a transaction: the failed run commits nothing more, the
+    /// retry replays from the last durable checkpoint, and every row is there once.
+    @Test func aSinkFailureCommitsNothingAndTheRetryReplays() async throws {
+        let sink = DroppingSink(failAt: 4) // batches 0,1 commit (4 rows); batch 2 pending; batch 3 fails
+        let engine = PipelineEngine(pipeline: pipeline(InMemorySource(batches: Self.batches(6)), sink), checkpointStore: InMemoryCheckpointStore())
+        let context = RunContext(pipeline: "contract", logger: Logger(label: "t"))
+        try await engine.runRetrying(context: context, attempts: 3, maxDelay: 0)
+        let values = sink.inner.rows.compactMap { if case let .int(v) = $0["x"] { v } else { nil } }
+        #expect(values == Self.batches(6).flatMap { b in (0..<b.count).map { if case let .int(v) = b.value(row: $0, column: 0) { v } else { -1 } } },
+                "rows lost or repeated: \(values)")
+        let c = context.stats.counts
+        #expect(c.retries == 1)
+        #expect(c.recordsWritten == 12, "committed count \(c.recordsWritten)")
+        #expect(c.recordsRolledBack == 2, "rolled back \(c.recordsRolledBack)") // batch 2, lost with the failure
+    }
+
+    /// A source that fails after some batches: the sink is healthy, so what it holds is committed.
+    struct FailingSource: Source {
+        let batches: [RecordBatch]
+        func run(from checkpoint: Checkpoint, context: RunContext, emit: @Sendable (SourceEvent) async throws -> Void) async throws {
+            let done = Int(checkpoint.files["memory"]?.offset ?? 0)
+            for (i, b) in batches.enumerated() where i >= done {
+                var cursor = FileCursor()
+                cursor.offset = Int64(i + 1)
+                try await emit(.records(b, file: "memory", cursor: cursor))
+            }
+            throw ConnectorError(.io, "the share went away (injected)")
+        }
+    }
+
+    @Test func aSourceFailureCommitsWhatTheHealthySinkHolds() async throws {
+        let sink = CollectingSink()
+        let engine = PipelineEngine(pipeline: pipeline(FailingSource(batches: Self.batches(3)), sink, commitRows: 1000), checkpointStore: InMemoryCheckpointStore())
+        await #expect(throws: ConnectorError.self) {
+            try await engine.runOnce(context: RunContext(pipeline: "contract", logger: Logger(label: "t")))
+        }
+        #expect(sink.rows.count == 6)
+        #expect(sink.checkpoint.files["memory"]?.offset == 3)
+    }
+
+    /// The suite's severed-connection check fails a sink that commits after a failed write.
+    @Test func theSeveredCheckCatchesASinkThatCommitsAfterAFailure() async throws {
+        let store = InMemoryCheckpointStore()
+        let shared = CollectingSink()
+        final class Severable: Sink, @unchecked Sendable {
+            // @unchecked: `severed` is set by the test between awaited calls, never concurrently.
+            let inner: CollectingSink
+            var severed = false
+            init(_ inner: CollectingSink) { self.inner = inner }
+            var checkpointCustody: CheckpointCustody { .sink }
+            func open(context: SinkContext) async throws -> Checkpoint { try await inner.open(context: context) }
+            func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
+                if severed { severed = false; inner.crash(); throw ConnectorError(.notConnected, "severed") }
+                return try await inner.write(batch)
+            }
+            func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint { try await inner.commit(checkpoint) }
+        }
+        let sink = Severable(shared)
+        let target = SinkConformance.Target(pipeline: "broken", makeSink: { sink }, store: store,
+                                            readBack: { shared.batches.flatMap { b in (0..<b.count).map { SinkConformance.canonical(b, row: $0) } } })
+        await #expect(throws: SinkConformance.Failure.self) {
+            try await SinkConformance.checkSevered(target, sever: { sink.severed = true }, restore: {})
+        }
+    }
+}
+
+enum TemporaryFile {
+    static func path(_ name: String) -> String {
+        NSTemporaryDirectory() + "sluice-\(name)-\(UInt64.random(in: 0...UInt64.max)).jsonl"
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the unit and end-to-end tests once under a sanitizer, with the `sluice` binary they drive
+# built with the same sanitizer:
+#
+#   bash scripts/sanitize.sh address     # AddressSanitizer (out-of-bounds, use after free)
+#   bash scripts/sanitize.sh thread      # ThreadSanitizer (data races)
+#
+# The test servers must be running (scripts/test.sh starts them). Heavy tests shrink by
+# SLUICE_TEST_SCALE_DOWN (default 10 here): an instrumented build is several times slower.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SANITIZER=${1:?usage: sanitize.sh address|thread}
+case "$SANITIZER" in address|thread) ;; *) echo "error: address or thread" >&2; exit 2 ;; esac
+source scripts/setup.sh >/dev/null
+BUILD=".build-$SANITIZER"
+export SLUICE_TEST_SCALE_DOWN=${SLUICE_TEST_SCALE_DOWN:-10}
+export SLUICE_TEST_PG=${SLUICE_TEST_PG:-postgresql://postgres:testpw@127.0.0.1:55432/postgres}
+export SLUICE_PG_DIR=${SLUICE_PG_DIR:-/tmp/sluice-test-pg}
+swift build --build-path "$BUILD" --sanitize="$SANITIZER" --build-tests
+export SLUICE_BIN="$PWD/$BUILD/debug/sluice"
+# Leak reports from the Swift runtime and TOMLKit (see Tests/Fuzz/lsan-suppressions.txt) are not
+# failures of ours; every other ASan report is. TSan reports fail the run (halt_on_error).
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export LSAN_OPTIONS="suppressions=$PWD/Tests/Fuzz/lsan-suppressions.txt"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan-suppressions.txt"
+swift test --build-path "$BUILD" --sanitize="$SANITIZER" --skip-build 2>&1 | tee "$BUILD/test-output.txt"
