@@ -141,6 +141,25 @@ struct SFTPSourceTests {
         try await SFTPHarness(TestSSH.configuration(url) { $0.knownHosts = empty }).run()
     }
 
+    /// A refused host key ends the attempt's SSH session and socket: twenty refusals through the
+    /// fault proxy leave no connection open (each leaked socket would stay open at the proxy).
+    @Test func refusedHostKeysLeakNoSessionOrSocket() async throws {
+        let (_, url) = try TestSSH.folder()
+        let proxy = try FaultProxy(upstreamPort: 2222)
+        defer { proxy.stop() }
+        let empty = try TestSSH.knownHosts([])
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let h = try SFTPHarness(TestSSH.configuration(url.replacingOccurrences(of: ":2222/", with: ":\(proxy.port)/")) { $0.knownHosts = empty })
+        for _ in 0..<20 {
+            let e = await h.failure()
+            #expect(e?.code == .authentication)
+        }
+        #expect(proxy.connections.accepted >= 20)
+        let deadline = Date().addingTimeInterval(5)
+        while proxy.connections.open > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(proxy.connections.open == 0, "\(proxy.connections.open) connections still open after 20 refused host keys")
+    }
+
     @Test func changedHostKeyIsRefusedLoudlyEvenWithAcceptNew() async throws {
         let (_, url) = try TestSSH.folder()
         let otherKey = try String(contentsOfFile: "\(TestSSH.client)/id_other.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
