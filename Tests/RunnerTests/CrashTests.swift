@@ -104,7 +104,9 @@ import TestSupport
     /// complete when the signal arrives; the daemon finishes the batch, commits, exits 0, and the
     /// file holds exactly what the checkpoint committed, less than the whole load.
     @Test func sigtermFinishesTheBatchCommitsAndExitsZero() throws {
-        let rows = Self.rows
+        // Not scaled down under sanitizers: a small load fits in the stages' queues, and then the
+        // drain legitimately finishes all of it.
+        let rows = 1_000_000
         let (dir, sum) = try setUp("term", rows: rows)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])

@@ -91,7 +91,7 @@ struct PostgresEndToEndTests {
         defer { _ = try? PG.script("pg-stop.sh", server: own); try? FileManager.default.removeItem(atPath: own.dir) }
         let rows = TestScale.rows(1_000_000)
         let name = crash ? "restart" : "fastrestart"
-        let (dir, table, sum) = try setUp(name, rows: rows, commitRows: 5000, port: own.port)
+        let (dir, table, sum) = try setUp(name, rows: rows, commitRows: TestScale.rows(5000), port: own.port)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (p, out, err) = try Sluice.start(["once", "pg_\(name)", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
         let collected = Sluice.collect(out, err)

@@ -14,7 +14,7 @@ struct PostgresFaultTests {
 
     /// Loads through a fresh proxy; `during` injects the fault while the load runs. Returns the
     /// run's output.
-    func loadThroughProxy(_ name: String, rows: Int = rows, commitRows: Int = 20_000, extraSink: String = "",
+    func loadThroughProxy(_ name: String, rows: Int = rows, commitRows: Int = TestScale.rows(20_000), extraSink: String = "",
                           _ during: (FaultProxy, Process) throws -> Void) throws -> Sluice.Result {
         let proxy = try FaultProxy(upstreamPort: Int(PG.port)!)
         defer { proxy.stop() }

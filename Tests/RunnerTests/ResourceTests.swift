@@ -14,6 +14,18 @@ struct ResourceTests {
         var description: String { "\(threads) threads, \(descriptors) descriptors, \(rssKiB / 1024) MiB" }
     }
 
+    /// The least of a few samples 50 ms apart: a connection or thread that exists only in the
+    /// middle of a run is not growth.
+    static func settledSample(_ pid: Int32) -> Sample {
+        var best = sample(pid)
+        for _ in 0..<8 {
+            Thread.sleep(forTimeInterval: 0.05)
+            let s = sample(pid)
+            best = Sample(threads: min(best.threads, s.threads), descriptors: min(best.descriptors, s.descriptors), rssKiB: min(best.rssKiB, s.rssKiB))
+        }
+        return best
+    }
+
     static func sample(_ pid: Int32) -> Sample {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? -1
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
@@ -50,6 +62,8 @@ struct ResourceTests {
             }
         }
     }
+
+    static let underAddressSanitizer = (ProcessInfo.processInfo.environment["ASAN_OPTIONS"] ?? "").isEmpty == false
 
     @Test func threeHundredRunsThatFailAndSucceedLeaveThreadsDescriptorsAndMemoryFlat() throws {
         let dir = try Sluice.tempDir("resources")
@@ -148,10 +162,10 @@ struct ResourceTests {
             return false
         }
         #expect(waitForRuns(100, 60), "only \(runs()) runs in 60 s: \(counter.tail)")
-        let warm = Self.sample(p.processIdentifier)
+        let warm = Self.settledSample(p.processIdentifier)
         let warmRuns = runs()
         #expect(waitForRuns(warmRuns + 300, 120), "only \(runs() - warmRuns) more runs in 120 s")
-        let end = Self.sample(p.processIdentifier)
+        let end = Self.settledSample(p.processIdentifier)
         let total = runs() - warmRuns
         kill(p.processIdentifier, SIGTERM)
         let stopped = Date().addingTimeInterval(30)
@@ -162,7 +176,11 @@ struct ResourceTests {
         #expect(counter.ok >= 150, "only \(counter.ok) successful runs")
         #expect(end.threads <= warm.threads + 2, "threads grew: \(warm) → \(end)")
         #expect(end.descriptors <= warm.descriptors + 2, "descriptors grew: \(warm) → \(end)")
-        #expect(end.rssKiB <= warm.rssKiB + 12 * 1024, "memory grew: \(warm) → \(end)")
+        // AddressSanitizer keeps freed memory in quarantine (up to 256 MiB), so resident memory
+        // says nothing about leaks there; threads and descriptors still do.
+        if !Self.underAddressSanitizer {
+            #expect(end.rssKiB <= warm.rssKiB + 12 * 1024, "memory grew: \(warm) → \(end)")
+        }
         #expect(!p.isRunning && p.terminationStatus == 0)
     }
 }

@@ -116,7 +116,8 @@ public struct PipelineEngine: Sendable {
                     guard let item = next else { break }
                     try await sinkStage.handle(item)
                 }
-                // The source or a transform failed: the sink is healthy, so keep what it holds.
+                // The input ended, or the source or a transform failed: either way the sink is
+                // healthy, so what it holds is committed.
                 try await sinkStage.commitIfDirty()
             } catch {
                 // The sink stage failed (write, flush, dead letters or commit): commit nothing.

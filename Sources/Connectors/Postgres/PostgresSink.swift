@@ -49,7 +49,7 @@ public actor PostgresSink: Sink {
         pipeline = context.pipeline
         // Whatever the last attempt left (a dead or half-used connection, an open transaction) is
         // dropped: the server rolls it back, and the checkpoint row says what is durable.
-        dropConnection()
+        dropConnection(politely: !failed)
         failed = false
         let conn = try connect()
         try run {
@@ -104,7 +104,7 @@ public actor PostgresSink: Sink {
 
     /// Rolls back what was not committed, closes the connection and ends its thread.
     public func close() async throws {
-        dropConnection()
+        dropConnection(politely: !failed)
         executor.shutdown()
     }
 
@@ -130,8 +130,11 @@ public actor PostgresSink: Sink {
         }
     }
 
-    private func dropConnection() {
-        if let connection, connection.isAlive {
+    /// Forgets the connection (closing it makes the server roll back what it did not commit).
+    /// `politely` first ends an open COPY and rolls back; never on a connection that failed, where
+    /// each of those could wait out the whole timeout again.
+    private func dropConnection(politely: Bool = false) {
+        if politely, let connection, connection.isAlive {
             if copyOpen { connection.abortCopy("sluice: closed without commit") }
             if inTransaction { _ = try? connection.exec("ROLLBACK") }
         }
