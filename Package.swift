@@ -69,7 +69,7 @@ let package = Package(
             dependencies: ["ConnectorKit", "Connectors", "MachineSimulator"]
         ),
         // Test support: the TCP fault proxy, and the child process the sink conformance kills.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ConnectorKit"], path: "Tests/TestSupport"),
         .executableTarget(
             name: "SinkConformanceChild",
             dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", .product(name: "Logging", package: "swift-log")],

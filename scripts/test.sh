@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: unit tests, the CLI end to end, SIGKILL/SIGTERM
-# exactly-once, the PostgreSQL sink and the SMB and SFTP sources against real servers started here on
-# 127.0.0.1 (PostgreSQL; Samba as an SMB1-only XP stand-in and as SMB3; OpenSSH sshd).
+# exactly-once, faults on the wire (a TCP fault proxy), the PostgreSQL sink and the SMB and SFTP
+# sources against real servers started here on 127.0.0.1 (PostgreSQL; Samba as an SMB1-only XP
+# stand-in and as SMB3; OpenSSH sshd); then each fuzzer for 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -15,3 +16,6 @@ swift build -c release --product sluice --static-swift-stdlib
 export SLUICE_BIN="$PWD/.build/release/sluice"
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
+# The parsers of outside input under libFuzzer and AddressSanitizer, briefly (README: "Fuzzing and
+# sanitizers" says how to run them for hours).
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh

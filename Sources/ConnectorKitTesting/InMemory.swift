@@ -1,5 +1,4 @@
 import ConnectorKit
-import Synchronization
 
 /// A source that emits the given batches once, each with a cursor that counts rows, so that a
 /// re-run from the committed checkpoint emits nothing again.
@@ -31,7 +30,7 @@ public final class CollectingSink: Sink {
         var checkpoint = Checkpoint()
         var commits = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 
@@ -68,7 +67,7 @@ public final class CollectingSink: Sink {
 
 /// A checkpoint store in memory.
 public final class InMemoryCheckpointStore: CheckpointStore {
-    private let value = Mutex<Checkpoint?>(nil)
+    private let value = Locked<Checkpoint?>(nil)
     public init() {}
     public func load() throws -> Checkpoint? { value.withLock { $0 } }
     public func save(_ checkpoint: Checkpoint) throws { value.withLock { $0 = checkpoint } }
@@ -81,7 +80,7 @@ public final class InMemoryFileSystem: FileSystem {
         var bytesRead: Int64 = 0
         var failReads: [String: FileSystemError.Kind] = [:]
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

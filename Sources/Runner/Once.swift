@@ -112,9 +112,8 @@ final class ProgressLine: Sendable {
     }
 }
 
-import Synchronization
 final class LockedTask: Sendable {
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let task = Locked<Task<Void, Never>?>(nil)
     func set(_ t: Task<Void, Never>) { task.withLock { $0 = t } }
     func cancel() { task.withLock { $0?.cancel() } }
 }

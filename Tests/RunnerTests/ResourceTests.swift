@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import Synchronization
 import Testing
@@ -36,7 +37,7 @@ struct ResourceTests {
 
     /// Counts the daemon's finished and failed runs from its log, as it writes it.
     final class RunCounter: Sendable {
-        private let counts = Mutex((ok: 0, failed: 0, tail: ""))
+        private let counts = Locked((ok: 0, failed: 0, tail: ""))
         var ok: Int { counts.withLock { $0.ok } }
         var failed: Int { counts.withLock { $0.failed } }
         var tail: String { counts.withLock { $0.tail } }

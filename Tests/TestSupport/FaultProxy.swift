@@ -1,8 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConnectorKit
 import Foundation
-import Synchronization
+
 
 /// A TCP proxy for fault tests, on 127.0.0.1 only, between a client under test and a real server
 /// (PostgreSQL, Samba, sshd). It forwards bytes both ways and, when told, cuts every connection
@@ -42,7 +43,7 @@ public final class FaultProxy: Sendable {
     public let port: Int
     public let upstreamPort: Int
     private let listener: Int32
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Listens on an ephemeral port of 127.0.0.1 and forwards to 127.0.0.1:`upstreamPort`.
     public init(upstreamPort: Int) throws {

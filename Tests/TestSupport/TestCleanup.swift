@@ -1,13 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConnectorKit
 import Foundation
 import Synchronization
 
 /// Removes what tests leave in /tmp (inputs of hundreds of MB, outputs, dead letters) when the
 /// test process exits, passed or failed.
 public enum TestCleanup {
-    private static let paths = Mutex<[String]>([])
+    private static let paths = Locked<[String]>([])
     private static let registered = Atomic<Bool>(false)
 
     /// Registers `path` (a file or a folder) for removal at exit and returns it.

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A single-producer, single-consumer async queue with a fixed capacity: `send` suspends while it
 /// is full. This is the back-pressure between pipeline stages, keeping memory flat whatever the input size.
@@ -18,7 +17,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     private enum ReceiveStep { case value(Element), end, fail(any Error), wait }
 
     private let capacity: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(capacity: Int) {
         precondition(capacity > 0)

@@ -26,7 +26,7 @@ public struct RunContext: Sendable {
 
 /// Counters of one run, updated by the stages and read by progress output and metrics.
 public final class RunStats: Sendable {
-    private let state = Mutex(Counts())
+    private let state = Locked(Counts())
 
     public struct Counts: Sendable, Equatable {
         public var filesOpened = 0
