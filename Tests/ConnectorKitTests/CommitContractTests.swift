@@ -37,8 +37,9 @@ import Testing
     }
 
     func pipeline(_ source: any Source, _ sink: any Sink, commitRows: Int = 4) -> Pipeline {
+        // Commits by row count only (never by the clock), so what is committed when is certain.
         Pipeline(name: "contract", source: source, decoder: nil, transforms: [], sink: sink,
-                 deadLetterPath: TemporaryFile.path("contract-dl"), commitRows: commitRows)
+                 deadLetterPath: TemporaryFile.path("contract-dl"), commitRows: commitRows, commitSeconds: 3600)
     }
 
     /// The sink fails in the middle of a transaction: the failed run commits nothing more, the

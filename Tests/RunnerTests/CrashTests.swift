@@ -16,22 +16,7 @@ import TestSupport
             name = "load"
             schedule = "every 1s"
             commit_rows = 20000
-            [source]
-            type = "files"
-            path = "\(dir)/in"
-            glob = "**/*.csv"
-            settle = "0s"
-            [[transform]]
-            type = "csv"
-            [[transform]]
-            type = "schema"
-            [transform.columns]
-            timestamp = "timestamp"
-            machine = "string"
-            temperature = "float64"
-            pressure = "decimal(8,2)"
-            status = "string"
-            count = "int64"
+            \(Sluice.simulatorInput(dir, requiredTimestamp: false))
             [sink]
             type = "jsonl"
             path = "\(dir)/out.jsonl"

@@ -199,22 +199,7 @@ extension PG {
             name = "pg_\(name)"
             commit_rows = \(commitRows)
             \(pipelineExtra)
-            [source]
-            type = "files"
-            path = "\(dir)/in"
-            glob = "**/*.csv"
-            settle = "0s"
-            [[transform]]
-            type = "csv"
-            [[transform]]
-            type = "schema"
-            [transform.columns]
-            timestamp = { type = "timestamp", nullable = false }
-            machine = "string"
-            temperature = "float64"
-            pressure = "decimal(8,2)"
-            status = "string"
-            count = "int64"
+            \(Sluice.simulatorInput(dir, requiredTimestamp: true))
             [sink]
             type = "postgres"
             url = "\(PG.url(port: port))"

@@ -15,10 +15,11 @@ struct PostgresFaultTests {
     /// Loads through a fresh proxy; `during` injects the fault while the load runs. Returns the
     /// run's output.
     func loadThroughProxy(_ name: String, rows: Int = rows, commitRows: Int = TestScale.rows(20_000), extraSink: String = "",
-                          _ during: (FaultProxy, Process) throws -> Void) throws -> Sluice.Result {
+                          pipelineExtra: String = "", _ during: (FaultProxy, Process) throws -> Void) throws -> Sluice.Result {
         let proxy = try FaultProxy(upstreamPort: Int(PG.port)!)
         defer { proxy.stop() }
-        let (dir, table, sum) = try PG.setUpLoad(name, rows: rows, commitRows: commitRows, port: String(proxy.port), extraSink: extraSink)
+        let (dir, table, sum) = try PG.setUpLoad(name, rows: rows, commitRows: commitRows, port: String(proxy.port), extraSink: extraSink,
+                                                 pipelineExtra: pipelineExtra)
         defer { cleanUp(dir, table, name) }
         let (p, out, err) = try Sluice.start(["once", "pg_\(name)", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
         let collected = Sluice.collect(out, err)
@@ -100,7 +101,8 @@ struct PostgresFaultTests {
         #expect(waitUntil(60) { (try? PG.psql("SELECT count(*) FROM sluice_checkpoints WHERE pipeline = 'pg_terminate'")) == "1" })
         // Past the first commit, in the middle of a transaction.
         Thread.sleep(forTimeInterval: 0.3)
-        let killed = try PG.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = 'postgres'")
+        // Only this load's backend: each connection names its pipeline (other suites run alongside).
+        let killed = try PG.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sluice/pg_terminate'")
         #expect(p.isRunning && killed == "1", "the load was not running when its backend was terminated (\(killed))")
         let result = Sluice.finish(p, collected, timeLimit: 180)
         #expect(result.status == 0, "\(result.stderr)")
@@ -114,10 +116,12 @@ struct PostgresFaultTests {
     @Test func twentyRandomCutsDuringAPartitionedLoad() throws {
         let rows = TestScale.rows(1_000_000)
         var fired = 0
-        _ = try loadThroughProxy("cuts20", rows: rows) { proxy, p in
+        // Small transactions (1,000 rows, about 55 kB) so that most attempts commit something
+        // before their cut, 50–250 kB later: every cut lands in a different place of the load.
+        _ = try loadThroughProxy("cuts20", rows: rows, commitRows: 1000, pipelineExtra: "batch_rows = 500") { proxy, p in
             let deadline = Date().addingTimeInterval(240)
             while fired < 20 && p.isRunning && Date() < deadline {
-                proxy.arm(.cut, afterUpstreamBytes: Int64.random(in: TestScale.bytes(300_000)...TestScale.bytes(2_500_000)))
+                proxy.arm(.cut, afterUpstreamBytes: Int64.random(in: 50_000...250_000))
                 _ = waitUntil(30) { proxy.faultsFired > fired || !p.isRunning }
                 fired = proxy.faultsFired
             }

@@ -66,6 +66,29 @@ enum Sluice {
         return Result(status: p.terminationStatus, stdout: String(decoding: c.out, as: UTF8.self), stderr: String(decoding: c.err, as: UTF8.self))
     }
 
+    /// `[source]` and `[[transform]]`s reading the simulator's Linux CSV under `dir/in`, cast to
+    /// its six columns: what the crash and PostgreSQL tests load.
+    static func simulatorInput(_ dir: String, requiredTimestamp: Bool) -> String {
+        """
+        [source]
+        type = "files"
+        path = "\(dir)/in"
+        glob = "**/*.csv"
+        settle = "0s"
+        [[transform]]
+        type = "csv"
+        [[transform]]
+        type = "schema"
+        [transform.columns]
+        timestamp = \(requiredTimestamp ? "{ type = \"timestamp\", nullable = false }" : "\"timestamp\"")
+        machine = "string"
+        temperature = "float64"
+        pressure = "decimal(8,2)"
+        status = "string"
+        count = "int64"
+        """
+    }
+
     static func tempDir(_ name: String) throws -> String {
         let d = NSTemporaryDirectory() + "sluice-\(name)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)

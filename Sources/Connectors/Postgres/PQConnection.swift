@@ -35,9 +35,10 @@ final class PQConnection {
 
     /// Connects with a URL (`postgresql://…`) or a `key=value` string; `password` overrides the one
     /// in it (libpq also reads `~/.pgpass` and `PGPASSWORD` by itself).
-    init(conninfo: String, password: String?, connectTimeout: Int, ioTimeout: Double = 300) throws(PQError) {
+    /// `applicationName` shows in `pg_stat_activity` (the sink names its pipeline there).
+    init(conninfo: String, password: String?, connectTimeout: Int, ioTimeout: Double = 300, applicationName: String = "sluice") throws(PQError) {
         var keys = ["dbname", "application_name"]
-        var values = [conninfo, "sluice"]
+        var values = [conninfo, String(applicationName.utf8.prefix(63)) ?? "sluice"]
         if let password { keys.append("password"); values.append(password) }
         let cKeys = keys.map { strdup($0) } + [nil]
         let cValues = values.map { strdup($0) } + [nil]

@@ -152,7 +152,7 @@ public actor PostgresSink: Sink {
         }
         do {
             let c = try PQConnection(conninfo: configuration.url, password: password, connectTimeout: max(1, Int(configuration.connectTimeout.seconds)),
-                                     ioTimeout: configuration.timeout.seconds)
+                                     ioTimeout: configuration.timeout.seconds, applicationName: "sluice/\(pipeline)")
             connection = c
             tableSchema = nil
             knownPartitions = []
