@@ -171,7 +171,11 @@ struct TOMLKeyLocator {
                 if d == UInt8(ascii: "]") { advance(); return }
                 if d == UInt8(ascii: ",") { advance(); continue }
                 record(path + [String(index)], at: line)
+                let before = i
                 scanValue(path + [String(index)])
+                // A character no value starts with (a stray `}` in an array): step over it, or
+                // this loop would never end (found by fuzzing).
+                if i == before { advance() }
                 index += 1
             }
         }
