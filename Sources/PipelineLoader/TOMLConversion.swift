@@ -23,6 +23,10 @@ final class TOMLConversion {
     }
 
     static func parseCollecting(_ text: String, file: String, environment: [String: String]) throws(ConfigError) -> (ConfigNode, [ConfigError]) {
+        let locator = TOMLKeyLocator(text)
+        if let line = locator.namelessHeaderLine {
+            throw ConfigError(file: file, line: line, keyPath: "", message: "TOML syntax error: a table header needs a name, as in [source] or [[transform]]")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -31,7 +35,7 @@ final class TOMLConversion {
         } catch {
             throw ConfigError(file: file, line: nil, keyPath: "", message: "TOML syntax error: \(error)")
         }
-        let conversion = TOMLConversion(file: file, locator: TOMLKeyLocator(text), environment: environment)
+        let conversion = TOMLConversion(file: file, locator: locator, environment: environment)
         let node = conversion.node(table.tomlValue, path: [])
         return (node, conversion.errors)
     }

@@ -1,7 +1,8 @@
 /// Finds the line of every key in a TOML text, and the order keys were written in.
 ///
 /// TOMLKit (toml++) reports positions only for syntax errors and returns tables in sorted order,
-/// so this small scanner runs over the (already valid) text to recover both. Paths use the same
+/// so this small scanner runs over the text to recover both. It runs first, on any text (it is
+/// fuzzed), and also finds the nameless table headers that toml++ cannot be trusted with. Paths use the same
 /// form as `ConfigNode.path`: array-of-tables elements and array items are numbered from 0.
 struct TOMLKeyLocator {
     private(set) var positions: [[String]: (line: Int, order: Int)] = [:]
@@ -10,6 +11,9 @@ struct TOMLKeyLocator {
     private var line = 1
     private var order = 0
     private var arrayTableCounts: [[String]: Int] = [:]
+    /// The first table header with no name (`[ = …`, `[[]]`): TOMLKit's parser (toml++) asserts
+    /// on some of these instead of reporting them, so they are reported before it runs.
+    private(set) var namelessHeaderLine: Int?
 
     init(_ text: String) {
         bytes = Array(text.utf8)
@@ -67,6 +71,7 @@ struct TOMLKeyLocator {
                 if isArray { advance() }
                 skipSpaces()
                 let path = readKeyPath()
+                if path.isEmpty && namelessHeaderLine == nil { namelessHeaderLine = headerLine }
                 while let d = current, d != 0x0A { advance() }
                 if isArray {
                     let parent = resolve(Array(path.dropLast()))

@@ -63,4 +63,19 @@ import Testing
         }
         #expect(done.wait(timeout: .now() + 10) == .success, "loading the file did not finish within 10 s")
     }
+
+    /// `[[= "schema"` (a header with no name) made TOMLKit's parser, toml++, fail an internal
+    /// assertion (an abort in debug builds, undefined behaviour in release ones). It is now a
+    /// syntax error with its line, found before the parser runs.
+    @Test func tableHeaderWithoutANameIsASyntaxErrorNotAnAbort() {
+        for text in ["[pipeline]\nname = \"x\"\n[[= \"schema\"\n", "# c\n\n[ = 1]\n"] {
+            do {
+                _ = try PipelineFileLoader(environment: [:]).loadAny(text: text, file: "p.toml")
+                Issue.record("accepted: \(text)")
+            } catch {
+                let message = error.errors.first.map { "\($0)" } ?? ""
+                #expect(message.contains("p.toml:3") && message.contains("table header needs a name"), "\(message)")
+            }
+        }
+    }
 }
