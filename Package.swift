@@ -75,7 +75,7 @@ let package = Package(
             dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SinkConformanceChild"
         ),
-        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "ConnectorKitTesting"]),
+        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "ConnectorKitTesting", "TestSupport"]),
         .testTarget(
             name: "ConnectorsTests",
             dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator", "TestSupport", "SinkConformanceChild"]

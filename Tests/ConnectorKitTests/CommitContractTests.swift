@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 
 /// The engine's side of the commit contract (see `Sink`): after the sink fails, nothing is
 /// committed until it is opened again; after the source fails, what the healthy sink holds is.
@@ -39,7 +40,7 @@ import Testing
     func pipeline(_ source: any Source, _ sink: any Sink, commitRows: Int = 4) -> Pipeline {
         // Commits by row count only (never by the clock), so what is committed when is certain.
         Pipeline(name: "contract", source: source, decoder: nil, transforms: [], sink: sink,
-                 deadLetterPath: TemporaryFile.path("contract-dl"), commitRows: commitRows, commitSeconds: 3600)
+                 deadLetterPath: TestCleanup.removeAtExit(NSTemporaryDirectory() + "sluice-contract-dl-\(UInt64.random(in: 0...UInt64.max)).jsonl"), commitRows: commitRows, commitSeconds: 3600)
     }
 
     /// The sink fails in the middle of a transaction: the failed run commits nothing more, the
@@ -105,11 +106,5 @@ import Testing
         await #expect(throws: SinkConformance.Failure.self) {
             try await SinkConformance.checkSevered(target, sever: { sink.severed = true }, restore: {})
         }
-    }
-}
-
-enum TemporaryFile {
-    static func path(_ name: String) -> String {
-        NSTemporaryDirectory() + "sluice-\(name)-\(UInt64.random(in: 0...UInt64.max)).jsonl"
     }
 }

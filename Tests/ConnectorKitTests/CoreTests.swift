@@ -2,6 +2,7 @@ import ConnectorKit
 import ConnectorKitTesting
 import Logging
 import Testing
+import TestSupport
 
 @Suite struct GlobTests {
     @Test func matchesSegments() {
@@ -128,7 +129,7 @@ import Testing
                                 origins: RecordOrigins(file: "m", lines: [1, 2, 3], byteOffsets: [0, 1, 2]))
         let sink = CollectingSink()
         let pipeline = Pipeline(name: "t", source: InMemorySource(batches: [batch, batch]), decoder: nil, transforms: [], sink: sink,
-                                deadLetterPath: "/tmp/sluice-test-engine-\(UInt32.random(in: 0...UInt32.max)).jsonl")
+                                deadLetterPath: TestCleanup.removeAtExit("/tmp/sluice-test-engine-\(UInt32.random(in: 0...UInt32.max)).jsonl"))
         let engine = PipelineEngine(pipeline: pipeline, checkpointStore: InMemoryCheckpointStore())
         try await engine.runOnce(context: RunContext(pipeline: "t", logger: Logger(label: "t")))
         try await engine.runOnce(context: RunContext(pipeline: "t", logger: Logger(label: "t")))
