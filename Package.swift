@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ConnectorKitTesting", targets: ["ConnectorKitTesting"]),
         .library(name: "Connectors", targets: ["Connectors"]),
         .library(name: "PipelineLoader", targets: ["PipelineLoader"]),
+        .library(name: "Parquet", targets: ["Parquet"]),
         .executable(name: "sluice", targets: ["Runner"]),
         .executable(name: "bench", targets: ["Bench"]),
     ],
@@ -40,6 +41,15 @@ let package = Package(
         .systemLibrary(name: "CSMBClient", pkgConfig: "smbclient", providers: [.apt(["libsmbclient-dev"])]),
         // libssh2 (Debian: libssh2-1-dev), wrapped once in Connectors/SFTP/SSHSession.swift.
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
+        // Block compression for Parquet pages: libzstd (libzstd-dev), libsnappy (libsnappy-dev) and
+        // zlib (zlib1g-dev), each wrapped once in CompressionCodecs.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CompressionCodecs", dependencies: ["CZstd", "CSnappy", "CZlib"]),
+        // The Parquet writer and reader, written from the specification (no Parquet library exists
+        // for Swift here). Depends on ConnectorKit's record types only, not on Connectors.
+        .target(name: "Parquet", dependencies: ["ConnectorKit", "CompressionCodecs"]),
         // Built-in plugins, one folder each.
         .target(
             name: "Connectors",
@@ -79,6 +89,11 @@ let package = Package(
         .testTarget(
             name: "ConnectorsTests",
             dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator", "TestSupport", "SinkConformanceChild"]
+        ),
+        .testTarget(
+            name: "ParquetTests",
+            dependencies: ["Parquet", "CompressionCodecs", "ConnectorKit", "TestSupport"],
+            exclude: ["Readers"]
         ),
         .testTarget(
             name: "RunnerTests",
