@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of outside input with libFuzzer and AddressSanitizer: the CSV decoder, the log
-# decoder (regex and key=value), the schema casts and the pipeline-file loader.
+# decoder (regex and key=value), the schema casts, the pipeline-file loader and the Parquet reader.
 #
 #   bash scripts/fuzz.sh              # every target for $FUZZ_SECONDS (default 30) each
 #   FUZZ_SECONDS=3600 bash scripts/fuzz.sh csv   # one target, one hour
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh >/dev/null
 SECONDS_EACH=${FUZZ_SECONDS:-30}
-TARGETS=("$@"); [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(csv log-regex log-kv schema pipeline)
+TARGETS=("$@"); [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(csv log-regex log-kv schema pipeline parquet)
 BUILD="$PWD/.build-fuzz"
 mkdir -p "$BUILD"
 ( cd Tests/Fuzz && swift build -c debug --build-path "$BUILD/build" -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld \

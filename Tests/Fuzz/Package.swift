@@ -16,6 +16,7 @@ let package = Package(
                 .product(name: "ConnectorKit", package: "Sluice"),
                 .product(name: "Connectors", package: "Sluice"),
                 .product(name: "PipelineLoader", package: "Sluice"),
+                .product(name: "Parquet", package: "Sluice"),
             ]
         ),
     ],

@@ -1,16 +1,17 @@
 import ConnectorKit
 import Connectors
 import Foundation
+import Parquet
 import PipelineLoader
 
 /// libFuzzer entry points for the parsers of outside input: the CSV decoder, the log decoder
-/// (regex and key=value), the schema casts (time formats, decimals, numbers) and the pipeline-file
-/// loader. One binary; `SLUICE_FUZZ_TARGET` picks the target (scripts/fuzz.sh sets it).
+/// (regex and key=value), the schema casts (time formats, decimals, numbers), the pipeline-file
+/// loader and the Parquet reader. One binary; `SLUICE_FUZZ_TARGET` picks the target (scripts/fuzz.sh sets it).
 ///
 /// Each target also checks an invariant, so a wrong answer is found as well as a crash: a decoder
 /// consumes no more than it was given and never yields a dead letter longer than the record limit.
 enum FuzzTarget: String {
-    case csv, logRegex = "log-regex", logKV = "log-kv", schema, pipeline
+    case csv, logRegex = "log-regex", logKV = "log-kv", schema, pipeline, parquet
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["SLUICE_FUZZ_TARGET"] ?? "csv"
@@ -28,6 +29,7 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case .logKV: fuzzLog(bytes, kv: true)
     case .schema: fuzzSchema(bytes)
     case .pipeline: fuzzPipelineFile(bytes)
+    case .parquet: fuzzParquet(bytes)
     }
     return 0
 }
@@ -137,3 +139,15 @@ func fuzzPipelineFile(_ bytes: [UInt8]) {
 /// libFuzzer's runtime refers to this symbol even when it is driven through `LLVMFuzzerRunDriver`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func llvmFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt { fuzzOne(data, size) }
+
+/// A Parquet file from the fuzzer: the reader must either refuse it with a `ParquetError` or
+/// return, for every row group, as many values per column as the footer promises.
+func fuzzParquet(_ bytes: [UInt8]) {
+    guard let reader = try? ParquetFileReader(input: MemoryInput(bytes), limits: .fuzzing) else { return }
+    for g in 0..<reader.rowGroupCount {
+        guard let columns = try? reader.readRowGroup(g) else { continue }
+        let rows = Int(reader.metadata.rowGroups[g].numRows)
+        precondition(columns.count == reader.schema.count, "\(columns.count) columns for \(reader.schema.count) fields")
+        for c in columns { precondition(c.count == rows, "a column of \(c.count) values in a row group of \(rows) rows") }
+    }
+}
