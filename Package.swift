@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "Runner",
             dependencies: [
-                "ConnectorKit", "Connectors", "PipelineLoader", "MachineSimulator", "CSystemTuning",
+                "ConnectorKit", "Connectors", "PipelineLoader", "MachineSimulator", "CSystemTuning", "Parquet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

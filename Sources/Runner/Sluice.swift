@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConnectorKit
 import CSystemTuning
 
 @main
@@ -6,8 +7,8 @@ struct Sluice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Moves machine logs (CSV, TXT) from factory PCs into PostgreSQL, Parquet and files.",
-        version: "0.1.0",
-        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Sample.self, Simulate.self])
+        version: SluiceVersion.current,
+        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Sample.self, Simulate.self, ParquetCommand.self])
 
     static func main() async {
         // Batches are allocated on the cooperative pool's threads and freed on a sink's own

@@ -1,4 +1,5 @@
 import CompressionCodecs
+import ConnectorKit
 
 /// How a file is written. The defaults suit archives: zstd level 3, row groups of about 128 MiB
 /// (uncompressed) or 1,048,576 rows, pages of about 1 MiB, dictionaries where they pay.
@@ -13,7 +14,8 @@ public struct ParquetWriterOptions: Sendable {
     /// under `dictionaryPageBytes`.
     public var dictionary: Bool = true
     public var dictionaryPageBytes: Int = 1 << 20
-    public var createdBy: String = "sluice"
+    /// `app version X`, the form readers parse to decide which statistics to trust.
+    public var createdBy: String = "sluice version \(SluiceVersion.current)"
 
     public init() {}
 
