@@ -53,8 +53,8 @@ let package = Package(
         // Built-in plugins, one folder each.
         .target(
             name: "Connectors",
-            dependencies: ["ConnectorKit", "CLibPQ", "CSMBClient", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
-            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md", "SFTP/README.md"]
+            dependencies: ["ConnectorKit", "Parquet", "CLibPQ", "CSMBClient", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md", "SFTP/README.md", "Parquet/README.md"]
         ),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "ConnectorKitTesting", "TestSupport"]),
         .testTarget(
             name: "ConnectorsTests",
-            dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator", "TestSupport", "SinkConformanceChild"]
+            dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator", "TestSupport", "SinkConformanceChild", "Parquet"]
         ),
         .testTarget(
             name: "ParquetTests",

@@ -7,6 +7,9 @@ public actor BrokenSink: Sink {
         /// `open` hides the committed output lengths from the sink, so bytes written after the last
         /// commit are kept instead of cut off (what the JSONL sink would do without its truncation).
         case keepsUncommittedOutput
+        /// `open` hides the committed sequence from the sink, so files a commit made durable after
+        /// the last saved checkpoint are kept (what the Parquet sink would do without its cleanup).
+        case ignoresCommittedSequence
     }
 
     let inner: any Sink
@@ -18,11 +21,14 @@ public actor BrokenSink: Sink {
     }
 
     public nonisolated var checkpointCustody: CheckpointCustody { inner.checkpointCustody }
+    public nonisolated var commitPolicy: CommitPolicy? { inner.commitPolicy }
 
     public func open(context: SinkContext) async throws -> Checkpoint {
-        guard fault == .keepsUncommittedOutput else { return try await inner.open(context: context) }
         var hidden = context
-        hidden.committed = context.committed.map { var c = $0; c.outputs = [:]; return c }
+        switch fault {
+        case .keepsUncommittedOutput: hidden.committed = context.committed.map { var c = $0; c.outputs = [:]; return c }
+        case .ignoresCommittedSequence: hidden.committed = context.committed.map { var c = $0; c.sequence = .max; return c }
+        }
         let opened = try await inner.open(context: hidden)
         return context.committed ?? opened
     }

@@ -148,6 +148,53 @@ public enum SinkConformance {
         try await reopenAndReplay(target, committed: committed, total: total, after: "a connection severed mid-transaction")
     }
 
+    // MARK: Commit made durable, checkpoint never saved
+
+    /// The sink commits but the process dies before the engine saves the checkpoint (the window
+    /// between `Sink.commit` and `CheckpointStore.save`). Reopening must undo that commit (cut a
+    /// file back, delete files named with the lost sequence): the target then holds exactly the
+    /// rows of the saved checkpoint, and the replay adds the rest once. For sinks whose checkpoint
+    /// the engine keeps; a sink that keeps its own commits both in one transaction.
+    public static func checkUnrecordedCommit(_ target: Target, committed: Int = 3, total: Int = 10) async throws {
+        let store = SaveFailingStore(target.store)
+        let committer = SinkCommitter(sink: try target.makeSink(), store: store)
+        guard committer.sink.checkpointCustody == .engine else {
+            throw Failure(description: "checkUnrecordedCommit applies to sinks whose checkpoint the engine keeps")
+        }
+        var checkpoint = try await committer.open(pipeline: target.pipeline)
+        guard checkpoint.files[stream] == nil else { throw Failure(description: "pipeline \(target.pipeline) already has a checkpoint: use a fresh name") }
+        checkpoint = try await load(committer, checkpoint, batches: 0..<committed)
+        store.failNextSave()
+        do {
+            _ = try await load(committer, checkpoint, batches: committed..<(committed + 2))
+            throw Failure(description: "the store did not fail as the check arranged")
+        } catch is SaveFailingStore.SimulatedCrash {}
+        try? await committer.sink.close()
+        try await reopenAndReplay(target, committed: committed, total: total, after: "a commit whose checkpoint was never saved")
+    }
+
+    /// Passes loads and saves to another store, except one save that fails as if the process died.
+    final class SaveFailingStore: CheckpointStore {
+        struct SimulatedCrash: Error {}
+        let inner: any CheckpointStore
+        private let failing = Locked(false)
+
+        init(_ inner: any CheckpointStore) { self.inner = inner }
+
+        func failNextSave() { failing.withLock { $0 = true } }
+
+        func load() throws -> Checkpoint? { try inner.load() }
+
+        func save(_ checkpoint: Checkpoint) throws {
+            let fail = failing.withLock { value -> Bool in
+                defer { value = false }
+                return value
+            }
+            if fail { throw SimulatedCrash() }
+            try inner.save(checkpoint)
+        }
+    }
+
     // MARK: Shared steps
 
     static func load(_ committer: SinkCommitter, _ start: Checkpoint, batches: Range<Int>) async throws -> Checkpoint {

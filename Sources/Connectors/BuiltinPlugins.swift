@@ -14,6 +14,9 @@ public enum BuiltinPlugins {
         .sink("postgres", PostgresConfiguration.self, summary: "PostgreSQL: binary COPY, day partitions, upsert, exactly-once") { c, ctx in
             PostgresSink(configuration: c, password: try c.resolvedPassword(context: ctx), logger: ctx.logger)
         },
+        .sink("parquet", ParquetConfiguration.self, summary: "Parquet files in Hive layout (date=YYYY-MM-DD), zstd/snappy/gzip, exactly-once") { c, ctx in
+            try ParquetSink(configuration: c, root: ctx.resolve(c.path) + "/" + (c.table ?? ctx.pipeline), logger: ctx.logger)
+        },
         .sink("discard", DiscardConfiguration.self, summary: "Discards records (benchmarks, dry runs)") { _, _ in DiscardSink() },
     ]
 

@@ -56,10 +56,10 @@ public struct PipelineSettings: Decodable, Sendable {
     public var schedule: Schedule = .every(60)
     /// Records per batch between stages.
     public var batchRows: Int = 8192
-    /// Commit at least every N records…
-    public var commitRows: Int = 500_000
-    /// …and at least this often.
-    public var commitInterval: ConfigDuration = ConfigDuration(seconds: 5)
+    /// Commit at least every N records… (`nil`: the sink's proposal, else 500,000)
+    public var commitRows: Int?
+    /// …and at least this often (`nil`: the sink's proposal, else 5 s).
+    public var commitInterval: ConfigDuration?
     /// Dead-letter file; default `<state-dir>/<name>/dead-letter.jsonl`.
     public var deadLetter: String?
     /// The longest wait between retries of a failing pipeline under `sluice run` (the waits double
@@ -83,12 +83,12 @@ public struct PipelineSettings: Decodable, Sendable {
         description = try c.decodeIfPresent(String.self, forKey: .description)
         if let s = try c.decodeIfPresent(String.self, forKey: .schedule) { schedule = try Schedule.parse(s) }
         batchRows = try c.decodeIfPresent(Int.self, forKey: .batchRows) ?? batchRows
-        commitRows = try c.decodeIfPresent(Int.self, forKey: .commitRows) ?? commitRows
-        commitInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .commitInterval) ?? commitInterval
+        commitRows = try c.decodeIfPresent(Int.self, forKey: .commitRows)
+        commitInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .commitInterval)
         deadLetter = try c.decodeIfPresent(String.self, forKey: .deadLetter)
         retryMaxDelay = try c.decodeIfPresent(ConfigDuration.self, forKey: .retryMaxDelay) ?? retryMaxDelay
         if !(1...1_000_000).contains(batchRows) { throw ConfigIssue(key: "batch_rows", message: "must be between 1 and 1000000") }
-        if commitRows < 1 { throw ConfigIssue(key: "commit_rows", message: "must be at least 1") }
+        if let commitRows, commitRows < 1 { throw ConfigIssue(key: "commit_rows", message: "must be at least 1") }
     }
 }
 
@@ -131,8 +131,9 @@ public struct PipelineDefinition: Sendable {
         }
         let deadLetter = settings.deadLetter.map { context.resolve($0) } ?? "\(stateDirectory)/\(name)/dead-letter.jsonl"
         return Pipeline(name: name, source: source, decoder: decoder, decoderName: decoderName, transforms: transforms, sink: sink,
-                        deadLetterPath: deadLetter, batchRows: settings.batchRows, commitRows: settings.commitRows,
-                        commitSeconds: settings.commitInterval.seconds)
+                        deadLetterPath: deadLetter, batchRows: settings.batchRows,
+                        commitRows: settings.commitRows ?? sink.commitPolicy?.rows ?? CommitPolicy.standard.rows,
+                        commitSeconds: settings.commitInterval?.seconds ?? sink.commitPolicy?.seconds ?? CommitPolicy.standard.seconds)
     }
 }
 

@@ -63,6 +63,10 @@ import TestSupport
         try await SinkConformance.checkKill(t) { try ConformanceChild.spawn(args($0, $1)) }
     }
 
+    @Test func conformanceUnrecordedCommit() async throws {
+        try await SinkConformance.checkUnrecordedCommit(target(tempPath("unrecorded")))
+    }
+
     /// The check can fail: a sink that keeps what was written after its last commit is caught.
     @Test func conformanceCatchesASinkThatKeepsUncommittedOutput() async throws {
         let dir = tempPath("broken")

@@ -49,6 +49,19 @@ import Testing
         #expect(schema.columns.map(\.name) == ["b", "a"])
     }
 
+    /// A Parquet sink proposes few large commits; `commit_rows`/`commit_interval` in the file win.
+    @Test func sinkProposesTheCommitPolicyUnlessTheFileSetsOne() throws {
+        let parquet = valid.replacingOccurrences(of: "type = \"jsonl\"\npath = \"out.jsonl\"",
+                                                 with: "type = \"parquet\"\npath = \"/tmp/lake\"\nfile_rows = 300000\nfile_interval = \"10m\"")
+        let proposed = try loader.load(text: parquet, file: "/tmp/p.toml").build(stateDirectory: "/tmp/state", logger: .init(label: "t"))
+        #expect(proposed.commitRows == 300_000 && proposed.commitSeconds == 600)
+        let explicit = try loader.load(text: parquet.replacingOccurrences(of: "schedule = \"every 30s\"", with: "schedule = \"every 30s\"\ncommit_rows = 1000"),
+                                       file: "/tmp/p.toml").build(stateDirectory: "/tmp/state", logger: .init(label: "t"))
+        #expect(explicit.commitRows == 1000 && explicit.commitSeconds == 600)
+        let jsonl = try loader.load(text: valid, file: "/tmp/p.toml").build(stateDirectory: "/tmp/state", logger: .init(label: "t"))
+        #expect(jsonl.commitRows == CommitPolicy.standard.rows && jsonl.commitSeconds == CommitPolicy.standard.seconds)
+    }
+
     @Test func unknownType() {
         let e = errors(valid.replacingOccurrences(of: "type = \"jsonl\"", with: "type = \"jsnl\""))
         #expect(e.count == 1)

@@ -3,6 +3,7 @@
 //
 //   SinkConformanceChild jsonl PIPELINE STATE_DIR PATH [--no-truncate] COMMITTED UNCOMMITTED
 //   SinkConformanceChild postgres PIPELINE URL PASSWORD SCHEMA TABLE COMMITTED UNCOMMITTED
+//   SinkConformanceChild parquet PIPELINE STATE_DIR ROOT PARTITION_BY [--broken] COMMITTED UNCOMMITTED
 import ConnectorKit
 import ConnectorKitTesting
 import Connectors
@@ -33,6 +34,18 @@ case "postgres":
         pipeline: args[1],
         makeSink: { PostgresSink(configuration: configuration, password: password, logger: Logger(label: "child")) },
         store: InMemoryCheckpointStore(),
+        readBack: { [] })
+case "parquet":
+    var c = ParquetConfiguration(path: args[3])
+    c.partitionBy = args[4].isEmpty ? nil : args[4]
+    let configuration = c, root = args[3], broken = args.contains("--broken")
+    target = SinkConformance.Target(
+        pipeline: args[1],
+        makeSink: {
+            let sink = try ParquetSink(configuration: configuration, root: root, logger: Logger(label: "child"))
+            return broken ? BrokenSink(sink, fault: .ignoresCommittedSequence) as any Sink : sink
+        },
+        store: LocalCheckpointStore(stateDirectory: args[2], pipeline: args[1]),
         readBack: { [] })
 default:
     FileHandle.standardError.write(Data("unknown sink \(args[0])\n".utf8))

@@ -48,6 +48,10 @@
 public protocol Sink: Sendable {
     /// Who keeps this sink's checkpoint; see the type's documentation.
     var checkpointCustody: CheckpointCustody { get }
+    /// How often this sink would like to be committed, when the pipeline file does not say
+    /// (`commit_rows`, `commit_interval`). A sink that writes a file per commit proposes few, large
+    /// commits; `nil` takes the engine's defaults.
+    var commitPolicy: CommitPolicy? { get }
     func open(context: SinkContext) async throws -> Checkpoint
     func write(_ batch: RecordBatch) async throws -> [DeadLetter]
     func flush() async throws -> [DeadLetter]
@@ -57,8 +61,23 @@ public protocol Sink: Sendable {
 
 extension Sink {
     public var checkpointCustody: CheckpointCustody { .engine }
+    public var commitPolicy: CommitPolicy? { nil }
     public func flush() async throws -> [DeadLetter] { [] }
     public func close() async throws {}
+}
+
+/// Commit at least every `rows` records and at least every `seconds`.
+public struct CommitPolicy: Sendable, Equatable {
+    public var rows: Int
+    public var seconds: Double
+
+    public init(rows: Int, seconds: Double) {
+        self.rows = rows
+        self.seconds = seconds
+    }
+
+    /// The engine's defaults.
+    public static let standard = CommitPolicy(rows: 500_000, seconds: 5)
 }
 
 /// Who keeps a sink's checkpoint.
