@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RunnerTests",
-            dependencies: ["MachineSimulator", "Runner", "TestSupport"]
+            dependencies: ["MachineSimulator", "Runner", "TestSupport", "Parquet", "ConnectorKit"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -48,17 +48,23 @@ struct ColumnBuffer {
         }
     }
 
+    /// Empties the buffer for the next row group, keeping its memory (row groups are alike).
     mutating func removeAll() {
         definitionLevels.removeAll(keepingCapacity: true)
         rows = 0
         nullCount = 0
         switch values {
-        case .boolean: values = .boolean([])
-        case .int32: values = .int32([])
-        case .int64: values = .int64([])
-        case .double: values = .double([])
-        case let .fixed(w, _): values = .fixed(width: w, bytes: [])
-        case .bytes: values = .bytes(StringColumn())
+        case var .boolean(v): values = .int32([]); v.removeAll(keepingCapacity: true); values = .boolean(v)
+        case var .int32(v): values = .boolean([]); v.removeAll(keepingCapacity: true); values = .int32(v)
+        case var .int64(v): values = .boolean([]); v.removeAll(keepingCapacity: true); values = .int64(v)
+        case var .double(v): values = .boolean([]); v.removeAll(keepingCapacity: true); values = .double(v)
+        case .fixed(let w, var b): values = .boolean([]); b.removeAll(keepingCapacity: true); values = .fixed(width: w, bytes: b)
+        case var .bytes(s):
+            values = .boolean([])
+            s.bytes.removeAll(keepingCapacity: true)
+            s.offsets.removeAll(keepingCapacity: true)
+            s.offsets.append(0)
+            values = .bytes(s)
         }
     }
 

@@ -217,6 +217,7 @@ struct ColumnChunkWriter {
                 for i in 0..<n {
                     indices.append(d.index(of: UnsafeRawBufferPointer(rebasing: raw[s.range(i)])))
                     if d.bytes.count + 4 * d.count > limit { return false }
+                    if i + 1 == sampleSize, d.count * 10 > sampleSize * 9 { return false }
                 }
                 return true
             }
@@ -238,12 +239,19 @@ struct ColumnChunkWriter {
     private static func fixed<S: Sequence<UInt64>>(_ keys: S, entryBytes: Int, limit: Int, into indices: inout [UInt32]) -> FixedWidthDictionary? {
         var d = FixedWidthDictionary()
         let maxEntries = max(1, limit / entryBytes)
+        var seen = 0
         for k in keys {
             indices.append(d.index(of: k))
+            seen += 1
             if d.entries.count > maxEntries { return nil }
+            // Mostly distinct after a fair sample (timestamps, readings): PLAIN will win, stop now.
+            if seen == sampleSize, d.entries.count * 10 > seen * 9 { return nil }
         }
         return d
     }
+
+    /// Values looked at before giving up on a dictionary for a column that is mostly distinct.
+    static let sampleSize = 16_384
 
     // MARK: Statistics
 
