@@ -18,6 +18,9 @@ public enum BuiltinPlugins {
             try ParquetSink(configuration: c, root: ctx.resolve(c.path) + "/" + (c.table ?? ctx.pipeline), logger: ctx.logger)
         },
         .sink("discard", DiscardConfiguration.self, summary: "Discards records (benchmarks, dry runs)") { _, _ in DiscardSink() },
+        .job("postgres_partitions", PostgresPartitionsJobConfiguration.self, summary: "Creates the day partitions ahead for the partitioned tables pipelines load") { c, _ in
+            PostgresPartitionsJob(c)
+        },
     ]
 
     public static var registry: PluginRegistry { PluginRegistry(all) }

@@ -118,8 +118,8 @@ public struct PipelineFileLoader: Sendable {
             for key in ["source", "transform", "sink"] where root[key] != nil {
                 errors.append(ConfigError(file: file, line: root[key]?.line, keyPath: key, message: "a job file ([job]) has no [\(key)]; put the pipeline in a file of its own"))
             }
-            if let job = job(jobNode, file: file, errors: &errors), errors.isEmpty {
-                return .job(JobDefinition(file: file, name: name, settings: settings, type: job.type, configuration: job.configuration, line: jobNode.line))
+            if let step = step(jobNode, kind: .job, keyPath: "job", file: file, errors: &errors), errors.isEmpty {
+                return .job(JobDefinition(file: file, name: name, settings: settings, step: step, line: jobNode.line))
             }
             throw ConfigErrors(errors: errors)
         }
@@ -151,30 +151,6 @@ public struct PipelineFileLoader: Sendable {
         }
         guard errors.isEmpty, let source, let sink else { throw ConfigErrors(errors: errors) }
         return .pipeline(PipelineDefinition(file: file, name: name, settings: settings, source: source, transforms: transforms, sink: sink))
-    }
-
-    private func job(_ node: ConfigNode, file: String, errors: inout [ConfigError]) -> (type: String, configuration: PartitionJobConfiguration)? {
-        guard case .table = node.value else {
-            errors.append(ConfigError(file: file, line: node.line, keyPath: "job", message: "expected a table, found \(node.typeName)"))
-            return nil
-        }
-        let known = PartitionJobConfiguration.types
-        guard let typeNode = node["type"], let type = typeNode.stringValue else {
-            errors.append(ConfigError(file: file, line: node["type"]?.line ?? node.line, keyPath: "job.type", message: "missing required string 'type' (one of: \(known.joined(separator: ", ")))"))
-            return nil
-        }
-        guard known.contains(type) else {
-            var msg = "unknown job type '\(type)'"
-            if let g = Suggest.closest(to: type, among: known) { msg += "; did you mean '\(g)'?" }
-            errors.append(ConfigError(file: file, line: typeNode.line, keyPath: "job.type", message: msg + " (known: \(known.joined(separator: ", ")))"))
-            return nil
-        }
-        do {
-            return (type, try ConfigDecoding(file: file, ignoredKeys: ["type"]).decode(PartitionJobConfiguration.self, from: node))
-        } catch {
-            errors.append(error)
-            return nil
-        }
     }
 
     private func step(_ node: ConfigNode?, kind: PluginKind, keyPath: String, file: String, errors: inout [ConfigError]) -> PipelineStep? {

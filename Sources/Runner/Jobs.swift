@@ -6,18 +6,20 @@ import Logging
 import PipelineLoader
 import ServiceLifecycle
 
-/// Runs a job file once. Returns one line per table; throws when any of them failed.
-func runJob(_ job: JobDefinition, pipelines: [PipelineDefinition], logger: Logger) async throws -> [PartitionMaintenanceReport] {
-    let tables = try job.tables(among: pipelines)
-    let reports = await PostgresPartitionMaintainer(logger: logger).run(tables, premake: job.configuration.premake)
-    return reports
+/// Runs a job file once against the directory's pipelines.
+func runJob(_ job: JobDefinition, pipelines: [PipelineDefinition], stateDirectory: String, logger: Logger) async throws -> JobReport {
+    let built = try job.build(stateDirectory: stateDirectory, logger: logger)
+    let context = JobContext(job: job.name, pipelines: pipelines.map { $0.summary(stateDirectory: stateDirectory, logger: logger) },
+                             stateDirectory: stateDirectory, logger: logger)
+    return try await built.run(context: context)
 }
 
-/// A job on its schedule in the daemon; a failed run is retried with backoff (at most 5 minutes
-/// apart) before the next scheduled time.
+/// A job on its schedule in the daemon; a failed run is retried with backoff (at most
+/// `retry_max_delay` apart) before the next scheduled time.
 struct JobService: Service {
     let job: JobDefinition
     let pipelines: [PipelineDefinition]
+    let stateDirectory: String
     let logger: Logger
 
     func run() async throws {
@@ -31,10 +33,10 @@ struct JobService: Service {
                 if delay > 0 { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(delay)) } }
                 if stop.isStopped { break }
                 do {
-                    let reports = try await runJob(job, pipelines: pipelines, logger: logger)
-                    let failed = reports.filter { if case .failed = $0.outcome { true } else { false } }
-                    failures = failed.isEmpty ? 0 : failures + 1
-                    logger.debug("job run finished", metadata: ["failed_tables": "\(failed.count)"])
+                    let report = try await runJob(job, pipelines: pipelines, stateDirectory: stateDirectory, logger: logger)
+                    failures = report.failed ? failures + 1 : 0
+                    for line in report.lines where line.outcome == .failed { logger.error("\(line)") }
+                    logger.debug("job run finished", metadata: ["failed": "\(report.lines.filter { $0.outcome == .failed }.count)"])
                 } catch {
                     failures += 1
                     logger.error("job failed: \(error)")

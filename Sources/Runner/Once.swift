@@ -68,10 +68,10 @@ struct Once: AsyncParsableCommand {
 
 extension Once {
     func runJobOnce(_ job: JobDefinition, pipelines: [PipelineDefinition]) async throws {
-        let reports = try await runJob(job, pipelines: pipelines, logger: options.makeLogger())
-        if reports.isEmpty { print("\(name): no pipeline loads a partitioned postgres table; nothing to do") }
-        for r in reports { print(r) }
-        if reports.contains(where: { if case .failed = $0.outcome { true } else { false } }) { throw ExitCode(1) }
+        let report = try await runJob(job, pipelines: pipelines, stateDirectory: options.resolvedStateDirectory, logger: options.makeLogger())
+        if report.lines.isEmpty { print("\(name): \(report.nothingToDo ?? "nothing to do")") }
+        for line in report.lines { print(line) }
+        if report.failed { throw ExitCode(1) }
     }
 }
 

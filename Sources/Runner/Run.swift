@@ -32,7 +32,7 @@ struct Run: AsyncParsableCommand {
         for job in scheduledJobs {
             var l = logger
             l[metadataKey: "job"] = "\(job.name)"
-            services.append(.init(service: JobService(job: job, pipelines: pipelines, logger: l)))
+            services.append(.init(service: JobService(job: job, pipelines: pipelines, stateDirectory: stateDir, logger: l)))
         }
         logger.info("sluice started", metadata: ["pipelines": "\(scheduled.map(\.name).joined(separator: ","))", "jobs": "\(scheduledJobs.map(\.name).joined(separator: ","))", "state_dir": "\(stateDir)"])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

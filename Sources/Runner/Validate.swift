@@ -53,7 +53,8 @@ struct Sample: ParsableCommand {
     func run() throws {
         let registry = PipelineFileLoader().registry
         guard let type else {
-            for d in registry.descriptors { print("\(d.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(d.type.padding(toLength: 10, withPad: " ", startingAt: 0)) \(d.summary)") }
+            let width = registry.descriptors.map(\.type.count).max() ?? 10
+            for d in registry.descriptors { print("\(d.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(d.type.padding(toLength: width, withPad: " ", startingAt: 0))  \(d.summary)") }
             return
         }
         let matches = registry.descriptors.filter { $0.type == type }
@@ -66,6 +67,7 @@ struct Sample: ParsableCommand {
             case .source: "[source]"
             case .decoder, .transform: "[[transform]]"
             case .sink: "[sink]"
+            case .job: "[job]"
             }
             print("# \(d.summary)\n\(header)\n\(d.sample)")
         }

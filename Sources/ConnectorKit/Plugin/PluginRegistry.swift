@@ -2,7 +2,7 @@ import Logging
 
 /// The kinds of plugin a pipeline file can name.
 public enum PluginKind: String, Sendable, CaseIterable {
-    case source, decoder, transform, sink
+    case source, decoder, transform, sink, job
 }
 
 /// A configuration type: decoded from a pipeline-file table (unknown keys rejected), and the
@@ -51,6 +51,7 @@ public enum PluginInstance: Sendable {
     case decoder(any RecordDecoder)
     case transform(any Transform)
     case sink(any Sink)
+    case job(any Job)
 }
 
 /// One registered plugin: its pipeline-file `type`, its configuration type and its factory.
@@ -63,9 +64,13 @@ public struct PluginDescriptor: Sendable {
     public let producesBytes: Bool
     let decodeAndValidate: @Sendable (ConfigNode, ConfigDecoding) throws -> any PluginConfiguration
     let make: @Sendable (any PluginConfiguration, PluginBuildContext) throws -> PluginInstance
+    /// For jobs: checks the configuration against the directory's pipelines.
+    let checkAgainstPipelines: (@Sendable (any PluginConfiguration, [PipelineSummary]) -> [ConfigIssue])?
 
     init<C: PluginConfiguration>(kind: PluginKind, type: String, summary: String, configuration: C.Type, producesBytes: Bool = false,
+                                 checkAgainstPipelines: (@Sendable (any PluginConfiguration, [PipelineSummary]) -> [ConfigIssue])? = nil,
                                  make: @escaping @Sendable (C, PluginBuildContext) throws -> PluginInstance) {
+        self.checkAgainstPipelines = checkAgainstPipelines
         self.kind = kind
         self.producesBytes = producesBytes
         self.type = type
@@ -99,6 +104,17 @@ public struct PluginDescriptor: Sendable {
     public static func sink<C: PluginConfiguration>(_ type: String, _ configuration: C.Type, summary: String,
                                                    make: @escaping @Sendable (C, PluginBuildContext) throws -> any Sink) -> PluginDescriptor {
         PluginDescriptor(kind: .sink, type: type, summary: summary, configuration: configuration) { .sink(try make($0, $1)) }
+    }
+
+    public static func job<C: JobConfiguration>(_ type: String, _ configuration: C.Type, summary: String,
+                                               make: @escaping @Sendable (C, PluginBuildContext) throws -> any Job) -> PluginDescriptor {
+        PluginDescriptor(kind: .job, type: type, summary: summary, configuration: configuration,
+                         checkAgainstPipelines: { config, pipelines in (config as! C).check(against: pipelines) }) { .job(try make($0, $1)) }
+    }
+
+    /// Problems of a job's configuration found against the directory's pipelines.
+    public func check(_ configuration: any PluginConfiguration, against pipelines: [PipelineSummary]) -> [ConfigIssue] {
+        checkAgainstPipelines?(configuration, pipelines) ?? []
     }
 
     /// Decodes and validates `node` (the plugin's table, `type` included) into this plugin's configuration.

@@ -32,14 +32,19 @@ public struct PartitionMaintenanceReport: Sendable, CustomStringConvertible {
     public var outcome: Outcome
 
     public var description: String {
+        if case .failed = outcome { return "\(table) (\(pipeline)): FAILED: \(detail)" }
+        return "\(table) (\(pipeline)): \(detail)"
+    }
+
+    /// The outcome in words, without the table.
+    public var detail: String {
         switch outcome {
         case let .ready(created, existing):
-            return created.isEmpty ? "\(table) (\(pipeline)): all \(existing) partitions ahead exist"
-                : "\(table) (\(pipeline)): created \(created.joined(separator: ", ")); \(existing) existed"
+            return created.isEmpty ? "all \(existing) partitions ahead exist" : "created \(created.joined(separator: ", ")); \(existing) existed"
         case .tableMissing:
-            return "\(table) (\(pipeline)): the table does not exist yet; the pipeline creates it and its partitions on its first load"
+            return "the table does not exist yet; the pipeline creates it and its partitions on its first load"
         case let .failed(message):
-            return "\(table) (\(pipeline)): FAILED: \(message)"
+            return message
         }
     }
 }
