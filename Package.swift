@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The plugin API and the shared engine. Depends on swift-log only.
@@ -53,8 +54,10 @@ let package = Package(
         // Built-in plugins, one folder each.
         .target(
             name: "Connectors",
-            dependencies: ["ConnectorKit", "Parquet", "CLibPQ", "CSMBClient", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
-            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md", "SFTP/README.md", "Parquet/README.md"]
+            dependencies: ["ConnectorKit", "Parquet", "CLibPQ", "CSMBClient", "CLibSSH2", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md", "SFTP/README.md", "Parquet/README.md",
+                      "PostgresPartitions/README.md", "PostgresArchive/README.md"]
         ),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(

@@ -21,6 +21,9 @@ public enum BuiltinPlugins {
         .job("postgres_partitions", PostgresPartitionsJobConfiguration.self, summary: "Creates the day partitions ahead for the partitioned tables pipelines load") { c, _ in
             PostgresPartitionsJob(c)
         },
+        .job("postgres_archive", PostgresArchiveJobConfiguration.self, summary: "Archives old day partitions to verified Parquet, then drops them") { c, ctx in
+            PostgresArchiveJob(c, baseDirectory: ctx.baseDirectory)
+        },
     ]
 
     public static var registry: PluginRegistry { PluginRegistry(all) }

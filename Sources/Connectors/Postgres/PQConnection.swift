@@ -216,6 +216,52 @@ final class PQConnection {
         return try endCopy()
     }
 
+    /// Runs a `COPY … TO STDOUT`, handing each piece of data to `receive` as it arrives (libpq
+    /// gives one data row per piece; the binary format's header comes with the first). Every wait
+    /// is bounded by `ioTimeout`. Returns the number of rows the server reports.
+    @discardableResult
+    func copyOut(_ sql: String, receive: (UnsafeRawBufferPointer) -> Void) throws(PQError) -> Int {
+        if PQsendQuery(conn, sql) != 1 { throw lastError() }
+        try flushOutput()
+        guard let first = try nextResult() else { throw lastError() }
+        if PQresultStatus(first) != PGRES_COPY_OUT {
+            let failure = error(from: first)
+            PQclear(first)
+            while let more = try nextResult() { PQclear(more) }
+            throw failure
+        }
+        PQclear(first)
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let n = PQgetCopyData(conn, &buffer, 1)
+            if n > 0, let buffer {
+                receive(UnsafeRawBufferPointer(start: buffer, count: Int(n)))
+                PQfreemem(buffer)
+            } else if n == 0 {
+                // Nothing complete yet: wait for the socket, bounded.
+                try wait(writable: false)
+                if PQconsumeInput(conn) == 0 { throw lastError() }
+            } else if n == -1 {
+                break
+            } else {
+                throw lastError()
+            }
+        }
+        var count = 0
+        var failure: PQError?
+        while let r = try nextResult() {
+            if PQresultStatus(r) == PGRES_COMMAND_OK {
+                count = Int(String(cString: PQcmdTuples(r))) ?? 0
+            } else if failure == nil {
+                failure = error(from: r)
+            }
+            PQclear(r)
+        }
+        if let failure { throw failure }
+        if !isAlive { throw lastError() }
+        return count
+    }
+
     /// Starts a `COPY … FROM STDIN`; rows follow with `putCopyData` and the COPY ends with
     /// `endCopy` (or `abortCopy`). No other command may run in between.
     func beginCopy(_ sql: String) throws(PQError) {
