@@ -54,5 +54,17 @@ $SLUICE once linux-line --config-dir connectors.d
 echo; echo "== the 23:30 job, run by hand: partitions ahead for every partitioned table"
 $SLUICE once partition-maintenance --config-dir connectors.d
 
+echo; echo "== the same XP machines into the data lake: Parquet files per day, written by Sluice itself"
+$SLUICE once xp-press-lake --config-dir connectors.d
+find examples/xp-press/lake/press -name '*.parquet' | sort | head -5
+first=$(find examples/xp-press/lake/press -name '*.parquet' | sort | head -1)
+$SLUICE parquet inspect "$first" | head -16
+$SLUICE parquet cat --limit 2 "$first"
+
+echo; echo "== the quarterly archive: day partitions that ended 90+ days ago → verified Parquet → dropped"
+$SLUICE once xp-press-archive --config-dir connectors.d
+head -c 600 examples/xp-press/archive/press_readings/manifest.jsonl 2>/dev/null; echo
+"${PSQL[@]}" -c "SELECT count(*) AS partitions_left FROM pg_inherits WHERE inhparent = 'press_readings'::regclass"
+
 echo; echo "== fleet example: vehicles upserted by plate, maintenance records appended (FK to vehicles)"
 bash examples/fleet/run.sh
