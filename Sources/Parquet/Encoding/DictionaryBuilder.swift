@@ -2,53 +2,66 @@
 // raw bytes. Swift's Dictionary hashes with SipHash and, for String, Unicode rules; neither is
 // wanted for exact byte-level dictionary entries, and both cost several times more per row.
 
-/// Distinct fixed-width values (as their 64-bit patterns) in first-seen order.
-struct FixedWidthDictionary {
+/// Dictionary encoding of fixed-width values (as their 64-bit patterns), entries in first-seen
+/// order. The table and the output arrays are kept between column chunks (a writer owns one), so
+/// a row group does not allocate and fault in megabytes per column.
+struct FixedWidthDictionaryEncoder {
+    private struct Slot {
+        var key: UInt64
+        /// Entry number + 1; 0 marks an empty slot.
+        var entry: UInt32
+    }
+
+    private var slots: [Slot] = []
     private(set) var entries: [UInt64] = []
-    private var slots: [Int32]
-    private var mask: Int
+    private(set) var indices: [UInt32] = []
 
-    init(capacity: Int = 1024) {
-        var size = 16
-        while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: -1, count: size)
-        mask = size - 1
-    }
-
-    @inline(__always)
-    private static func hash(_ key: UInt64) -> Int {
-        var h = key &* 0x9E37_79B9_7F4A_7C15
-        h ^= h >> 29
-        return Int(truncatingIfNeeded: h)
-    }
-
-    /// The index of `key`, inserting it if new.
-    @inline(__always)
-    mutating func index(of key: UInt64) -> UInt32 {
-        var slot = Self.hash(key) & mask
-        while true {
-            let e = slots[slot]
-            if e < 0 {
-                let index = Int32(entries.count)
-                entries.append(key)
-                slots[slot] = index
-                if entries.count * 2 > slots.count { grow() }
-                return UInt32(index)
+    /// Encodes `count` keys (`key(i)`); `indices` and `entries` hold the result. Returns false, and
+    /// stops early, when more than `maxEntries` distinct keys appear, or when the first `sample`
+    /// keys are more than 90% distinct (PLAIN will be smaller).
+    mutating func encode(count: Int, maxEntries: Int, sample: Int, key: (Int) -> UInt64) -> Bool {
+        var size = 1024
+        let expected = min(maxEntries + 1, count)
+        while size < expected * 2 { size <<= 1 }
+        if slots.count != size {
+            slots = [Slot](repeating: Slot(key: 0, entry: 0), count: size)
+        } else {
+            slots.withUnsafeMutableBytes { _ = memset($0.baseAddress!, 0, $0.count) }
+        }
+        if indices.count < count { indices = [UInt32](repeating: 0, count: count) }
+        entries.removeAll(keepingCapacity: true)
+        entries.reserveCapacity(min(maxEntries + 1, count))
+        let mask = size - 1
+        var distinct = 0
+        let ok = slots.withUnsafeMutableBufferPointer { table -> Bool in
+            indices.withUnsafeMutableBufferPointer { out -> Bool in
+                for i in 0..<count {
+                    let k = key(i)
+                    var h = k &* 0x9E37_79B9_7F4A_7C15
+                    h ^= h >> 29
+                    var slot = Int(truncatingIfNeeded: h) & mask
+                    while true {
+                        let e = table[slot].entry
+                        if e == 0 {
+                            distinct += 1
+                            if distinct > maxEntries { return false }
+                            table[slot] = Slot(key: k, entry: UInt32(distinct))
+                            entries.append(k)
+                            out[i] = UInt32(distinct - 1)
+                            break
+                        }
+                        if table[slot].key == k {
+                            out[i] = e - 1
+                            break
+                        }
+                        slot = (slot + 1) & mask
+                    }
+                    if i + 1 == sample, distinct * 10 > sample * 9 { return false }
+                }
+                return true
             }
-            if entries[Int(e)] == key { return UInt32(e) }
-            slot = (slot + 1) & mask
         }
-    }
-
-    private mutating func grow() {
-        let size = slots.count * 2
-        slots = [Int32](repeating: -1, count: size)
-        mask = size - 1
-        for (i, key) in entries.enumerated() {
-            var slot = Self.hash(key) & mask
-            while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(i)
-        }
+        return ok
     }
 }
 

@@ -2,7 +2,15 @@ import ConnectorKit
 
 /// The values of one column for the row group being built, already in their physical form, with
 /// nulls left out of the values and kept as definition levels.
+///
+/// The arrays are stored properties of their own, not payloads of an enum: mutating an enum's
+/// payload in place keeps a second reference alive (the switch subject) and copies the whole
+/// array on every append.
 struct ColumnBuffer {
+    enum Physical {
+        case boolean, int32, int64, double, fixed(width: Int), bytes
+    }
+
     enum Values {
         case boolean([Bool])
         case int32([Int32])
@@ -15,22 +23,49 @@ struct ColumnBuffer {
 
     let field: Field
     let element: SchemaElement
-    var values: Values
+    let physical: Physical
+    private var bools: [Bool] = []
+    private var int32s: [Int32] = []
+    private var int64s: [Int64] = []
+    private var doubles: [Double] = []
+    private var fixedBytes: [UInt8] = []
+    private var strings = StringColumn()
     /// One per row when the column is optional: 1 present, 0 null. Empty for required columns.
-    var definitionLevels: [UInt32] = []
-    var rows = 0
-    var nullCount = 0
+    private(set) var definitionLevels: [UInt32] = []
+    private(set) var rows = 0
+    private(set) var nullCount = 0
 
-    init(field: Field) {
+    /// `rows`: the row group's row limit. Room for it is reserved up front: pages of a large
+    /// reservation are only mapped when touched, and growing by copying touches them twice.
+    init(field: Field, reservingRows rows: Int) {
         self.field = field
         element = TypeMapping.schemaElement(for: field)
+        let reserve = min(rows, 1 << 22)
         switch element.type! {
-        case .boolean: values = .boolean([])
-        case .int32: values = .int32([])
-        case .int64: values = .int64([])
-        case .double: values = .double([])
-        case .fixedLenByteArray: values = .fixed(width: Int(element.typeLength!), bytes: [])
-        default: values = .bytes(StringColumn())
+        case .boolean: physical = .boolean; bools.reserveCapacity(reserve)
+        case .int32: physical = .int32; int32s.reserveCapacity(reserve)
+        case .int64: physical = .int64; int64s.reserveCapacity(reserve)
+        case .double: physical = .double; doubles.reserveCapacity(reserve)
+        case .fixedLenByteArray:
+            let width = Int(element.typeLength!)
+            physical = .fixed(width: width)
+            fixedBytes.reserveCapacity(reserve * width)
+        default:
+            physical = .bytes
+            strings = StringColumn(reservingRows: reserve, bytes: reserve * 16)
+        }
+        if field.nullable { definitionLevels.reserveCapacity(reserve) }
+    }
+
+    /// The buffered values (a read-only view; no copy is made).
+    var values: Values {
+        switch physical {
+        case .boolean: .boolean(bools)
+        case .int32: .int32(int32s)
+        case .int64: .int64(int64s)
+        case .double: .double(doubles)
+        case let .fixed(width): .fixed(width: width, bytes: fixedBytes)
+        case .bytes: .bytes(strings)
         }
     }
 
@@ -38,13 +73,13 @@ struct ColumnBuffer {
 
     /// Bytes the buffered values take once PLAIN-encoded (the row-group size measure).
     var plainSize: Int {
-        switch values {
-        case let .boolean(v): (v.count + 7) / 8
-        case let .int32(v): v.count * 4
-        case let .int64(v): v.count * 8
-        case let .double(v): v.count * 8
-        case let .fixed(_, b): b.count
-        case let .bytes(s): s.bytes.count + 4 * s.count
+        switch physical {
+        case .boolean: (bools.count + 7) / 8
+        case .int32: int32s.count * 4
+        case .int64: int64s.count * 8
+        case .double: doubles.count * 8
+        case .fixed: fixedBytes.count
+        case .bytes: strings.bytes.count + 4 * strings.count
         }
     }
 
@@ -53,19 +88,14 @@ struct ColumnBuffer {
         definitionLevels.removeAll(keepingCapacity: true)
         rows = 0
         nullCount = 0
-        switch values {
-        case var .boolean(v): values = .int32([]); v.removeAll(keepingCapacity: true); values = .boolean(v)
-        case var .int32(v): values = .boolean([]); v.removeAll(keepingCapacity: true); values = .int32(v)
-        case var .int64(v): values = .boolean([]); v.removeAll(keepingCapacity: true); values = .int64(v)
-        case var .double(v): values = .boolean([]); v.removeAll(keepingCapacity: true); values = .double(v)
-        case .fixed(let w, var b): values = .boolean([]); b.removeAll(keepingCapacity: true); values = .fixed(width: w, bytes: b)
-        case var .bytes(s):
-            values = .boolean([])
-            s.bytes.removeAll(keepingCapacity: true)
-            s.offsets.removeAll(keepingCapacity: true)
-            s.offsets.append(0)
-            values = .bytes(s)
-        }
+        bools.removeAll(keepingCapacity: true)
+        int32s.removeAll(keepingCapacity: true)
+        int64s.removeAll(keepingCapacity: true)
+        doubles.removeAll(keepingCapacity: true)
+        fixedBytes.removeAll(keepingCapacity: true)
+        strings.bytes.removeAll(keepingCapacity: true)
+        strings.offsets.removeAll(keepingCapacity: true)
+        strings.offsets.append(0)
     }
 
     /// Appends rows `range` of `column` (which must be of this buffer's Sluice type).
@@ -75,12 +105,11 @@ struct ColumnBuffer {
                 if let i = range.first(where: { !validity[$0] }) {
                     throw .invalidInput("column '\(field.name)' is not nullable but row \(i) is null")
                 }
-                try appendValues(column.values, range.lazy.map { $0 })
+                try appendValues(column.values, range)
                 rows += range.count
                 return
             }
             let present = range.filter { validity[$0] }
-            definitionLevels.reserveCapacity(definitionLevels.count + range.count)
             for i in range { definitionLevels.append(validity[i] ? 1 : 0) }
             nullCount += range.count - present.count
             try appendValues(column.values, present)
@@ -92,63 +121,28 @@ struct ColumnBuffer {
     }
 
     private mutating func appendValues<C: Collection<Int>>(_ source: ColumnValues, _ rows: C) throws(ParquetError) {
-        switch (source, field.type) {
-        case let (.bool(v), .bool):
-            guard case var .boolean(out) = values else { break }
-            values = .boolean([])
-            for i in rows { out.append(v[i]) }
-            values = .boolean(out)
-            return
-        case let (.int32(v), .int32), let (.date(v), .date):
-            guard case var .int32(out) = values else { break }
-            values = .int32([])
-            Self.gather(v, rows, into: &out)
-            values = .int32(out)
-            return
-        case let (.int64(v), .int64), let (.timestamp(v), .timestamp):
-            guard case var .int64(out) = values else { break }
-            values = .int64([])
-            Self.gather(v, rows, into: &out)
-            values = .int64(out)
-            return
-        case let (.float64(v), .float64):
-            guard case var .double(out) = values else { break }
-            values = .double([])
-            Self.gather(v, rows, into: &out)
-            values = .double(out)
-            return
-        case let (.string(s), .string):
-            guard case var .bytes(out) = values else { break }
-            values = .bytes(StringColumn())
+        switch (source, field.type, physical) {
+        case let (.bool(v), .bool, _):
+            for i in rows { bools.append(v[i]) }
+        case let (.int32(v), .int32, _), let (.date(v), .date, _):
+            Self.gather(v, rows, into: &int32s)
+        case let (.int64(v), .int64, _), let (.timestamp(v), .timestamp, _):
+            Self.gather(v, rows, into: &int64s)
+        case let (.float64(v), .float64, _):
+            Self.gather(v, rows, into: &doubles)
+        case let (.string(s), .string, _):
             s.bytes.withUnsafeBytes { raw in
-                for i in rows {
-                    let r = s.range(i)
-                    out.append(UnsafeRawBufferPointer(rebasing: raw[r]))
-                }
+                for i in rows { strings.append(UnsafeRawBufferPointer(rebasing: raw[s.range(i)])) }
             }
-            values = .bytes(out)
-            return
-        case let (.decimal(v), .decimal):
-            switch values {
-            case var .int32(out):
-                values = .int32([])
-                for i in rows { out.append(Int32(truncatingIfNeeded: v[i])) }
-                values = .int32(out)
-            case var .int64(out):
-                values = .int64([])
-                for i in rows { out.append(Int64(truncatingIfNeeded: v[i])) }
-                values = .int64(out)
-            case .fixed(let width, var out):
-                values = .fixed(width: width, bytes: [])
-                for i in rows { Self.appendBigEndian(v[i], width: width, to: &out) }
-                values = .fixed(width: width, bytes: out)
-            default: break
-            }
-            return
+        case let (.decimal(v), .decimal, .int32):
+            for i in rows { int32s.append(Int32(truncatingIfNeeded: v[i])) }
+        case let (.decimal(v), .decimal, .int64):
+            for i in rows { int64s.append(Int64(truncatingIfNeeded: v[i])) }
+        case let (.decimal(v), .decimal, .fixed(width)):
+            for i in rows { Self.appendBigEndian(v[i], width: width, to: &fixedBytes) }
         default:
-            break
+            throw .invalidInput("column '\(field.name)' is declared \(field.type) but the batch holds other values")
         }
-        throw .invalidInput("column '\(field.name)' is declared \(field.type) but the batch holds other values")
     }
 
     private static func gather<T, C: Collection<Int>>(_ source: [T], _ rows: C, into out: inout [T]) {

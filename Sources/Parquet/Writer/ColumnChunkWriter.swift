@@ -10,6 +10,7 @@ struct ColumnChunkWriter {
     private var page: [UInt8] = []
     private var compressed: [UInt8] = []
     private var levels: [UInt8] = []
+    private var fixedDictionary = FixedWidthDictionaryEncoder()
 
     init(options: ParquetWriterOptions) {
         self.options = options
@@ -19,7 +20,7 @@ struct ColumnChunkWriter {
     /// Writes `column`'s chunk at the output's position and returns its metadata.
     mutating func write(_ column: ColumnBuffer, to output: any ParquetOutput) throws(ParquetError) -> ColumnChunk {
         let statistics = Self.statistics(column)
-        let dictionary = options.dictionary ? Self.dictionary(for: column, limit: options.dictionaryPageBytes) : nil
+        let dictionary = options.dictionary ? dictionary(for: column, limit: options.dictionaryPageBytes) : nil
         var uncompressedTotal: Int64 = 0
         var compressedTotal: Int64 = 0
         var dictionaryOffset: Int64?
@@ -177,30 +178,37 @@ struct ColumnChunkWriter {
 
     /// The chunk's dictionary, when one pays: entries within `limit` PLAIN bytes, and dictionary
     /// plus indices smaller than PLAIN.
-    static func dictionary(for column: ColumnBuffer, limit: Int) -> Dictionary? {
+    mutating func dictionary(for column: ColumnBuffer, limit: Int) -> Dictionary? {
         let n = column.valueCount
         guard n > 0 else { return nil }
         var indices = [UInt32]()
-        indices.reserveCapacity(n)
         var plain: [UInt8] = []
         var entries = 0
+        func encodeFixed<T>(_ v: [T], entryBytes: Int, _ bits: (T) -> UInt64) -> Bool {
+            let ok = v.withUnsafeBufferPointer { p in
+                fixedDictionary.encode(count: n, maxEntries: max(1, limit / entryBytes), sample: Self.sampleSize) { bits(p[$0]) }
+            }
+            guard ok else { return false }
+            plain.reserveCapacity(fixedDictionary.entries.count * entryBytes)
+            for k in fixedDictionary.entries {
+                if entryBytes == 4 { Plain.append(UInt32(truncatingIfNeeded: k), to: &plain) } else { Plain.append(k, to: &plain) }
+            }
+            entries = fixedDictionary.entries.count
+            indices = fixedDictionary.indices  // shared, not copied; may be longer than n
+            return true
+        }
         switch column.values {
         case .boolean:
             return nil
         case let .int32(v):
-            guard let d = fixed(v.lazy.map { UInt64(UInt32(bitPattern: $0)) }, entryBytes: 4, limit: limit, into: &indices) else { return nil }
-            for k in d.entries { Plain.append(UInt32(truncatingIfNeeded: k), to: &plain) }
-            entries = d.entries.count
+            guard encodeFixed(v, entryBytes: 4, { UInt64(UInt32(bitPattern: $0)) }) else { return nil }
         case let .int64(v):
-            guard let d = fixed(v.lazy.map { UInt64(bitPattern: $0) }, entryBytes: 8, limit: limit, into: &indices) else { return nil }
-            for k in d.entries { Plain.append(k, to: &plain) }
-            entries = d.entries.count
+            guard encodeFixed(v, entryBytes: 8, { UInt64(bitPattern: $0) }) else { return nil }
         case let .double(v):
-            guard let d = fixed(v.lazy.map { $0.bitPattern }, entryBytes: 8, limit: limit, into: &indices) else { return nil }
-            for k in d.entries { Plain.append(k, to: &plain) }
-            entries = d.entries.count
+            guard encodeFixed(v, entryBytes: 8, { $0.bitPattern }) else { return nil }
         case let .fixed(w, bytes):
             var d = ByteStringDictionary()
+            indices.reserveCapacity(n)
             let ok = bytes.withUnsafeBytes { raw -> Bool in
                 for i in 0..<n {
                     indices.append(d.index(of: UnsafeRawBufferPointer(rebasing: raw[(i * w)..<((i + 1) * w)])))
@@ -213,11 +221,12 @@ struct ColumnChunkWriter {
             entries = d.count
         case let .bytes(s):
             var d = ByteStringDictionary()
+            indices.reserveCapacity(n)
             let ok = s.bytes.withUnsafeBytes { raw -> Bool in
                 for i in 0..<n {
                     indices.append(d.index(of: UnsafeRawBufferPointer(rebasing: raw[s.range(i)])))
                     if d.bytes.count + 4 * d.count > limit { return false }
-                    if i + 1 == sampleSize, d.count * 10 > sampleSize * 9 { return false }
+                    if i + 1 == Self.sampleSize, d.count * 10 > Self.sampleSize * 9 { return false }
                 }
                 return true
             }
@@ -234,20 +243,6 @@ struct ColumnChunkWriter {
         let estimate = plain.count + (n * bitWidth + 7) / 8
         guard estimate < column.plainSize else { return nil }
         return Dictionary(plain: plain, count: entries, indices: indices)
-    }
-
-    private static func fixed<S: Sequence<UInt64>>(_ keys: S, entryBytes: Int, limit: Int, into indices: inout [UInt32]) -> FixedWidthDictionary? {
-        var d = FixedWidthDictionary()
-        let maxEntries = max(1, limit / entryBytes)
-        var seen = 0
-        for k in keys {
-            indices.append(d.index(of: k))
-            seen += 1
-            if d.entries.count > maxEntries { return nil }
-            // Mostly distinct after a fair sample (timestamps, readings): PLAIN will win, stop now.
-            if seen == sampleSize, d.entries.count * 10 > seen * 9 { return nil }
-        }
-        return d
     }
 
     /// Values looked at before giving up on a dictionary for a column that is mostly distinct.

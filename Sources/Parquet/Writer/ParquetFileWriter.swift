@@ -5,6 +5,7 @@
 // PLAIN; no page index, no bloom filters.
 
 import ConnectorKit
+import Foundation
 
 /// What a finished file holds.
 public struct ParquetFileSummary: Sendable, Equatable {
@@ -13,15 +14,23 @@ public struct ParquetFileSummary: Sendable, Equatable {
     public var bytes: Int64
 }
 
-/// Writes one Parquet file: rows are buffered per row group (memory is bounded by the row group
-/// size), each full row group is encoded column by column, and `finish` writes the footer.
+/// Writes one Parquet file: rows are buffered per row group, each full row group is encoded column
+/// by column, and `finish` writes the footer.
+///
+/// With `backgroundEncoding` (the default) a full row group is encoded and written on a thread of
+/// its own while the next one fills, so encoding overlaps with whatever produces the rows. Two
+/// buffers then exist, each flushed at half of `rowGroupBytes`, so memory stays within one row
+/// group's size. The thread ends with its row group; `finish` and deinit wait for it.
 /// Owned by one task at a time (it holds compression contexts), hence not `Sendable`.
 public final class ParquetFileWriter {
     public let schema: Schema
     public let options: ParquetWriterOptions
     private let output: any ParquetOutput
     private var buffers: [ColumnBuffer]
+    /// The other set of buffers, while a row group is being encoded from this one or after.
+    private var spare: [ColumnBuffer]?
     private var chunkWriter: ColumnChunkWriter
+    private var inFlight: BackgroundRowGroup?
     private var rowGroups: [RowGroup] = []
     private var started = false
     private var finished = false
@@ -40,7 +49,7 @@ public final class ParquetFileWriter {
         self.output = output
         self.schema = schema
         self.options = options
-        buffers = schema.fields.map(ColumnBuffer.init(field:))
+        buffers = schema.fields.map { ColumnBuffer(field: $0, reservingRows: options.rowGroupRows) }
         chunkWriter = ColumnChunkWriter(options: options)
     }
 
@@ -50,8 +59,12 @@ public final class ParquetFileWriter {
     /// PLAIN-encoded bytes buffered for the current row group.
     public var bufferedBytes: Int { buffers.reduce(0) { $0 + $1.plainSize + $1.definitionLevels.count / 8 } }
 
-    /// Bytes written to the output so far (complete row groups).
-    public var writtenBytes: Int64 { output.position }
+    deinit {
+        _ = inFlight?.wait()
+    }
+
+    /// Buffered bytes at which a row group is written: half the target when two buffers exist.
+    private var flushBytes: Int { options.backgroundEncoding ? max(1, options.rowGroupBytes / 2) : options.rowGroupBytes }
 
     /// Appends every row of `batch`, whose schema must equal the writer's (names and types).
     public func write(_ batch: RecordBatch) throws(ParquetError) {
@@ -72,20 +85,49 @@ public final class ParquetFileWriter {
             for i in buffers.indices { try buffers[i].append(columns[i], rows: start..<end) }
             rowCount += Int64(end - start)
             start = end
-            if bufferedRows >= options.rowGroupRows || bufferedBytes >= options.rowGroupBytes {
+            if bufferedRows >= options.rowGroupRows || bufferedBytes >= flushBytes {
                 try flushRowGroup()
             }
         }
     }
 
-    /// Writes the buffered rows as a row group now (no-op when none).
+    /// Writes the buffered rows as a row group now (no-op when none); in the background when
+    /// `backgroundEncoding` is on.
     public func flushRowGroup() throws(ParquetError) {
         guard bufferedRows > 0 else { return }
         try startIfNeeded()
+        try joinBackgroundWork()
+        guard rowGroups.count < Int(Int16.max) - 1 else { throw .invalidInput("more than \(Int16.max) row groups in one file") }
+        guard options.backgroundEncoding else {
+            rowGroups.append(try Self.encode(&buffers, ordinal: rowGroups.count, with: &chunkWriter, to: output))
+            return
+        }
+        let full = buffers
+        buffers = spare ?? schema.fields.map { ColumnBuffer(field: $0, reservingRows: options.rowGroupRows) }
+        spare = nil
+        let job = BackgroundRowGroup(buffers: full, chunkWriter: chunkWriter, output: output, ordinal: rowGroups.count)
+        inFlight = job
+        job.start()
+    }
+
+    /// Waits for the row group being encoded in the background, and takes its buffers back.
+    private func joinBackgroundWork() throws(ParquetError) {
+        guard let job = inFlight else { return }
+        inFlight = nil
+        let (result, buffers, writer) = job.wait()
+        chunkWriter = writer
+        spare = buffers
+        rowGroups.append(try result.get())
+    }
+
+    /// Encodes `buffers` as one row group at the output's position and empties them.
+    fileprivate static func encode(_ buffers: inout [ColumnBuffer], ordinal: Int, with chunkWriter: inout ColumnChunkWriter,
+                                   to output: any ParquetOutput) throws(ParquetError) -> RowGroup {
         let start = output.position
         var chunks: [ColumnChunk] = []
         var uncompressed: Int64 = 0
         var compressed: Int64 = 0
+        let rows = Int64(buffers[0].rows)
         for i in buffers.indices {
             let chunk = try chunkWriter.write(buffers[i], to: output)
             uncompressed += chunk.metaData!.totalUncompressedSize
@@ -93,9 +135,8 @@ public final class ParquetFileWriter {
             chunks.append(chunk)
             buffers[i].removeAll()
         }
-        guard rowGroups.count < Int(Int16.max) else { throw .invalidInput("more than \(Int16.max) row groups in one file") }
-        rowGroups.append(RowGroup(columns: chunks, totalByteSize: uncompressed, numRows: Int64(chunks[0].metaData!.numValues),
-                                  fileOffset: start, totalCompressedSize: compressed, ordinal: Int16(rowGroups.count)))
+        return RowGroup(columns: chunks, totalByteSize: uncompressed, numRows: rows,
+                        fileOffset: start, totalCompressedSize: compressed, ordinal: Int16(ordinal))
     }
 
     /// Writes the remaining rows and the footer. `metadata` is stored as key-value metadata
@@ -104,6 +145,7 @@ public final class ParquetFileWriter {
     public func finish(metadata: [KeyValue] = []) throws(ParquetError) -> ParquetFileSummary {
         guard !finished else { throw .invalidInput("the file is finished") }
         try flushRowGroup()
+        try joinBackgroundWork()
         try startIfNeeded()
         finished = true
         var elements = [SchemaElement(name: "schema")]
@@ -127,5 +169,47 @@ public final class ParquetFileWriter {
         guard !started else { return }
         started = true
         try output.write(Array("PAR1".utf8))
+    }
+}
+
+/// One row group encoded on a thread of its own.
+///
+/// `@unchecked Sendable`: the writer hands `buffers`, `chunkWriter` and `output` over before
+/// `start` and touches none of them again until `wait` returns them; the semaphore orders the two
+/// threads' accesses, so no state is used by both at once.
+private final class BackgroundRowGroup: @unchecked Sendable {
+    private var buffers: [ColumnBuffer]
+    private var chunkWriter: ColumnChunkWriter
+    private let output: any ParquetOutput
+    private let ordinal: Int
+    private var result: Result<RowGroup, ParquetError> = .failure(.invalidInput("the row group was not encoded"))
+    private let done = DispatchSemaphore(value: 0)
+    private var joined = false
+
+    init(buffers: [ColumnBuffer], chunkWriter: ColumnChunkWriter, output: any ParquetOutput, ordinal: Int) {
+        self.buffers = buffers
+        self.chunkWriter = chunkWriter
+        self.output = output
+        self.ordinal = ordinal
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            result = Result { () throws(ParquetError) -> RowGroup in
+                try ParquetFileWriter.encode(&buffers, ordinal: ordinal, with: &chunkWriter, to: output)
+            }
+            done.signal()
+        }
+        thread.name = "sluice-parquet-encode"
+        thread.start()
+    }
+
+    /// Waits for the thread (once) and returns the outcome, the emptied buffers and the writer.
+    func wait() -> (Result<RowGroup, ParquetError>, [ColumnBuffer], ColumnChunkWriter) {
+        if !joined {
+            done.wait()
+            joined = true
+        }
+        return (result, buffers, chunkWriter)
     }
 }

@@ -14,6 +14,8 @@ public struct ParquetWriterOptions: Sendable {
     /// under `dictionaryPageBytes`.
     public var dictionary: Bool = true
     public var dictionaryPageBytes: Int = 1 << 20
+    /// Encode a full row group on a thread of its own while the next fills (see ParquetFileWriter).
+    public var backgroundEncoding: Bool = true
     /// `app version X`, the form readers parse to decide which statistics to trust.
     public var createdBy: String = "sluice version \(SluiceVersion.current)"
 
