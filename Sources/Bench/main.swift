@@ -1,4 +1,4 @@
-// Benchmarks: `swift run -c release bench decode|postgres [--rows N] [--file PATH]`.
+// Benchmarks: `swift run -c release bench decode|postgres|parquet [--rows N] [--file PATH]`.
 // Prints Sluice's figures next to reference tools measured in the same run on the same file.
 import ConnectorKit
 import Connectors
@@ -85,10 +85,11 @@ if let remote = args.first, remote == "smb" || remote == "sftp" {
     }
     exit(0)
 }
-guard let command = args.first, ["decode", "postgres", "generate"].contains(command) else {
+guard let command = args.first, ["decode", "postgres", "parquet", "generate"].contains(command) else {
     print("""
         usage: bench decode [--rows N] [--file PATH]
                bench postgres [--rows N] [--file PATH] [--url URL] [--password PW]
+               bench parquet [--rows N] [--runs N] [--file PATH]   (DuckDB and pyarrow from scripts/py-env.sh)
                bench smb [--size-mib N]      (the SMB3 server of scripts/smb-start.sh; default 200)
                bench sftp [--size-mib N]     (the sshd of scripts/ssh-start.sh; default 200)
         Generates the simulator CSV when the file is missing. postgres needs a server: scripts/pg-start.sh
@@ -97,6 +98,7 @@ guard let command = args.first, ["decode", "postgres", "generate"].contains(comm
     exit(2)
 }
 var rows = 2_000_000
+var runs = 3
 var file: String?
 var url = "postgresql://postgres@127.0.0.1:55432/postgres?sslmode=disable"
 var password = ProcessInfo.processInfo.environment["SLUICE_BENCH_PGPASSWORD"] ?? "testpw"
@@ -104,6 +106,7 @@ var it = args.dropFirst().makeIterator()
 while let a = it.next() {
     switch a {
     case "--rows": rows = Int(it.next() ?? "") ?? rows
+    case "--runs": runs = max(1, Int(it.next() ?? "") ?? runs)
     case "--file": file = it.next()
     case "--url": url = it.next() ?? url
     case "--password": password = it.next() ?? password
@@ -126,6 +129,30 @@ if try MachineSimulator.countRows(path: path) != rows {
     p.waitUntilExit()
 }
 switch command {
+case "parquet":
+    let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
+    guard FileManager.default.isExecutableFile(atPath: sluice) else {
+        print("error: \(sluice) is missing: swift build -c release --product sluice --static-swift-stdlib")
+        exit(1)
+    }
+    // DuckDB and pyarrow from scripts/py-env.sh (run here when missing), so they are always measured.
+    var python = ProcessInfo.processInfo.environment["SLUICE_BENCH_PYTHON"] ?? FileManager.default.currentDirectoryPath + "/.build/pyenv/bin/python3"
+    if (try? spawnMeasured(python, ["-c", "import duckdb, pyarrow"]).status) != 0 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["scripts/py-env.sh"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        python = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").last.map(String.init) ?? python
+        p.waitUntilExit()
+    }
+    do {
+        try ParquetBenchmark(file: path, rows: rows, runs: runs, sluice: sluice, python: python).run()
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
 case "postgres":
     let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
     guard FileManager.default.isExecutableFile(atPath: sluice) else {

@@ -9,7 +9,7 @@ enum RLEHybrid {
 
     /// Appends `values` encoded with `bitWidth` (1…32). Runs of 8 or more equal values become RLE
     /// runs; the rest is bit-packed in groups of 8, padded with zeros only at the very end.
-    static func encode(_ values: UnsafeBufferPointer<UInt32>, bitWidth: Int, into out: inout [UInt8]) {
+    static func encode<T: FixedWidthInteger & UnsignedInteger>(_ values: UnsafeBufferPointer<T>, bitWidth: Int, into out: inout [UInt8]) {
         precondition((1...32).contains(bitWidth))
         let n = values.count
         var i = 0
@@ -17,7 +17,7 @@ enum RLEHybrid {
             let run = runLength(values, from: i)
             if run >= 8 {
                 appendVarint(UInt64(run) << 1, to: &out)
-                appendValue(values[i], width: bitWidth, to: &out)
+                appendValue(UInt32(truncatingIfNeeded: values[i]), width: bitWidth, to: &out)
                 i += run
                 continue
             }
@@ -34,14 +34,14 @@ enum RLEHybrid {
         }
     }
 
-    private static func runLength(_ values: UnsafeBufferPointer<UInt32>, from start: Int) -> Int {
+    private static func runLength<T: FixedWidthInteger & UnsignedInteger>(_ values: UnsafeBufferPointer<T>, from start: Int) -> Int {
         let v = values[start]
         var j = start + 1
         while j < values.count && values[j] == v { j += 1 }
         return j - start
     }
 
-    private static func bitPack(_ values: UnsafeBufferPointer<UInt32>, from start: Int, to end: Int, groups: Int,
+    private static func bitPack<T: FixedWidthInteger & UnsignedInteger>(_ values: UnsafeBufferPointer<T>, from start: Int, to end: Int, groups: Int,
                                 bitWidth: Int, into out: inout [UInt8]) {
         var accumulator: UInt64 = 0
         var bits = 0

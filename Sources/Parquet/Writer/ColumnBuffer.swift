@@ -31,7 +31,7 @@ struct ColumnBuffer {
     private var fixedBytes: [UInt8] = []
     private var strings = StringColumn()
     /// One per row when the column is optional: 1 present, 0 null. Empty for required columns.
-    private(set) var definitionLevels: [UInt32] = []
+    private(set) var definitionLevels: [UInt8] = []
     private(set) var rows = 0
     private(set) var nullCount = 0
 
@@ -96,6 +96,20 @@ struct ColumnBuffer {
         strings.bytes.removeAll(keepingCapacity: true)
         strings.offsets.removeAll(keepingCapacity: true)
         strings.offsets.append(0)
+    }
+
+    /// Empties the buffer and gives its memory back (a row group encoded in the background: the
+    /// next one is already filling other buffers).
+    mutating func release() {
+        definitionLevels = []
+        rows = 0
+        nullCount = 0
+        bools = []
+        int32s = []
+        int64s = []
+        doubles = []
+        fixedBytes = []
+        strings = StringColumn()
     }
 
     /// Appends rows `range` of `column` (which must be of this buffer's Sluice type).

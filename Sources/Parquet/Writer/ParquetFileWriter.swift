@@ -18,17 +18,16 @@ public struct ParquetFileSummary: Sendable, Equatable {
 /// by column, and `finish` writes the footer.
 ///
 /// With `backgroundEncoding` (the default) a full row group is encoded and written on a thread of
-/// its own while the next one fills, so encoding overlaps with whatever produces the rows. Two
-/// buffers then exist, each flushed at half of `rowGroupBytes`, so memory stays within one row
-/// group's size. The thread ends with its row group; `finish` and deinit wait for it.
+/// its own while the next one fills, so encoding overlaps with whatever produces the rows. Each
+/// column's memory is given back as soon as its chunk is written, and buffers are flushed at half
+/// of `rowGroupBytes`, so the two row groups together stay within one row group's size. The
+/// thread ends with its row group; `finish` and deinit wait for it.
 /// Owned by one task at a time (it holds compression contexts), hence not `Sendable`.
 public final class ParquetFileWriter {
     public let schema: Schema
     public let options: ParquetWriterOptions
     private let output: any ParquetOutput
     private var buffers: [ColumnBuffer]
-    /// The other set of buffers, while a row group is being encoded from this one or after.
-    private var spare: [ColumnBuffer]?
     private var chunkWriter: ColumnChunkWriter
     private var inFlight: BackgroundRowGroup?
     private var rowGroups: [RowGroup] = []
@@ -99,13 +98,15 @@ public final class ParquetFileWriter {
         try joinBackgroundWork()
         guard rowGroups.count < Int(Int16.max) - 1 else { throw .invalidInput("more than \(Int16.max) row groups in one file") }
         guard options.backgroundEncoding else {
-            rowGroups.append(try Self.encode(&buffers, ordinal: rowGroups.count, with: &chunkWriter, to: output))
+            rowGroups.append(try Self.encode(&buffers, ordinal: rowGroups.count, with: &chunkWriter, to: output, keepMemory: true))
             return
         }
         let full = buffers
-        buffers = spare ?? schema.fields.map { ColumnBuffer(field: $0, reservingRows: options.rowGroupRows) }
-        spare = nil
+        buffers = schema.fields.map { ColumnBuffer(field: $0, reservingRows: options.rowGroupRows) }
         let job = BackgroundRowGroup(buffers: full, chunkWriter: chunkWriter, output: output, ordinal: rowGroups.count)
+        // The job owns the writer (its scratch arrays) until joined; a placeholder stands in, so
+        // that no array is shared and copied on write.
+        chunkWriter = ColumnChunkWriter(options: options)
         inFlight = job
         job.start()
     }
@@ -114,15 +115,17 @@ public final class ParquetFileWriter {
     private func joinBackgroundWork() throws(ParquetError) {
         guard let job = inFlight else { return }
         inFlight = nil
-        let (result, buffers, writer) = job.wait()
+        let (result, _, writer) = job.wait()
         chunkWriter = writer
-        spare = buffers
         rowGroups.append(try result.get())
     }
 
-    /// Encodes `buffers` as one row group at the output's position and empties them.
+    /// Encodes `buffers` as one row group at the output's position and empties them, keeping their
+    /// memory for the next row group or (`keepMemory` false) giving each column's back as soon as
+    /// it is written, so that the row group filling meanwhile and this one together stay near one
+    /// row group's size.
     fileprivate static func encode(_ buffers: inout [ColumnBuffer], ordinal: Int, with chunkWriter: inout ColumnChunkWriter,
-                                   to output: any ParquetOutput) throws(ParquetError) -> RowGroup {
+                                   to output: any ParquetOutput, keepMemory: Bool) throws(ParquetError) -> RowGroup {
         let start = output.position
         var chunks: [ColumnChunk] = []
         var uncompressed: Int64 = 0
@@ -133,7 +136,7 @@ public final class ParquetFileWriter {
             uncompressed += chunk.metaData!.totalUncompressedSize
             compressed += chunk.metaData!.totalCompressedSize
             chunks.append(chunk)
-            buffers[i].removeAll()
+            if keepMemory { buffers[i].removeAll() } else { buffers[i].release() }
         }
         return RowGroup(columns: chunks, totalByteSize: uncompressed, numRows: rows,
                         fileOffset: start, totalCompressedSize: compressed, ordinal: Int16(ordinal))
@@ -175,16 +178,17 @@ public final class ParquetFileWriter {
 /// One row group encoded on a thread of its own.
 ///
 /// `@unchecked Sendable`: the writer hands `buffers`, `chunkWriter` and `output` over before
-/// `start` and touches none of them again until `wait` returns them; the semaphore orders the two
-/// threads' accesses, so no state is used by both at once.
+/// `start` and touches none of them again until `wait` returns them; the condition (a pthread
+/// mutex and condition variable, which ThreadSanitizer understands) orders the two threads'
+/// accesses, so no state is used by both at once.
 private final class BackgroundRowGroup: @unchecked Sendable {
     private var buffers: [ColumnBuffer]
     private var chunkWriter: ColumnChunkWriter
     private let output: any ParquetOutput
     private let ordinal: Int
     private var result: Result<RowGroup, ParquetError> = .failure(.invalidInput("the row group was not encoded"))
-    private let done = DispatchSemaphore(value: 0)
-    private var joined = false
+    private let condition = NSCondition()
+    private var finished = false
 
     init(buffers: [ColumnBuffer], chunkWriter: ColumnChunkWriter, output: any ParquetOutput, ordinal: Int) {
         self.buffers = buffers
@@ -196,9 +200,12 @@ private final class BackgroundRowGroup: @unchecked Sendable {
     func start() {
         let thread = Thread { [self] in
             result = Result { () throws(ParquetError) -> RowGroup in
-                try ParquetFileWriter.encode(&buffers, ordinal: ordinal, with: &chunkWriter, to: output)
+                try ParquetFileWriter.encode(&buffers, ordinal: ordinal, with: &chunkWriter, to: output, keepMemory: false)
             }
-            done.signal()
+            condition.lock()
+            finished = true
+            condition.signal()
+            condition.unlock()
         }
         thread.name = "sluice-parquet-encode"
         thread.start()
@@ -206,10 +213,9 @@ private final class BackgroundRowGroup: @unchecked Sendable {
 
     /// Waits for the thread (once) and returns the outcome, the emptied buffers and the writer.
     func wait() -> (Result<RowGroup, ParquetError>, [ColumnBuffer], ColumnChunkWriter) {
-        if !joined {
-            done.wait()
-            joined = true
-        }
+        condition.lock()
+        while !finished { condition.wait() }
+        condition.unlock()
         return (result, buffers, chunkWriter)
     }
 }
