@@ -184,7 +184,7 @@ struct ArchiveEndToEndTests {
         try write(dir, schema: schema)
         // numeric NaN has no Parquet DECIMAL form.
         let victim = try PG.psql("SELECT 'press_p' || to_char((now() AT TIME ZONE 'UTC')::date - 50, 'YYYYMMDD')")
-        _ = try PG.psql("UPDATE \(schema).\(victim) SET pressure = 'NaN' WHERE small = 1")
+        _ = try PG.psql("UPDATE \(schema).\(victim) SET pressure = 'NaN' WHERE ctid = (SELECT ctid FROM \(schema).\(victim) LIMIT 1)")
         let run = try Sluice.run(["once", "archive", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         #expect(run.status == 1)
         #expect(run.stdout.contains("\(schema).\(victim): FAILED:") && run.stdout.contains("NaN"), "\(run.stdout)")

@@ -28,7 +28,7 @@ public final class ParquetFileWriter {
     public let options: ParquetWriterOptions
     private let output: any ParquetOutput
     private var buffers: [ColumnBuffer]
-    private var chunkWriter: ColumnChunkWriter
+    private var encoder: RowGroupEncoder
     private var inFlight: BackgroundRowGroup?
     private var rowGroups: [RowGroup] = []
     private var started = false
@@ -49,7 +49,7 @@ public final class ParquetFileWriter {
         self.schema = schema
         self.options = options
         buffers = schema.fields.map { ColumnBuffer(field: $0, reservingRows: options.rowGroupRows) }
-        chunkWriter = ColumnChunkWriter(options: options)
+        encoder = RowGroupEncoder(options: options)
     }
 
     /// Rows buffered for the current row group.
@@ -98,15 +98,15 @@ public final class ParquetFileWriter {
         try joinBackgroundWork()
         guard rowGroups.count < Int(Int16.max) - 1 else { throw .invalidInput("more than \(Int16.max) row groups in one file") }
         guard options.backgroundEncoding else {
-            rowGroups.append(try Self.encode(&buffers, ordinal: rowGroups.count, with: &chunkWriter, to: output, keepMemory: true))
+            rowGroups.append(try encoder.encode(&buffers, ordinal: rowGroups.count, to: output, keepMemory: true))
             return
         }
         let full = buffers
         buffers = schema.fields.map { ColumnBuffer(field: $0, reservingRows: options.rowGroupRows) }
-        let job = BackgroundRowGroup(buffers: full, chunkWriter: chunkWriter, output: output, ordinal: rowGroups.count)
-        // The job owns the writer (its scratch arrays) until joined; a placeholder stands in, so
+        let job = BackgroundRowGroup(buffers: full, encoder: encoder, output: output, ordinal: rowGroups.count)
+        // The job owns the encoder (its scratch arrays) until joined; a placeholder stands in, so
         // that no array is shared and copied on write.
-        chunkWriter = ColumnChunkWriter(options: options)
+        encoder = RowGroupEncoder(options: options)
         inFlight = job
         job.start()
     }
@@ -115,31 +115,9 @@ public final class ParquetFileWriter {
     private func joinBackgroundWork() throws(ParquetError) {
         guard let job = inFlight else { return }
         inFlight = nil
-        let (result, _, writer) = job.wait()
-        chunkWriter = writer
+        let (result, _, returned) = job.wait()
+        encoder = returned
         rowGroups.append(try result.get())
-    }
-
-    /// Encodes `buffers` as one row group at the output's position and empties them, keeping their
-    /// memory for the next row group or (`keepMemory` false) giving each column's back as soon as
-    /// it is written, so that the row group filling meanwhile and this one together stay near one
-    /// row group's size.
-    fileprivate static func encode(_ buffers: inout [ColumnBuffer], ordinal: Int, with chunkWriter: inout ColumnChunkWriter,
-                                   to output: any ParquetOutput, keepMemory: Bool) throws(ParquetError) -> RowGroup {
-        let start = output.position
-        var chunks: [ColumnChunk] = []
-        var uncompressed: Int64 = 0
-        var compressed: Int64 = 0
-        let rows = Int64(buffers[0].rows)
-        for i in buffers.indices {
-            let chunk = try chunkWriter.write(buffers[i], to: output)
-            uncompressed += chunk.metaData!.totalUncompressedSize
-            compressed += chunk.metaData!.totalCompressedSize
-            chunks.append(chunk)
-            if keepMemory { buffers[i].removeAll() } else { buffers[i].release() }
-        }
-        return RowGroup(columns: chunks, totalByteSize: uncompressed, numRows: rows,
-                        fileOffset: start, totalCompressedSize: compressed, ordinal: Int16(ordinal))
     }
 
     /// Writes the remaining rows and the footer. `metadata` is stored as key-value metadata
@@ -177,22 +155,22 @@ public final class ParquetFileWriter {
 
 /// One row group encoded on a thread of its own.
 ///
-/// `@unchecked Sendable`: the writer hands `buffers`, `chunkWriter` and `output` over before
+/// `@unchecked Sendable`: the writer hands `buffers`, `encoder` and `output` over before
 /// `start` and touches none of them again until `wait` returns them; the condition (a pthread
 /// mutex and condition variable, which ThreadSanitizer understands) orders the two threads'
 /// accesses, so no state is used by both at once.
 private final class BackgroundRowGroup: @unchecked Sendable {
     private var buffers: [ColumnBuffer]
-    private var chunkWriter: ColumnChunkWriter
+    private var encoder: RowGroupEncoder
     private let output: any ParquetOutput
     private let ordinal: Int
     private var result: Result<RowGroup, ParquetError> = .failure(.invalidInput("the row group was not encoded"))
     private let condition = NSCondition()
     private var finished = false
 
-    init(buffers: [ColumnBuffer], chunkWriter: ColumnChunkWriter, output: any ParquetOutput, ordinal: Int) {
+    init(buffers: [ColumnBuffer], encoder: RowGroupEncoder, output: any ParquetOutput, ordinal: Int) {
         self.buffers = buffers
-        self.chunkWriter = chunkWriter
+        self.encoder = encoder
         self.output = output
         self.ordinal = ordinal
     }
@@ -200,7 +178,7 @@ private final class BackgroundRowGroup: @unchecked Sendable {
     func start() {
         let thread = Thread { [self] in
             result = Result { () throws(ParquetError) -> RowGroup in
-                try ParquetFileWriter.encode(&buffers, ordinal: ordinal, with: &chunkWriter, to: output, keepMemory: false)
+                try encoder.encode(&buffers, ordinal: ordinal, to: output, keepMemory: false)
             }
             condition.lock()
             finished = true
@@ -212,10 +190,10 @@ private final class BackgroundRowGroup: @unchecked Sendable {
     }
 
     /// Waits for the thread (once) and returns the outcome, the emptied buffers and the writer.
-    func wait() -> (Result<RowGroup, ParquetError>, [ColumnBuffer], ColumnChunkWriter) {
+    func wait() -> (Result<RowGroup, ParquetError>, [ColumnBuffer], RowGroupEncoder) {
         condition.lock()
         while !finished { condition.wait() }
         condition.unlock()
-        return (result, buffers, chunkWriter)
+        return (result, buffers, encoder)
     }
 }

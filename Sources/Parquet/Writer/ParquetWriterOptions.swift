@@ -16,6 +16,9 @@ public struct ParquetWriterOptions: Sendable {
     public var dictionaryPageBytes: Int = 1 << 20
     /// Encode a full row group on a thread of its own while the next fills (see ParquetFileWriter).
     public var backgroundEncoding: Bool = true
+    /// Threads that encode one row group's column chunks; `nil`: two on a machine with two or
+    /// more cores, else one.
+    public var encodingThreads: Int?
     /// `app version X`, the form readers parse to decide which statistics to trust.
     public var createdBy: String = "sluice version \(SluiceVersion.current)"
 
