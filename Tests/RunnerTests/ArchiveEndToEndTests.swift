@@ -137,6 +137,12 @@ struct ArchiveEndToEndTests {
         #expect(dropped.count == 69 * Self.rowsPerDay)
         #expect(archived.sorted() == dropped.sorted())
 
+        // DuckDB reads the archive as one table partitioned by `date`, and the counts match.
+        if DuckDB.available || ProcessInfo.processInfo.environment["CI"] == "true" {
+            let seen = try DuckDB.query("SELECT count(*), count(DISTINCT date) FROM read_parquet('\(dir)/archive/press/*/*.parquet', hive_partitioning = true)")
+            #expect(seen == "\(69 * Self.rowsPerDay)|69")
+        }
+
         // A second run has nothing left to do.
         let again = try Sluice.run(args)
         #expect(again.status == 0)

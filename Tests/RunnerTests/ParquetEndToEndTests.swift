@@ -86,5 +86,15 @@ import TestSupport
         }
         let temporary = (FileManager.default.enumerator(atPath: "\(dir)/lake")?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".tmp") }
         #expect(temporary.isEmpty)
+
+        // DuckDB reads the lake as one table partitioned by `date`: every row, each in its day.
+        if DuckDB.available || ProcessInfo.processInfo.environment["CI"] == "true" {
+            let seen = try DuckDB.query("""
+                SELECT count(*), count(*) FILTER (WHERE CAST(date AS VARCHAR) <> strftime(timezone('UTC', "timestamp"), '%Y-%m-%d')),
+                       sum("count"), count(DISTINCT machine) FROM read_parquet('\(dir)/lake/press/*/*.parquet', hive_partitioning = true)
+                """)
+            let sourceSum = Sluice.lines("\(dir)/in/line-01/data.csv").dropFirst().reduce(Int64(0)) { $0 + (Int64($1.split(separator: ",").last!) ?? 0) }
+            #expect(seen == "\(Self.rows)|0|\(sourceSum)|1", "\(seen)")
+        }
     }
 }

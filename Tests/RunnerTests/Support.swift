@@ -139,3 +139,28 @@ enum Sluice {
         return kills
     }
 }
+
+/// DuckDB (from scripts/py-env.sh's virtualenv) as an independent reader of what Sluice wrote.
+enum DuckDB {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let python = ProcessInfo.processInfo.environment["SLUICE_TEST_PYTHON"] ?? root + "/.build/pyenv/bin/python3"
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: python) }
+
+    struct Failure: Error, CustomStringConvertible { var message: String; var description: String { message } }
+
+    /// The first row of `sql`'s result, values joined by `|`.
+    static func query(_ sql: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", "import sys, duckdb; print('|'.join(str(v) for v in duckdb.sql(sys.argv[1]).fetchall()[0]))", sql]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw Failure(message: "duckdb: \(errors.suffix(800))") }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -141,10 +141,11 @@ final class HivePartitionedWriter {
     }
 
     /// Writes the footer of `partition`'s file, fsyncs and closes it; it waits for the commit.
-    private func finish(_ partition: String) throws {
+    /// `extra` joins the writer's metadata (the commit's input range, when known).
+    private func finish(_ partition: String, extra: [KeyValue] = []) throws {
         guard let file = open.removeValue(forKey: partition) else { return }
         do {
-            try file.writer.finish(metadata: metadata)
+            try file.writer.finish(metadata: metadata + extra)
             try file.output.sync()
             try file.output.close()
         } catch {
@@ -157,10 +158,10 @@ final class HivePartitionedWriter {
     // MARK: Committing
 
     /// Makes every file written since the last commit durable under its final name, named with
-    /// `sequence`. Returns the final paths.
-    func commit(sequence: Int64) throws -> [String] {
-        if sort { try writeSorted() }
-        for partition in Array(open.keys) { try finish(partition) }
+    /// `sequence`; `extra` goes into the footers of the files finished now. Returns the final paths.
+    func commit(sequence: Int64, extra: [KeyValue] = []) throws -> [String] {
+        if sort { try writeSorted(extra: extra) }
+        for partition in Array(open.keys) { try finish(partition, extra: extra) }
         var finals: [String] = []
         var countInDirectory: [String: Int] = [:]
         var directories = Set<String>()
@@ -185,7 +186,7 @@ final class HivePartitionedWriter {
         return finals
     }
 
-    private func writeSorted() throws {
+    private func writeSorted(extra: [KeyValue]) throws {
         guard let partitionColumn, let schema, let index = schema.index(of: partitionColumn) else {
             // Nothing to sort by: write as they came.
             for (partition, batches) in pending { for b in batches { try append(b.columns, rows: b.count, to: partition) } }
@@ -205,7 +206,7 @@ final class HivePartitionedWriter {
             }
             try append(columns.map { $0.select(order) }, rows: rows, to: partition)
             pending[partition] = nil
-            try finish(partition)
+            try finish(partition, extra: extra)
         }
         pendingRows = 0
     }

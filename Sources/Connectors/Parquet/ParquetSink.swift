@@ -19,6 +19,8 @@ public actor ParquetSink: Sink {
     private var writer: HivePartitionedWriter?
     private var failed = false
     private var pipeline = ""
+    /// The checkpoint of the last commit: where the next commit's input starts.
+    private var lastCommitted = Checkpoint()
 
     public nonisolated let commitPolicy: CommitPolicy?
 
@@ -39,6 +41,7 @@ public actor ParquetSink: Sink {
         if !removed.isEmpty {
             logger.info("removed files of a commit that did not complete", metadata: ["files": "\(removed.count)", "sequence_above": "\(committed.sequence)"])
         }
+        lastCommitted = committed
         writer = HivePartitionedWriter(root: root, partitionColumn: configuration.partitionBy, options: options, sort: configuration.sort,
                                        metadata: [KeyValue(key: "sluice.pipeline", value: context.pipeline)])
         failed = false
@@ -59,7 +62,9 @@ public actor ParquetSink: Sink {
     public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint {
         let writer = try usable()
         do {
-            let files = try writer.commit(sequence: checkpoint.sequence)
+            let range = KeyValue(key: "sluice.input", value: Self.inputRange(from: lastCommitted, to: checkpoint))
+            let files = try writer.commit(sequence: checkpoint.sequence, extra: [range])
+            lastCommitted = checkpoint
             var out = checkpoint
             out.sinkState["parquet.files"] = files.map { String($0.dropFirst(root.count + 1)) }.joined(separator: "\n")
             if !files.isEmpty { logger.debug("parquet files committed", metadata: ["files": "\(files.count)", "sequence": "\(checkpoint.sequence)"]) }
@@ -74,6 +79,23 @@ public actor ParquetSink: Sink {
         writer?.abandon()
         writer = nil
         executor.shutdown()
+    }
+
+    /// The input a commit covers, as JSON: its sequence and, per source file, the byte range
+    /// `[from, to)` read since the previous commit.
+    static func inputRange(from previous: Checkpoint, to next: Checkpoint) -> String {
+        var out: [UInt8] = Array("{\"sequence\":\(next.sequence),\"files\":{".utf8)
+        var first = true
+        for (file, cursor) in next.files.sorted(by: { $0.key < $1.key }) {
+            let from = previous.files[file].map { $0.offset <= cursor.offset ? $0.offset : 0 } ?? 0
+            guard from != cursor.offset else { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSONWriter.appendString(file, to: &out)
+            out += Array(":{\"from\":\(from),\"to\":\(cursor.offset)}".utf8)
+        }
+        out += Array("}}".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     private func usable() throws -> HivePartitionedWriter {

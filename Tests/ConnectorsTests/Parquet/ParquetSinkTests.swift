@@ -97,6 +97,9 @@ import TestSupport
         let sink = try ParquetSink(configuration: c, root: dir + "/press", logger: Logger(label: "test"))
         let committer = SinkCommitter(sink: sink, store: InMemoryCheckpointStore())
         var checkpoint = try await committer.open(pipeline: "layout")
+        var cursor = FileCursor()
+        cursor.offset = 700
+        checkpoint.files["f"] = cursor
         let day: Int64 = 86_400_000_000
         let base = Int64(CivilDate.days(year: 2026, month: 11, day: 23)) * day
         // Out of order, across three days and a NULL.
@@ -118,6 +121,9 @@ import TestSupport
         #expect(try day23.readRowGroup(0)[0] == Column(.timestamp([base + 1, base + 3])))
         #expect(try day23.readRowGroup(0)[1] == Column(.int32([3, 1])))
         #expect(day23.metadata.rowGroups[0].columns[0].metaData?.codec == .snappy)
+        // The footer says which input the file holds.
+        #expect(day23.metadata.value(forKey: "sluice.input") == #"{"sequence":1,"files":{"f":{"from":0,"to":700}}}"#)
+        #expect(day23.metadata.value(forKey: "sluice.pipeline") == "layout")
         let leftovers = (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".tmp") }
         #expect(leftovers.isEmpty)
         #expect(checkpoint.sinkState["parquet.files"]?.split(separator: "\n").count == 5)
