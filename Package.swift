@@ -95,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParquetTests",
-            dependencies: ["Parquet", "CompressionCodecs", "ConnectorKit", "TestSupport"],
+            dependencies: ["Parquet", "CompressionCodecs", "ConnectorKit", "MachineSimulator", "TestSupport"],
             exclude: ["Readers"]
         ),
         .testTarget(

@@ -32,25 +32,7 @@ struct ParquetBenchmark {
         let conf = "\(work)/conf-\(codec)"
         let out = "\(work)/sluice-\(codec)"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true)
-        try """
-            [pipeline]
-            name = "bench-\(codec)"
-            [source]
-            type = "files"
-            path = "\((file as NSString).deletingLastPathComponent)"
-            glob = "\((file as NSString).lastPathComponent)"
-            settle = "0s"
-            [[transform]]
-            type = "csv"
-            [[transform]]
-            type = "schema"
-            [transform.columns]
-            timestamp = { type = "timestamp", nullable = false }
-            machine = "string"
-            temperature = "float64"
-            pressure = "decimal(8,2)"
-            status = "string"
-            count = "int64"
+        try (simulatorPipeline(name: "bench-\(codec)", file: file) + """
             [sink]
             type = "parquet"
             path = "\(out)"
@@ -59,7 +41,7 @@ struct ParquetBenchmark {
             # One file for the whole load, like the other tools (the sink's default is a file per 1M rows).
             file_rows = 100000000
             file_interval = "1h"
-            """.write(toFile: "\(conf)/bench-\(codec).toml", atomically: true, encoding: .utf8)
+            """).write(toFile: "\(conf)/bench-\(codec).toml", atomically: true, encoding: .utf8)
         return Side(label: "sluice once", codec: codec, output: out) {
             try? FileManager.default.removeItem(atPath: out)
             try? FileManager.default.removeItem(atPath: "\(work)/state-\(codec)")

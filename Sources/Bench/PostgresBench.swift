@@ -57,26 +57,7 @@ struct PostgresBenchmark {
     func pipeline(_ name: String, table: String, partitioned: Bool) throws -> String {
         let conf = "\(work)/\(name)"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true)
-        let dir = (file as NSString).deletingLastPathComponent, base = (file as NSString).lastPathComponent
-        try """
-            [pipeline]
-            name = "\(name)"
-            [source]
-            type = "files"
-            path = "\(dir)"
-            glob = "\(base)"
-            settle = "0s"
-            [[transform]]
-            type = "csv"
-            [[transform]]
-            type = "schema"
-            [transform.columns]
-            timestamp = { type = "timestamp", nullable = false }
-            machine = "string"
-            temperature = "float64"
-            pressure = "decimal(8,2)"
-            status = "string"
-            count = "int64"
+        try (simulatorPipeline(name: name, file: file) + """
             [sink]
             type = "postgres"
             url = "\(url)"
@@ -84,7 +65,7 @@ struct PostgresBenchmark {
             schema = "\(schema)"
             table = "\(table)"
             \(partitioned ? "partition = { column = \"timestamp\", interval = \"day\", premake = 0 }" : "")
-            """.write(toFile: "\(conf)/\(name).toml", atomically: true, encoding: .utf8)
+            """).write(toFile: "\(conf)/\(name).toml", atomically: true, encoding: .utf8)
         return conf
     }
 

@@ -40,3 +40,29 @@ struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
+
+/// `[pipeline]`, `[source]` and `[[transform]]`s reading the simulator CSV `file` and casting its
+/// six columns: the part of every benchmark pipeline before its `[sink]`.
+func simulatorPipeline(name: String, file: String) -> String {
+    """
+    [pipeline]
+    name = "\(name)"
+    [source]
+    type = "files"
+    path = "\((file as NSString).deletingLastPathComponent)"
+    glob = "\((file as NSString).lastPathComponent)"
+    settle = "0s"
+    [[transform]]
+    type = "csv"
+    [[transform]]
+    type = "schema"
+    [transform.columns]
+    timestamp = { type = "timestamp", nullable = false }
+    machine = "string"
+    temperature = "float64"
+    pressure = "decimal(8,2)"
+    status = "string"
+    count = "int64"
+
+    """
+}

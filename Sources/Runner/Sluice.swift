@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ConnectorKit
 import CSystemTuning
 
@@ -17,7 +16,7 @@ struct Sluice: AsyncParsableCommand {
         // the 1 MiB read chunks end up in the heap once the mmap threshold has floated up. Two
         // arenas and a fixed 256 KiB threshold keep a 2M-row load at ~57 MiB instead of ~70 MiB
         // peak RSS, for a few percent of speed (BENCHMARKS.md).
-        if ProcessInfo.processInfo.environment["SLUICE_NO_MALLOC_TUNING"] == nil { _ = sluice_tune_malloc(2, 256 * 1024) }
+        _ = sluice_tune_malloc(2, 256 * 1024)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -1,18 +1,9 @@
 import ConnectorKit
 import Foundation
+import MachineSimulator
 
-/// Deterministic pseudo-random numbers (SplitMix64), so a failing case can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Deterministic pseudo-random numbers, so a failing case can be replayed.
+typealias SeededRandom = SplitMix64
 
 /// Columns of every Sluice type with the values readers get wrong: extremes, NULLs in runs and
 /// alone, empty and non-ASCII text, timestamps before 1970 and after 2262, decimals at the edges

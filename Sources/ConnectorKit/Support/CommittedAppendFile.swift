@@ -113,8 +113,15 @@ public enum FileUtilities {
         close(fd)
         guard rename(tmp, path) == 0 else { throw ConnectorError(.checkpoint, "cannot rename \(tmp) to \(path): \(errnoText())") }
         let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        try? syncDirectory(dir.isEmpty ? "/" : dir)
+    }
+
+    /// fsyncs a folder, so that names created, renamed or removed in it survive a crash.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ConnectorError(.io, "cannot open folder \(path): \(errnoText())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw ConnectorError(.io, "fsync of folder \(path) failed: \(errnoText())") }
     }
 
     public static func readFile(_ path: String) throws -> [UInt8]? {

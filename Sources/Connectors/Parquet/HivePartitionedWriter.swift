@@ -35,7 +35,6 @@ final class HivePartitionedWriter {
     private var finished: [(directory: String, temporary: String)] = []
     /// With `sort`: the rows of each partition since the last commit.
     private var pending: [String: [RecordBatch]] = [:]
-    private var pendingRows = 0
     private var clock = 0
     private var schema: Schema?
     private(set) var rowsSinceCommit = 0
@@ -63,7 +62,6 @@ final class HivePartitionedWriter {
             let columns = rows.count == batch.count ? batch.columns : batch.columns.map { $0.select(rows) }
             if sort {
                 pending[partition, default: []].append(RecordBatch(schema: batch.schema, columns: columns, origins: RecordOrigins(file: batch.origins.file)))
-                pendingRows += rows.count
             } else {
                 try append(columns, rows: rows.count, to: partition)
             }
@@ -178,8 +176,8 @@ final class HivePartitionedWriter {
         }
         // New partition folders must be durable in their parent too.
         for directory in directories.sorted() {
-            try Self.syncDirectory(directory)
-            if directory != root { try Self.syncDirectory(root) }
+            try FileUtilities.syncDirectory(directory)
+            if directory != root { try FileUtilities.syncDirectory(root) }
         }
         finished.removeAll()
         rowsSinceCommit = 0
@@ -208,7 +206,6 @@ final class HivePartitionedWriter {
             pending[partition] = nil
             try finish(partition, extra: extra)
         }
-        pendingRows = 0
     }
 
     /// Closes and deletes everything written since the last commit.
@@ -221,7 +218,6 @@ final class HivePartitionedWriter {
         open.removeAll()
         finished.removeAll()
         pending.removeAll()
-        pendingRows = 0
         rowsSinceCommit = 0
     }
 
@@ -259,14 +255,7 @@ final class HivePartitionedWriter {
             removed.append(path)
             directories.insert((path as NSString).deletingLastPathComponent)
         }
-        for d in directories { try syncDirectory(d) }
+        for d in directories { try FileUtilities.syncDirectory(d) }
         return removed
-    }
-
-    static func syncDirectory(_ path: String) throws {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw ConnectorError(.io, "cannot open folder \(path): \(FileUtilities.errnoText())") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ConnectorError(.io, "fsync of folder \(path) failed: \(FileUtilities.errnoText())") }
     }
 }

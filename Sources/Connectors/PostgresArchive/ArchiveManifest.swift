@@ -31,9 +31,9 @@ struct ArchiveManifest {
         return bytes.split(separator: 0x0A).compactMap { try? JSONDecoder().decode(Entry.self, from: Data($0)) }
     }
 
-    /// The last entry for `partition`, if any.
-    func entry(for partition: String) throws -> Entry? {
-        try entries().last { $0.partition == partition }
+    /// The last entry of each partition.
+    func latestEntries() throws -> [String: Entry] {
+        try entries().reduce(into: [:]) { $0[$1.partition] = $1 }
     }
 
     func append(_ entry: Entry) throws {
@@ -41,15 +41,15 @@ struct ArchiveManifest {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ConnectorError(.io, "cannot open the manifest \(path): \(FileUtilities.errnoText())") }
         defer { close(fd) }
-        // Cut a partial last line (a crash in the middle of an append).
+        // Cut a partial last line (a crash in the middle of an append); a whole file ends in a
+        // newline, so only that one byte is read.
         var length = lseek(fd, 0, SEEK_END)
-        if length > 0 {
+        var last: UInt8 = 0x0A
+        if length > 0, pread(fd, &last, 1, length - 1) == 1, last != 0x0A {
             let existing = try FileUtilities.readFile(path) ?? []
             let keep = (existing.lastIndex(of: 0x0A).map { $0 + 1 }) ?? 0
-            if keep != existing.count {
-                guard ftruncate(fd, off_t(keep)) == 0 else { throw ConnectorError(.io, "cannot repair the manifest \(path): \(FileUtilities.errnoText())") }
-                length = off_t(keep)
-            }
+            guard ftruncate(fd, off_t(keep)) == 0 else { throw ConnectorError(.io, "cannot repair the manifest \(path): \(FileUtilities.errnoText())") }
+            length = off_t(keep)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -66,6 +66,8 @@ public actor PostgresArchiveJob: Job {
         if !configuration.dryRun, FileManager.default.fileExists(atPath: root) {
             for stale in try temporaryFiles(under: root) { unlink(stale) }
         }
+        // Read once: a partition archived before (killed before its drop) has a line here.
+        var archived = configuration.dryRun ? [:] : try manifest.latestEntries()
         for partition in partitions {
             let folder = root + "/date=" + CivilDate.format(days: Int32(partition.from))
             let final = folder + "/" + partition.name + ".parquet"
@@ -77,7 +79,7 @@ public actor PostgresArchiveJob: Job {
             let line: JobReport.Line
             do {
                 line = try archive(partition, parent: SQL.qualified(sink.schema, sink.table), key: partitioning.column, folder: folder, final: final,
-                                   manifest: manifest, root: root, conn: conn, logger: context.logger)
+                                   manifest: manifest, archived: &archived, root: root, conn: conn, logger: context.logger)
             } catch {
                 _ = try? conn.exec("ROLLBACK")
                 line = .init(partition.display, .failed, "\(error); the partition is kept")
@@ -99,7 +101,8 @@ public actor PostgresArchiveJob: Job {
     // MARK: One partition
 
     private func archive(_ partition: Partition, parent: String, key: String, folder: String, final: String,
-                         manifest: ArchiveManifest, root: String, conn: PQConnection, logger: Logger) throws -> JobReport.Line {
+                         manifest: ArchiveManifest, archived: inout [String: ArchiveManifest.Entry], root: String, conn: PQConnection,
+                         logger: Logger) throws -> JobReport.Line {
         try conn.exec("BEGIN")
         try conn.exec("SET LOCAL lock_timeout = \(SQL.literal("\(Int(configuration.lockTimeout.seconds * 1000))ms"))")
         try conn.exec("LOCK TABLE ONLY \(partition.qualified) IN SHARE MODE")
@@ -110,7 +113,7 @@ public actor PostgresArchiveJob: Job {
         let copy = "COPY (SELECT * FROM ONLY \(partition.qualified) ORDER BY \(SQL.identifier(key))) TO STDOUT (FORMAT binary)"
 
         // Archived before, killed before the drop: the file must still match the partition.
-        if let entry = try manifest.entry(for: partition.display), FileManager.default.fileExists(atPath: final),
+        if let entry = archived[partition.display], FileManager.default.fileExists(atPath: final),
            try RowDigest.sha256(ofFile: final) == entry.sha256 {
             let fromTable = try digestOfCopy(conn, copy, columns: columns, keyIndex: keyIndex, writer: nil)
             let fromFile = try digestOfFile(final)
@@ -145,14 +148,15 @@ public actor PostgresArchiveJob: Job {
         guard rename(temporary, final) == 0 else {
             throw ConnectorError(.io, "cannot rename \(temporary) to \(final): \(FileUtilities.errnoText())")
         }
-        try HivePartitionedWriter.syncDirectory(folder)
-        try HivePartitionedWriter.syncDirectory(root)
+        try FileUtilities.syncDirectory(folder)
+        try FileUtilities.syncDirectory(root)
         let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int64) ?? nil
         let entry = ArchiveManifest.Entry(partition: partition.display, table: parent.replacingOccurrences(of: "\"", with: ""),
                                           file: String(final.dropFirst((manifest.path as NSString).deletingLastPathComponent.count + 1)),
                                           sha256: try RowDigest.sha256(ofFile: final), bytes: size ?? 0, rows: written.rows, key: key,
                                           min: written.min, max: written.max, archivedAt: CivilDate.formatTimestamp(micros: Int64(Date().timeIntervalSince1970 * 1_000_000)))
         try manifest.append(entry)
+        archived[entry.partition] = entry
         try dropPartition(partition, parent: parent, conn: conn)
         return .init(partition.display, .done, "archived \(written.rows) rows to \(final) (\(size ?? 0) bytes), verified, dropped the partition")
     }

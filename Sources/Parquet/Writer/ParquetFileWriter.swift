@@ -115,7 +115,7 @@ public final class ParquetFileWriter {
     private func joinBackgroundWork() throws(ParquetError) {
         guard let job = inFlight else { return }
         inFlight = nil
-        let (result, _, returned) = job.wait()
+        let (result, returned) = job.wait()
         encoder = returned
         rowGroups.append(try result.get())
     }
@@ -189,11 +189,11 @@ private final class BackgroundRowGroup: @unchecked Sendable {
         thread.start()
     }
 
-    /// Waits for the thread (once) and returns the outcome, the emptied buffers and the writer.
-    func wait() -> (Result<RowGroup, ParquetError>, [ColumnBuffer], RowGroupEncoder) {
+    /// Waits for the thread and returns the outcome and the encoder (its buffers are spent).
+    func wait() -> (Result<RowGroup, ParquetError>, RowGroupEncoder) {
         condition.lock()
         while !finished { condition.wait() }
         condition.unlock()
-        return (result, buffers, encoder)
+        return (result, encoder)
     }
 }
