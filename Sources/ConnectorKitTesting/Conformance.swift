@@ -10,36 +10,43 @@ public enum DecoderVerifier {
         public var rows: [[String]]
         public var lines: [Int64]
         public var offsets: [Int64]
+        /// Each record's raw bytes.
+        public var raw: [[UInt8]]
         public var deadLetters: [DeadLetter]
         public var consumed: Int
     }
 
     /// Decodes `input` fed in the given chunk sizes (cycled); `atEnd` marks the final input.
-    public static func decode(_ decoder: any RecordDecoder, _ input: [UInt8], chunks: [Int], atEnd: Bool = false, maxRows: Int = 3) throws -> Output {
+    /// With `keepInput`, fields may point into the input (as in the engine); without, the
+    /// decoder copies them.
+    public static func decode(_ decoder: any RecordDecoder, _ input: [UInt8], chunks: [Int], atEnd: Bool = false, maxRows: Int = 3, keepInput: Bool = true) throws -> Output {
         var session = try decoder.makeSession(file: "test", state: nil)
         var carry: [UInt8] = []
         var offset: Int64 = 0
         var line: Int64 = 1
-        var out = Output(names: [], rows: [], lines: [], offsets: [], deadLetters: [], consumed: 0)
+        var out = Output(names: [], rows: [], lines: [], offsets: [], raw: [], deadLetters: [], consumed: 0)
         var fed = 0
         var k = 0
         func drain(final: Bool) {
             var decoded = DecodedRecords()
             while true {
                 let (consumed, lines) = carry.withUnsafeBytes { buf in
-                    session.decode(buf, context: DecodeContext(file: "test", offset: offset, line: line, atEnd: final, maxRows: maxRows - decoded.count), output: &decoded)
+                    session.decode(buf, context: DecodeContext(file: "test", offset: offset, line: line, atEnd: final, maxRows: maxRows - decoded.count,
+                                                               inputIndex: keepInput ? 0 : nil), output: &decoded)
                 }
-                carry.removeFirst(consumed)
-                offset += Int64(consumed)
-                line += lines
                 let full = decoded.count >= maxRows
                 if decoded.count > 0 {
-                    let b = decoded.takeBatch(file: "test")
+                    // Taken before the input changes: the batch may point into it.
+                    let b = decoded.takeTextBatch(file: "test", input: carry).recordBatch()
                     if out.names.isEmpty { out.names = b.schema.names }
                     for r in 0..<b.count { out.rows.append((0..<b.schema.count).map { b.value(row: r, column: $0).description }) }
                     out.lines += b.origins.lines
                     out.offsets += b.origins.byteOffsets
+                    out.raw += (0..<b.count).map { b.origins.rawBytes($0) }
                 }
+                carry.removeFirst(consumed)
+                offset += Int64(consumed)
+                line += lines
                 out.deadLetters += decoded.takeDeadLetters()
                 if !full && (consumed == 0 || carry.isEmpty) { break }
             }
@@ -66,9 +73,11 @@ public enum DecoderVerifier {
             return Int(rng >> 59) + 1
         }
         for chunks in [[1], [2], [3], [7], randomChunks] {
-            let other = try decode(decoder, input, chunks: chunks, atEnd: atEnd)
-            if other != whole {
-                throw VerificationFailure(message: "decoding in chunks of \(chunks.prefix(5)) differs from one piece:\n one piece: \(whole)\n chunked:   \(other)")
+            for keepInput in [true, false] {
+                let other = try decode(decoder, input, chunks: chunks, atEnd: atEnd, keepInput: keepInput)
+                if other != whole {
+                    throw VerificationFailure(message: "decoding in chunks of \(chunks.prefix(5)) (input kept: \(keepInput)) differs from one piece:\n one piece: \(whole)\n chunked:   \(other)")
+                }
             }
         }
         return whole

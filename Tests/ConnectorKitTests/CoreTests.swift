@@ -1,4 +1,4 @@
-import ConnectorKit
+@testable import ConnectorKit
 import ConnectorKitTesting
 import Logging
 import Testing
@@ -35,6 +35,29 @@ import TestSupport
         var d = CRC32(resuming: c.value)
         d.update(Array("6789".utf8))
         #expect(d.value == 0xCBF4_3926)
+    }
+
+    /// The table-driven CRC against the bit-by-bit definition, at every alignment and tail length.
+    @Test func matchesTheBitwiseDefinition() {
+        func bitwise(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            }
+            return ~c
+        }
+        var state: UInt64 = 42
+        let data = (0..<4096).map { _ -> UInt8 in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        for start in 0..<9 {
+            for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4000] where start + length <= data.count {
+                let slice = data[start..<(start + length)]
+                #expect(CRC32(slice).value == bitwise(slice), "start \(start), length \(length)")
+            }
+        }
     }
 }
 
@@ -119,6 +142,14 @@ import TestSupport
             #expect(CivilDate.days(year: y, month: m, day: day) == d)
         }
         #expect(CivilDate.days(year: 1970, month: 1, day: 1) == 0)
+        // The month-start table agrees with the formula on every day it covers, and at its edges.
+        for d in CivilDate.days(year: 1799, month: 12, day: 1)...CivilDate.days(year: 2300, month: 1, day: 31) {
+            let (y, m, day) = CivilDate.civil(days: d)
+            if CivilDate.days(year: y, month: m, day: day) != CivilDate.daysByFormula(year: y, month: m, day: day) {
+                Issue.record("table and formula differ at \(y)-\(m)-\(day)")
+                break
+            }
+        }
         #expect(CivilDate.formatTimestamp(micros: 1_700_000_000_123_456) == "2023-11-14T22:13:20.123456Z")
     }
 }

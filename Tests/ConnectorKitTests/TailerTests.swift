@@ -9,21 +9,19 @@ struct LinesDecoder: RecordDecoder {
         var state: String? { nil }
         mutating func decode(_ input: UnsafeRawBufferPointer, context: DecodeContext, output: inout DecodedRecords) -> (consumed: Int, lines: Int64) {
             if output.names.isEmpty { output.setNames(["line"]) }
+            output.beginInput(index: context.inputIndex, count: input.count)
+            let bytes = input.assumingMemoryBound(to: UInt8.self)
             var pos = 0
             var lines: Int64 = 0
             while output.count < context.maxRows, let lf = input[pos...].firstIndex(of: 0x0A) {
-                output.columns[0].append(UnsafeRawBufferPointer(rebasing: input[pos..<lf]))
-                output.lines.append(context.line + lines)
-                output.byteOffsets.append(context.offset + Int64(pos))
-                output.raw.append(UnsafeRawBufferPointer(rebasing: input[pos..<lf]))
+                output.appendField(bytes, from: pos, to: lf)
+                output.endRecord(line: context.line + lines, byteOffset: context.offset + Int64(pos), raw: bytes, from: pos, to: lf)
                 pos = lf + 1
                 lines += 1
             }
             if context.atEnd && pos < input.count && output.count < context.maxRows {
-                output.columns[0].append(UnsafeRawBufferPointer(rebasing: input[pos...]))
-                output.lines.append(context.line + lines)
-                output.byteOffsets.append(context.offset + Int64(pos))
-                output.raw.append(UnsafeRawBufferPointer(rebasing: input[pos...]))
+                output.appendField(bytes, from: pos, to: input.count)
+                output.endRecord(line: context.line + lines, byteOffset: context.offset + Int64(pos), raw: bytes, from: pos, to: input.count)
                 pos = input.count
             }
             return (pos, lines)

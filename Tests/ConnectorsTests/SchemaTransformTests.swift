@@ -7,13 +7,35 @@ import Testing
         RecordBatch(schema: .strings(names),
                     columns: names.indices.map { c in Column(.string(StringColumn(rows.map { $0[c] }))) },
                     origins: RecordOrigins(file: "plant/press-07/log.txt", lines: rows.indices.map { Int64($0 + 2) },
-                                           byteOffsets: rows.indices.map { Int64($0 * 10) }, raw: StringColumn(rows.map { $0.joined(separator: ";") })))
+                                           byteOffsets: rows.indices.map { Int64($0 * 10) }, raw: RawRecords(StringColumn(rows.map { $0.joined(separator: ";") }))))
     }
 
+    /// The same rows as a decoder hands them to the engine (fields in place, not string columns).
+    func textBatch(_ batch: RecordBatch) -> TextBatch {
+        var d = DecodedRecords()
+        d.setNames(batch.schema.names)
+        for r in 0..<batch.count {
+            for c in 0..<batch.schema.count {
+                guard case let .string(s) = batch.columns[c].values else { preconditionFailure("string columns only") }
+                s.withBytes(r) { d.appendCopiedField($0) }
+            }
+            let raw = batch.origins.rawBytes(r)
+            raw.withUnsafeBufferPointer { d.endRecord(line: batch.origins.lines[r], byteOffset: batch.origins.byteOffsets[r], raw: $0, from: 0, to: raw.count) }
+        }
+        return d.takeTextBatch(file: batch.origins.file, input: [])
+    }
+
+    /// Runs both ways in (string columns, and decoder text) and requires the same result.
     func apply(_ c: SchemaConfiguration, _ batch: RecordBatch) throws -> (RecordBatch, [DeadLetter]) {
         try c.validate()
+        let transform = try SchemaTransform(c)
+        let context = TransformContext(pipeline: "t", runStarted: 1_700_000_000)
         var dl = DeadLetterCollector(stage: "schema")
-        let out = try SchemaTransform(c).process(batch, context: TransformContext(pipeline: "t", runStarted: 1_700_000_000), deadLetters: &dl)
+        let out = try transform.process(batch, context: context, deadLetters: &dl)
+        var textLetters = DeadLetterCollector(stage: "schema")
+        let fromText = try transform.process(text: textBatch(batch), context: context, deadLetters: &textLetters)
+        #expect(fromText == out, "the text path gives another batch")
+        #expect(textLetters.letters == dl.letters, "the text path gives other dead letters")
         return (out, dl.letters)
     }
 

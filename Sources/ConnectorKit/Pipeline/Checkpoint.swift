@@ -38,14 +38,13 @@ public struct Checkpoint: Sendable, Codable, Equatable {
 /// Identity is the path plus checksums of what was consumed: the first bytes (`head`) and a window
 /// just before `offset`. A file whose head and window still match and that has grown is the same file
 /// appended to, or rewritten in place with the same history (what XP machines do); anything else
-/// is a new file and is read from the start.
+/// is a new file and is read from the start. (Older checkpoints also hold a `prefixCRC` that
+/// nothing checked; decoding ignores it.)
 public struct FileCursor: Sendable, Codable, Equatable {
     /// Bytes consumed: the end of the last complete record handed on.
     public var offset: Int64 = 0
     /// Physical lines consumed (number of line feeds in the consumed bytes).
     public var lines: Int64 = 0
-    /// CRC-32 of the whole consumed prefix `[0, offset)`.
-    public var prefixCRC: UInt32 = 0
     /// CRC-32 and length of the first `headLength` consumed bytes (at most `FileCursor.headSize`).
     public var headCRC: UInt32 = 0
     public var headLength: Int64 = 0
@@ -66,7 +65,6 @@ public struct FileCursor: Sendable, Codable, Equatable {
 /// Maintains a `FileCursor` as bytes are consumed, keeping the tail window in memory.
 public struct FileCursorTracker: Sendable {
     public private(set) var cursor: FileCursor
-    private var prefix: CRC32
     private var head: CRC32
     private var window: [UInt8]
 
@@ -74,7 +72,6 @@ public struct FileCursorTracker: Sendable {
     /// (the source reads them when it verifies the file), so later windows can be computed.
     public init(cursor: FileCursor, window: [UInt8] = []) {
         self.cursor = cursor
-        prefix = CRC32(resuming: cursor.prefixCRC)
         head = CRC32(resuming: cursor.headCRC)
         self.window = window.suffix(Int(FileCursor.windowSize))
     }
@@ -82,7 +79,6 @@ public struct FileCursorTracker: Sendable {
     /// Counts `bytes` as consumed: they follow `cursor.offset` directly.
     public mutating func consume(_ bytes: UnsafeRawBufferPointer, lines: Int64) {
         guard bytes.count > 0 else { return }
-        prefix.update(bytes)
         if cursor.headLength < FileCursor.headSize {
             let take = min(Int(FileCursor.headSize - cursor.headLength), bytes.count)
             head.update(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
@@ -98,7 +94,6 @@ public struct FileCursorTracker: Sendable {
         }
         cursor.offset += Int64(bytes.count)
         cursor.lines += lines
-        cursor.prefixCRC = prefix.value
         cursor.windowLength = Int64(window.count)
         cursor.windowCRC = CRC32(window).value
     }

@@ -27,8 +27,13 @@ public struct DeadLetterCollector: Sendable {
 
     /// Records row `row` of `batch` as dead with `reason`.
     public mutating func reject(_ batch: RecordBatch, row: Int, reason: String) {
-        letters.append(DeadLetter(origin: batch.origins.origin(row), stage: stage, reason: reason,
-                                  raw: batch.origins.rawBytes(row), rawEncoding: batch.origins.rawEncoding))
+        reject(batch.origins, row: row, reason: reason)
+    }
+
+    /// Records row `row` of the records described by `origins` as dead with `reason`.
+    public mutating func reject(_ origins: RecordOrigins, row: Int, reason: String) {
+        letters.append(DeadLetter(origin: origins.origin(row), stage: stage, reason: reason,
+                                  raw: origins.rawBytes(row), rawEncoding: origins.rawEncoding))
     }
 
     public mutating func append(_ letter: DeadLetter) { letters.append(letter) }

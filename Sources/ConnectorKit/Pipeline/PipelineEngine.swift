@@ -195,9 +195,13 @@ struct ProcessingStage {
     }
 
     private func applyTransforms(_ batch: RecordBatch) throws -> (RecordBatch?, [DeadLetter]) {
+        try applyTransforms(batch, from: 0, letters: [])
+    }
+
+    private func applyTransforms(_ batch: RecordBatch, from first: Int, letters: [DeadLetter]) throws -> (RecordBatch?, [DeadLetter]) {
         var current = batch
-        var letters: [DeadLetter] = []
-        for (name, transform) in pipeline.transforms {
+        var letters = letters
+        for (name, transform) in pipeline.transforms[first...] {
             if current.isEmpty { break }
             var collector = DeadLetterCollector(stage: name)
             current = try transform.process(current, context: transformContext, deadLetters: &collector)
@@ -206,28 +210,41 @@ struct ProcessingStage {
         return (current.isEmpty ? nil : current, letters)
     }
 
+    /// Decoded text through the transforms: the first one reads the fields in place when it can.
+    private func applyTransforms(_ text: TextBatch) throws -> (RecordBatch?, [DeadLetter]) {
+        guard let (name, first) = pipeline.transforms.first, let textTransform = first as? any TextTransform else {
+            return try applyTransforms(text.recordBatch())
+        }
+        var collector = DeadLetterCollector(stage: name)
+        let batch = try textTransform.process(text: text, context: transformContext, deadLetters: &collector)
+        return try applyTransforms(batch, from: 1, letters: collector.letters)
+    }
+
     /// Decodes all complete records in the carry buffer, cutting batches of `batchRows`.
     private func drain(_ f: inout OpenFile, file: String, atEnd: Bool) throws -> [SinkItem] {
         guard var session = f.session else { return [] }
-        var results: [(RecordBatch?, [DeadLetter], FileCursor)] = []
+        var results: [(TextBatch?, [DeadLetter], FileCursor)] = []
         var decoded = DecodedRecords()
         var pos = 0
         let maxRows = pipeline.batchRows
-        f.carry.withUnsafeBytes { all in
+        // Batches point into the carry buffer: this copy shares its storage, and the buffer is
+        // not changed until they are cut (removeFirst below then copies only the leftover).
+        let input = f.carry
+        input.withUnsafeBytes { all in
             while pos < all.count {
                 let ctx = DecodeContext(file: file, offset: f.tracker.cursor.offset, line: f.tracker.cursor.lines + 1,
-                                        atEnd: atEnd, maxRows: maxRows - decoded.count)
+                                        atEnd: atEnd, maxRows: maxRows - decoded.count, inputIndex: pos)
                 let (consumed, lines) = session.decode(UnsafeRawBufferPointer(rebasing: all[pos...]), context: ctx, output: &decoded)
                 if consumed > 0 {
                     f.tracker.consume(UnsafeRawBufferPointer(rebasing: all[pos..<(pos + consumed)]), lines: lines)
                     pos += consumed
                 }
-                let full = decoded.count >= maxRows
+                let full = !decoded.hasRoom(maxRows)
                 if full || consumed == 0 || pos == all.count {
                     f.tracker.setDecoderState(session.state)
                     if decoded.count > 0 || !decoded.deadLetters.isEmpty || consumed > 0 {
                         let letters = decoded.takeDeadLetters()
-                        let batch = decoded.count > 0 ? decoded.takeBatch(file: file) : nil
+                        let batch = decoded.count > 0 ? decoded.takeTextBatch(file: file, input: input) : nil
                         results.append((batch, letters, f.tracker.cursor))
                     }
                     if !full { break }

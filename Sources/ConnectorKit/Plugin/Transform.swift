@@ -19,3 +19,12 @@ public struct TransformContext: Sendable {
         self.runStarted = runStarted
     }
 }
+
+/// A transform that can read a decoder's text fields in place. When it directly follows the
+/// decoder, the engine gives it the `TextBatch` instead of building string columns first.
+///
+/// ## Implementation requirements
+/// - `process(text:)` returns what `process(text.recordBatch())` would, dead letters included.
+public protocol TextTransform: Transform {
+    func process(text: TextBatch, context: TransformContext, deadLetters: inout DeadLetterCollector) throws -> RecordBatch
+}

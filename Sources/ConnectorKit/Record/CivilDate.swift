@@ -4,6 +4,22 @@ public enum CivilDate {
     /// Days since 1970-01-01 of the given date.
     @inlinable
     public static func days(year: Int, month: Int, day: Int) -> Int {
+        // Plant data is dated within a few centuries: a table of month starts saves the
+        // divisions of the general formula for every timestamp parsed.
+        let index = (year - monthStartsFirstYear) &* 12 &+ (month - 1)
+        if index >= 0 && index < monthStarts.count && month >= 1 && month <= 12 {
+            return Int(monthStarts[index]) + day - 1
+        }
+        return daysByFormula(year: year, month: month, day: day)
+    }
+
+    @usableFromInline static let monthStartsFirstYear = 1800
+    /// Days since 1970-01-01 of the first day of each month, 1800-01 … 2299-12.
+    @usableFromInline static let monthStarts: [Int32] = (0..<(500 * 12)).map { k in
+        Int32(daysByFormula(year: monthStartsFirstYear + k / 12, month: k % 12 + 1, day: 1))
+    }
+
+    @usableFromInline static func daysByFormula(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400

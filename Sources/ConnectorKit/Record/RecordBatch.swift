@@ -21,11 +21,11 @@ public struct RecordOrigins: Sendable, Equatable {
     public var byteOffsets: [Int64]
     /// The record's raw bytes as read (original encoding), for dead letters. May be empty
     /// for sources that have no raw form.
-    public var raw: StringColumn?
+    public var raw: RawRecords?
     /// The text encoding of `raw`, by its pipeline-file name (e.g. `"windows-1252"`).
     public var rawEncoding: String
 
-    public init(file: String, lines: [Int64] = [], byteOffsets: [Int64] = [], raw: StringColumn? = nil, rawEncoding: String = "utf-8") {
+    public init(file: String, lines: [Int64] = [], byteOffsets: [Int64] = [], raw: RawRecords? = nil, rawEncoding: String = "utf-8") {
         self.file = file
         self.lines = lines
         self.byteOffsets = byteOffsets
@@ -39,7 +39,7 @@ public struct RecordOrigins: Sendable, Equatable {
 
     public func rawBytes(_ row: Int) -> [UInt8] {
         guard let raw, row < raw.count else { return [] }
-        return Array(raw.bytes[raw.range(row)])
+        return raw.bytes(row)
     }
 }
 
@@ -78,13 +78,7 @@ public struct RecordBatch: Sendable, Equatable {
         var o = RecordOrigins(file: origins.file, rawEncoding: origins.rawEncoding)
         o.lines = rows.map { origins.lines[$0] }
         o.byteOffsets = rows.map { origins.byteOffsets[$0] }
-        if let raw = origins.raw {
-            var r = StringColumn(reservingRows: rows.count, bytes: 0)
-            raw.bytes.withUnsafeBytes { all in
-                for i in rows { r.append(UnsafeRawBufferPointer(rebasing: all[raw.range(i)])) }
-            }
-            o.raw = r
-        }
+        o.raw = origins.raw?.select(rows)
         return RecordBatch(schema: schema, columns: columns.map { $0.select(rows) }, origins: o)
     }
 }

@@ -12,15 +12,16 @@ public struct CRC32: Sendable, Equatable, Codable {
         update(bytes)
     }
 
-    static let tables: [[UInt32]] = {
-        var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
+    /// Slicing-by-8 tables, flat: table `k` is `tables[256 * k ..< 256 * (k + 1)]`.
+    static let tables: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 256 * 8)
         for i in 0..<256 {
             var c = UInt32(i)
             for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-            t[0][i] = c
+            t[i] = c
         }
         for i in 0..<256 {
-            for k in 1..<8 { t[k][i] = (t[k - 1][i] >> 8) ^ t[0][Int(t[k - 1][i] & 0xFF)] }
+            for k in 1..<8 { t[256 * k + i] = (t[256 * (k - 1) + i] >> 8) ^ t[Int(t[256 * (k - 1) + i] & 0xFF)] }
         }
         return t
     }()
@@ -31,20 +32,23 @@ public struct CRC32: Sendable, Equatable, Codable {
     }
 
     public mutating func update(_ buf: UnsafeRawBufferPointer) {
+        guard let base = buf.baseAddress, buf.count > 0 else { return }
         var c = ~value
-        CRC32.tables.withUnsafeBufferPointer { tablesPtr in
-            let t0 = tablesPtr[0], t1 = tablesPtr[1], t2 = tablesPtr[2], t3 = tablesPtr[3]
-            let t4 = tablesPtr[4], t5 = tablesPtr[5], t6 = tablesPtr[6], t7 = tablesPtr[7]
+        let n = buf.count
+        CRC32.tables.withUnsafeBufferPointer { tp in
+            // Unchecked reads: every index below is masked to 0...255 within its table.
+            let t = tp.baseAddress!
             var i = 0
-            let n = buf.count
             while i + 8 <= n {
-                let a = c ^ (UInt32(buf[i]) | UInt32(buf[i + 1]) << 8 | UInt32(buf[i + 2]) << 16 | UInt32(buf[i + 3]) << 24)
-                c = t7[Int(a & 0xFF)] ^ t6[Int((a >> 8) & 0xFF)] ^ t5[Int((a >> 16) & 0xFF)] ^ t4[Int(a >> 24)]
-                    ^ t3[Int(buf[i + 4])] ^ t2[Int(buf[i + 5])] ^ t1[Int(buf[i + 6])] ^ t0[Int(buf[i + 7])]
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let a = c ^ UInt32(truncatingIfNeeded: word)
+                let b = UInt32(truncatingIfNeeded: word >> 32)
+                c = t[1792 + Int(a & 0xFF)] ^ t[1536 + Int((a >> 8) & 0xFF)] ^ t[1280 + Int((a >> 16) & 0xFF)] ^ t[1024 + Int(a >> 24)]
+                    ^ t[768 + Int(b & 0xFF)] ^ t[512 + Int((b >> 8) & 0xFF)] ^ t[256 + Int((b >> 16) & 0xFF)] ^ t[Int(b >> 24)]
                 i += 8
             }
             while i < n {
-                c = t0[Int((c ^ UInt32(buf[i])) & 0xFF)] ^ (c >> 8)
+                c = t[Int((c ^ UInt32(base.load(fromByteOffset: i, as: UInt8.self))) & 0xFF)] ^ (c >> 8)
                 i += 1
             }
         }

@@ -7,14 +7,16 @@ import ConnectorKit
 struct CSVScanner: RecordScanner {
     let config: CSVConfiguration
     var state: DecoderState
-    /// Field ranges of the record being scanned: start, end, and whether doubled quotes need undoing.
-    private var fields: [(Int, Int, Bool)] = []
+    /// Field ranges of the record being scanned: `start, end` pairs, indices into the input.
+    private let fields = PositionBuffer()
+    /// Fields (by number) whose doubled quotes need undoing.
+    private var doubledFields: [Int] = []
     private var unescaped: [UInt8] = []
+    private var transcoded: [UInt8] = []
 
     init(config: CSVConfiguration, state: DecoderState) {
         self.config = config
         self.state = state
-        fields.reserveCapacity(64)
     }
 
     private enum Scan {
@@ -28,6 +30,7 @@ struct CSVScanner: RecordScanner {
         var lines: Int64 = 0
         let n = buf.count
         if state.header != nil && output.names != state.header! && output.count == 0 { output.setNames(state.header!) }
+        output.beginInput(index: context.inputIndex, count: n)
 
         // Leftover of an oversized record: skip to the next line feed.
         if state.skippingOversized == true {
@@ -46,7 +49,7 @@ struct CSVScanner: RecordScanner {
             state.linesSkipped = (state.linesSkipped ?? 0) + 1
         }
 
-        while pos < n && output.count < context.maxRows {
+        while pos < n && output.hasRoom(context.maxRows) {
             let start = pos
             let scanned = scanRecord(buf, from: start, atEnd: context.atEnd)
             switch scanned {
@@ -79,7 +82,7 @@ struct CSVScanner: RecordScanner {
                 pos = next
                 lines += recLines
                 // A blank line is no record.
-                if fields.count == 1 && fields[0].0 == fields[0].1 && !(start < end && buf[start] == config.quote) { continue }
+                if fields.count == 2 && fields[0] == fields[1] && !(start < end && buf[start] == config.quote) { continue }
                 let record = UnsafeBufferPointer(rebasing: buf[start..<end])
                 let (problem, nonASCII) = codec.check(record)
                 if let problem {
@@ -93,38 +96,57 @@ struct CSVScanner: RecordScanner {
                     output.setNames(state.header!)
                     continue
                 }
-                if fields.count != output.names.count {
+                if fields.count / 2 != output.names.count {
                     output.deadLetters.append(DeadLetter(
                         origin: RecordOrigin(file: context.file, line: line, byteOffset: context.offset + Int64(start)),
-                        stage: "csv", reason: "expected \(output.names.count) fields, found \(fields.count)",
+                        stage: "csv", reason: "expected \(output.names.count) fields, found \(fields.count / 2)",
                         raw: Array(record), rawEncoding: codec.encoding.rawValue))
                     continue
                 }
-                for (k, f) in fields.enumerated() {
-                    if f.2 {
-                        undouble(buf, f.0, f.1)
-                        unescaped.withUnsafeBufferPointer { codec.append($0, nonASCII: nonASCII, to: &output.columns[k]) }
-                    } else {
-                        codec.append(UnsafeBufferPointer(rebasing: buf[f.0..<f.1]), nonASCII: nonASCII, to: &output.columns[k])
-                    }
+                let transcode = codec.needsTranscoding(nonASCII: nonASCII)
+                if doubledFields.isEmpty && !transcode {
+                    output.appendFields(buf, relative: fields.buffer)
+                } else {
+                    appendChangedFields(buf, codec: codec, transcode: transcode, output: &output)
                 }
-                output.lines.append(line)
-                output.byteOffsets.append(context.offset + Int64(start))
-                output.raw.append(UnsafeRawBufferPointer(record))
+                output.endRecord(line: line, byteOffset: context.offset + Int64(start), raw: buf, from: start, to: end)
             }
         }
         return (pos, lines)
     }
 
+    /// The slow path: some field has doubled quotes, or the record needs transcoding to UTF-8.
+    private mutating func appendChangedFields(_ buf: UnsafeBufferPointer<UInt8>, codec: TextCodec, transcode: Bool, output: inout DecodedRecords) {
+        for k in 0..<(fields.count / 2) {
+            let s = Int(fields[2 * k]), e = Int(fields[2 * k + 1])
+            let doubled = doubledFields.contains(k)
+            if doubled { undouble(buf, s, e) }
+            if transcode {
+                transcoded.removeAll(keepingCapacity: true)
+                if doubled {
+                    unescaped.withUnsafeBufferPointer { codec.appendUTF8($0, to: &transcoded) }
+                } else {
+                    codec.appendUTF8(UnsafeBufferPointer(rebasing: buf[s..<e]), to: &transcoded)
+                }
+                transcoded.withUnsafeBufferPointer { output.appendCopiedField($0) }
+            } else if doubled {
+                unescaped.withUnsafeBufferPointer { output.appendCopiedField($0) }
+            } else {
+                output.appendField(buf, from: s, to: e)
+            }
+        }
+    }
+
     private mutating func takeHeader(_ buf: UnsafeBufferPointer<UInt8>, codec: TextCodec, nonASCII: Bool) {
         var names: [String] = []
-        for f in fields {
+        for k in 0..<(fields.count / 2) {
+            let s = Int(fields[2 * k]), e = Int(fields[2 * k + 1])
             var col = StringColumn()
-            if f.2 {
-                undouble(buf, f.0, f.1)
+            if doubledFields.contains(k) {
+                undouble(buf, s, e)
                 unescaped.withUnsafeBufferPointer { codec.append($0, nonASCII: nonASCII, to: &col) }
             } else {
-                codec.append(UnsafeBufferPointer(rebasing: buf[f.0..<f.1]), nonASCII: nonASCII, to: &col)
+                codec.append(UnsafeBufferPointer(rebasing: buf[s..<e]), nonASCII: nonASCII, to: &col)
             }
             names.append(col[0].trimmingCharacters(in: .whitespaces))
         }
@@ -150,7 +172,8 @@ struct CSVScanner: RecordScanner {
     /// Scans one record starting at `start`, filling `fields`.
     @inline(__always)
     private mutating func scanRecord(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, atEnd: Bool) -> Scan {
-        fields.removeAll(keepingCapacity: true)
+        fields.removeAll()
+        if !doubledFields.isEmpty { doubledFields.removeAll(keepingCapacity: true) }
         let n = buf.count
         let delim = config.delimiter, quote = config.quote
         var i = start
@@ -177,7 +200,8 @@ struct CSVScanner: RecordScanner {
                     if !atEnd { return .incomplete }
                     return .malformed(end: n, next: n, lines: lines, reason: "unterminated quoted field at end of file")
                 }
-                fields.append((contentStart, j, doubled))
+                if doubled { doubledFields.append(fields.count / 2) }
+                fields.append(Int32(truncatingIfNeeded: contentStart), Int32(truncatingIfNeeded: j))
                 i = j + 1
                 if i == n {
                     if !atEnd { return .incomplete }
@@ -224,11 +248,14 @@ struct CSVScanner: RecordScanner {
 
     @inline(__always)
     private mutating func appendUnquoted(_ buf: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) {
-        guard config.trim else { fields.append((s, e, false)); return }
+        guard config.trim else {
+            fields.append(Int32(truncatingIfNeeded: s), Int32(truncatingIfNeeded: e))
+            return
+        }
         var a = s, b = e
         while a < b && (buf[a] == 0x20 || buf[a] == 0x09) { a += 1 }
         while b > a && (buf[b - 1] == 0x20 || buf[b - 1] == 0x09) { b -= 1 }
-        fields.append((a, b, false))
+        fields.append(Int32(truncatingIfNeeded: a), Int32(truncatingIfNeeded: b))
     }
 
     static func find(_ byte: UInt8, _ buf: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {

@@ -44,6 +44,18 @@ struct TextCodec: Sendable {
         tmp.withUnsafeBytes { column.append($0) }
     }
 
+    /// Whether a record's bytes differ from their UTF-8 form.
+    @inline(__always)
+    func needsTranscoding(nonASCII: Bool) -> Bool {
+        nonASCII && (encoding == .windows1252 || encoding == .iso88591)
+    }
+
+    /// Appends `bytes` (in this encoding) to `out` as UTF-8.
+    func appendUTF8(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        if encoding != .windows1252 && encoding != .iso88591 { out.append(contentsOf: bytes); return }
+        for b in bytes { TextCodec.appendSingleByte(b, encoding: encoding, to: &out) }
+    }
+
     @inline(__always)
     static func appendSingleByte(_ b: UInt8, encoding: TextEncoding, to out: inout [UInt8]) {
         if b < 0x80 { out.append(b); return }

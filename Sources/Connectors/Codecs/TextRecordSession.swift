@@ -49,6 +49,7 @@ struct TextRecordSession<Scanner: RecordScanner>: DecoderSession {
         }
         var ctx = context
         ctx.offset += Int64(bom)
+        ctx.inputIndex = context.inputIndex.map { $0 + bom }
         let rest = UnsafeBufferPointer(rebasing: bytes[bom...])
         if encoding.isASCIICompatible {
             // Raw record bytes stay in the file's encoding; dead letters decode them with this name.
@@ -96,6 +97,7 @@ struct TextRecordSession<Scanner: RecordScanner>: DecoderSession {
         let transcodedRaw = i
         var inner = context
         inner.offset = 0
+        inner.inputIndex = nil // the transcoded buffer is temporary: fields are copied
         let beforeRows = output.byteOffsets.count
         let beforeLetters = output.deadLetters.count
         let (consumed, lines) = utf8.withUnsafeBufferPointer { buf in

@@ -24,6 +24,7 @@ struct LineScanner: RecordScanner {
 
     mutating func scan(_ buf: UnsafeBufferPointer<UInt8>, codec: TextCodec, context: DecodeContext, output: inout DecodedRecords) -> (consumed: Int, lines: Int64) {
         if output.names != names && output.count == 0 { output.setNames(names) }
+        output.beginInput(index: context.inputIndex, count: buf.count)
         var pos = 0
         var lines: Int64 = 0
         let n = buf.count
@@ -39,7 +40,7 @@ struct LineScanner: RecordScanner {
             lines += 1
             state.linesSkipped = (state.linesSkipped ?? 0) + 1
         }
-        while pos < n && output.count < context.maxRows {
+        while pos < n && output.hasRoom(context.maxRows) {
             let start = pos
             let line = context.line + lines
             let origin = RecordOrigin(file: context.file, line: line, byteOffset: context.offset + Int64(start))
@@ -89,10 +90,8 @@ struct LineScanner: RecordScanner {
                                                      raw: Array(record), rawEncoding: codec.encoding.rawValue))
                 continue
             }
-            for (k, v) in values.enumerated() { output.columns[k].append(v) }
-            output.lines.append(line)
-            output.byteOffsets.append(origin.byteOffset)
-            output.raw.append(UnsafeRawBufferPointer(record))
+            for v in values { output.appendCopiedField(v) }
+            output.endRecord(line: line, byteOffset: origin.byteOffset, raw: buf, from: start, to: end)
         }
         return (pos, lines)
     }

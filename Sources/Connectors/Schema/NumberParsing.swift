@@ -105,17 +105,27 @@ struct NumberParsing: Sendable {
     /// Exact decimal: unscaled value at `scale`, rounded half away from zero (as PostgreSQL does).
     @inline(__always)
     func parseDecimal(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int) -> Result<Int128, DecimalProblem> {
+        // Up to 18 digits the unscaled value fits an Int64, whose arithmetic is much cheaper.
+        if precision <= 18 {
+            return parseDecimal(b, precision: precision, scale: scale, as: Int64.self).map { Int128($0) }
+        }
+        return parseDecimal(b, precision: precision, scale: scale, as: Int128.self)
+    }
+
+    @inline(__always)
+    private func parseDecimal<T: FixedWidthInteger & SignedInteger>(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int, as: T.Type) -> Result<T, DecimalProblem> {
         var i = 0
         let n = b.count
         guard n > 0 else { return .failure(.syntax) }
         var negative = false
         if b[0] == UInt8(ascii: "-") { negative = true; i = 1 } else if b[0] == UInt8(ascii: "+") { i = 1 }
-        var v: Int128 = 0
+        var v: T = 0
         var intDigits = 0
         var fracDigits = 0
         var seenSep = false
         var roundUp = false
         var any = false
+        let maxIntDigits = max(0, precision - scale)
         while i < n {
             let c = b[i]
             let d = c &- 48
@@ -123,7 +133,7 @@ struct NumberParsing: Sendable {
                 any = true
                 if seenSep {
                     if fracDigits < scale {
-                        v = v * 10 + Int128(d)
+                        v = v &* 10 &+ T(d)
                         fracDigits += 1
                     } else if fracDigits == scale {
                         roundUp = d >= 5
@@ -132,9 +142,9 @@ struct NumberParsing: Sendable {
                 } else {
                     if intDigits > 0 || d != 0 { intDigits += 1 }
                     // More integer digits than the type holds: out of range now, before the
-                    // value (with its fraction digits still to come) could overflow Int128.
-                    if intDigits > max(0, precision - scale) { return .failure(.precision) }
-                    v = v * 10 + Int128(d)
+                    // value (with its fraction digits still to come) could overflow.
+                    if intDigits > maxIntDigits { return .failure(.precision) }
+                    v = v &* 10 &+ T(d)
                 }
             } else if c == decimalSeparator && !seenSep {
                 seenSep = true
@@ -146,16 +156,21 @@ struct NumberParsing: Sendable {
             i += 1
         }
         guard any else { return .failure(.syntax) }
-        while fracDigits < scale { v *= 10; fracDigits += 1 }
-        if roundUp { v += 1 }
-        if v >= NumberParsing.tenPow(precision) { return .failure(.precision) }
-        return .success(negative ? -v : v)
+        while fracDigits < scale { v = v &* 10; fracDigits += 1 }
+        if roundUp { v = v &+ 1 }
+        if precision <= 38 && Int128(v) >= NumberParsing.powersOf10Int128[precision] { return .failure(.precision) }
+        return .success(negative ? 0 &- v : v)
     }
 
+    /// 10^0 … 10^38 (the largest decimal precision).
+    private static let powersOf10Int128: [Int128] = {
+        var p: [Int128] = [1]
+        for _ in 1...38 { p.append(p[p.count - 1] * 10) }
+        return p
+    }()
+
     static func tenPow(_ k: Int) -> Int128 {
-        var r: Int128 = 1
-        for _ in 0..<k { r *= 10 }
-        return r
+        k <= 38 ? powersOf10Int128[k] : (0..<k).reduce(Int128(1)) { r, _ in r &* 10 }
     }
 
     @inline(__always)

@@ -2,7 +2,7 @@ import ConnectorKit
 import Foundation
 
 /// The `schema` transform: one pass per column from text to typed values.
-public struct SchemaTransform: Transform {
+public struct SchemaTransform: TextTransform {
     struct PreparedColumn: Sendable {
         var name: String
         var input: String
@@ -14,7 +14,7 @@ public struct SchemaTransform: Transform {
     let configuration: SchemaConfiguration
     let prepared: [PreparedColumn]
     let numbers: NumberParsing
-    let nullTokens: [[UInt8]]
+    let nullTokens: NullTokens
     let filters: [FilterCondition]
     let outputSchemaPrefix: Schema
 
@@ -27,7 +27,7 @@ public struct SchemaTransform: Transform {
                            zone: spec.timezone.flatMap { TimeZone(identifier: $0) } ?? defaultZone)
         }
         numbers = NumberParsing(decimalSeparator: c.decimalSeparator.utf8.first ?? UInt8(ascii: "."), thousandsSeparator: c.thousandsSeparator?.utf8.first)
-        nullTokens = c.nullValues.map { Array($0.utf8) }
+        nullTokens = NullTokens(c.nullValues)
         filters = try c.filter.map { f in try FilterCondition(parsing: f) }
         outputSchemaPrefix = Schema(c.columns.map { Field($0.name, $0.spec.type, nullable: $0.spec.nullable) }
             + c.derive.map { Field($0.name, SchemaTransform.derivedType($0.spec), nullable: true) })
@@ -45,14 +45,10 @@ public struct SchemaTransform: Transform {
         let n = batch.count
         var failure = [String?](repeating: nil, count: n)
         var columns: [Column] = []
-        var fields = outputSchemaPrefix.fields
-        columns.reserveCapacity(fields.count)
-
+        columns.reserveCapacity(outputSchemaPrefix.count)
         for col in prepared {
             guard let idx = batch.schema.index(of: col.input) else {
-                let reason = "column '\(col.input)' declared in the schema is not in the input (input columns: \(batch.schema.names.joined(separator: ", ")))"
-                for r in 0..<n { deadLetters.reject(batch, row: r, reason: reason) }
-                return RecordBatch(schema: Schema(fields), columns: fields.map { _ in Column(.string(StringColumn())) }, origins: RecordOrigins(file: batch.origins.file))
+                return missingColumn(col, inputNames: batch.schema.names, origins: batch.origins, deadLetters: &deadLetters)
             }
             let source = batch.columns[idx]
             guard case let .string(text) = source.values else {
@@ -63,40 +59,84 @@ public struct SchemaTransform: Transform {
                 columns.append(source)
                 continue
             }
-            columns.append(cast(text, validity: source.validity, column: col, failure: &failure))
+            columns.append(text.bytes.withUnsafeBufferPointer { all in
+                cast(StringColumnReader(all: all, offsets: text.offsets, validity: source.validity), rows: n, column: col, failure: &failure)
+            })
         }
-        // Derived columns.
+        var others: [(Field, Column)] = []
+        if configuration.keepOtherColumns {
+            for (i, f) in batch.schema.fields.enumerated() where keepsOther(f.name) { others.append((f, batch.columns[i])) }
+        }
+        return try finish(columns: columns, others: others, origins: batch.origins, rows: n, failure: failure, context: context, deadLetters: &deadLetters)
+    }
+
+    /// The same as `process(text.recordBatch())`, reading the fields where the decoder left them.
+    public func process(text: TextBatch, context: TransformContext, deadLetters: inout DeadLetterCollector) throws -> RecordBatch {
+        let n = text.count
+        var failure = [String?](repeating: nil, count: n)
+        var columns: [Column] = []
+        columns.reserveCapacity(outputSchemaPrefix.count)
+        for col in prepared {
+            guard let idx = text.names.firstIndex(of: col.input) else {
+                return missingColumn(col, inputNames: text.names, origins: text.origins, deadLetters: &deadLetters)
+            }
+            columns.append(text.withFields { fields in
+                cast(TextFieldReader(fields: fields, column: idx), rows: n, column: col, failure: &failure)
+            })
+        }
+        var others: [(Field, Column)] = []
+        if configuration.keepOtherColumns {
+            for (i, name) in text.names.enumerated() where keepsOther(name) {
+                others.append((Field(name, .string), Column(.string(text.stringColumn(i)))))
+            }
+        }
+        return try finish(columns: columns, others: others, origins: text.origins, rows: n, failure: failure, context: context, deadLetters: &deadLetters)
+    }
+
+    private func missingColumn(_ col: PreparedColumn, inputNames: [String], origins: RecordOrigins, deadLetters: inout DeadLetterCollector) -> RecordBatch {
+        let reason = "column '\(col.input)' declared in the schema is not in the input (input columns: \(inputNames.joined(separator: ", ")))"
+        for r in 0..<origins.lines.count { deadLetters.reject(origins, row: r, reason: reason) }
+        return RecordBatch(schema: outputSchemaPrefix, columns: outputSchemaPrefix.fields.map { _ in Column(.string(StringColumn())) },
+                           origins: RecordOrigins(file: origins.file))
+    }
+
+    private func keepsOther(_ name: String) -> Bool {
+        !prepared.contains { $0.input == name } && !configuration.drop.contains(name) && outputSchemaPrefix.index(of: name) == nil
+    }
+
+    /// Derived and kept columns, rejections and filters: the part common to both inputs.
+    private func finish(columns cast: [Column], others: [(Field, Column)], origins: RecordOrigins, rows n: Int, failure: [String?],
+                        context: TransformContext, deadLetters: inout DeadLetterCollector) throws -> RecordBatch {
+        var columns = cast
+        var fields = outputSchemaPrefix.fields
         for (_, spec) in configuration.derive {
             switch spec {
             case .file:
-                columns.append(Column(.string(StringColumn(repeatElement(batch.origins.file, count: n)))))
+                columns.append(Column(.string(StringColumn(repeatElement(origins.file, count: n)))))
             case .fileName:
-                let name = batch.origins.file.split(separator: "/").last.map(String.init) ?? batch.origins.file
+                let name = origins.file.split(separator: "/").last.map(String.init) ?? origins.file
                 columns.append(Column(.string(StringColumn(repeatElement(name, count: n)))))
             case .line:
-                columns.append(Column(.int64(batch.origins.lines)))
+                columns.append(Column(.int64(origins.lines)))
             case .ingestTime:
                 columns.append(Column(.timestamp([Int64](repeating: Int64(context.runStarted * 1_000_000), count: n))))
             case let .pathCapture(pattern, capture):
-                if let v = pattern.match(batch.origins.file)?[capture] {
+                if let v = pattern.match(origins.file)?[capture] {
                     columns.append(Column(.string(StringColumn(repeatElement(v, count: n)))))
                 } else {
                     columns.append(Column(.string(StringColumn(repeatElement("", count: n))), validity: [Bool](repeating: false, count: n)))
                 }
             }
         }
-        if configuration.keepOtherColumns {
-            let used = Set(prepared.map(\.input)).union(configuration.drop)
-            for (i, f) in batch.schema.fields.enumerated() where !used.contains(f.name) && !fields.contains(where: { $0.name == f.name }) {
-                fields.append(f)
-                columns.append(batch.columns[i])
-            }
+        for (f, c) in others {
+            fields.append(f)
+            columns.append(c)
         }
-        var result = RecordBatch(schema: Schema(fields), columns: columns, origins: batch.origins)
+        var result = RecordBatch(schema: Schema(fields), columns: columns, origins: origins)
         var keep = [Bool](repeating: true, count: n)
         for r in 0..<n where failure[r] != nil {
             keep[r] = false
-            deadLetters.reject(batch, row: r, reason: failure[r]!)
+            deadLetters.reject(origins, row: r, reason: failure[r]!)
         }
         for f in filters {
             let pass: [Bool]
@@ -110,13 +150,7 @@ public struct SchemaTransform: Transform {
     }
 
     @inline(__always)
-    private func isNullToken(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        for t in nullTokens where t.count == b.count {
-            if t.isEmpty { return true }
-            if t.withUnsafeBufferPointer({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) { return true }
-        }
-        return false
-    }
+    private func isNullToken(_ b: UnsafeBufferPointer<UInt8>) -> Bool { nullTokens.matches(b) }
 
     @inline(__always)
     private static func trimmed(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
@@ -127,8 +161,7 @@ public struct SchemaTransform: Transform {
     }
 
     /// Casts one text column; failed rows get a reason in `failure` (first failure wins).
-    private func cast(_ text: StringColumn, validity inValidity: [Bool]?, column col: PreparedColumn, failure: inout [String?]) -> Column {
-        let n = text.count
+    private func cast<Reader: TextFieldReading>(_ reader: Reader, rows n: Int, column col: PreparedColumn, failure: inout [String?]) -> Column {
         var validity: [Bool]? = nil
         func markNull(_ r: Int) {
             if validity == nil { validity = [Bool](repeating: true, count: n) }
@@ -141,11 +174,11 @@ public struct SchemaTransform: Transform {
             }
         }
         let type = col.spec.type
-        return text.bytes.withUnsafeBufferPointer { all -> Column in
+        let isString = type == .string
+        do {
             @inline(__always) func field(_ r: Int) -> UnsafeBufferPointer<UInt8>? {
-                if let v = inValidity, !v[r] { return nil }
-                let raw = UnsafeBufferPointer(rebasing: all[Int(text.offsets[r])..<Int(text.offsets[r + 1])])
-                let b = type == .string ? raw : SchemaTransform.trimmed(raw)
+                guard let raw = reader.field(r) else { return nil }
+                let b = isString ? raw : SchemaTransform.trimmed(raw)
                 return isNullToken(b) ? nil : b
             }
             @inline(__always) func null(_ r: Int) {
@@ -154,7 +187,7 @@ public struct SchemaTransform: Transform {
             }
             switch type {
             case .string:
-                var out = StringColumn(reservingRows: n, bytes: text.bytes.count)
+                var out = StringColumn(reservingRows: n, bytes: reader.totalBytes)
                 for r in 0..<n {
                     if let b = field(r) { out.append(UnsafeRawBufferPointer(b)) } else { null(r); out.appendEmpty() }
                 }
@@ -213,5 +246,66 @@ public struct SchemaTransform: Transform {
                 return Column(.timestamp(out), validity: validity)
             }
         }
+    }
+}
+
+/// Where a cast reads its text: a string column, or a decoder's fields in place.
+protocol TextFieldReading {
+    /// Row `r`'s bytes, or nil when the input already marks it NULL.
+    func field(_ r: Int) -> UnsafeBufferPointer<UInt8>?
+    var totalBytes: Int { get }
+}
+
+struct StringColumnReader: TextFieldReading {
+    let all: UnsafeBufferPointer<UInt8>
+    let offsets: [Int32]
+    let validity: [Bool]?
+
+    @inline(__always)
+    func field(_ r: Int) -> UnsafeBufferPointer<UInt8>? {
+        if let v = validity, !v[r] { return nil }
+        return UnsafeBufferPointer(rebasing: all[Int(offsets[r])..<Int(offsets[r + 1])])
+    }
+
+    var totalBytes: Int { all.count }
+}
+
+struct TextFieldReader: TextFieldReading {
+    let fields: TextFields
+    let column: Int
+
+    @inline(__always)
+    func field(_ r: Int) -> UnsafeBufferPointer<UInt8>? { fields.field(r, column) }
+
+    var totalBytes: Int {
+        var total = 0
+        for r in 0..<fields.rows { total += fields.length(r, column) }
+        return total
+    }
+}
+
+/// The `null_values` of a schema, checked without touching the list for most fields: a field
+/// longer or shorter than every token is no token.
+struct NullTokens: Sendable {
+    let matchesEmpty: Bool
+    let tokens: [[UInt8]]
+    let minLength: Int
+    let maxLength: Int
+
+    init(_ values: [String]) {
+        matchesEmpty = values.contains("")
+        tokens = values.filter { !$0.isEmpty }.map { Array($0.utf8) }
+        minLength = tokens.map(\.count).min() ?? 1
+        maxLength = tokens.map(\.count).max() ?? 0
+    }
+
+    @inline(__always)
+    func matches(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        if b.isEmpty { return matchesEmpty }
+        if b.count < minLength || b.count > maxLength { return false }
+        for t in tokens where t.count == b.count {
+            if t.withUnsafeBufferPointer({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) { return true }
+        }
+        return false
     }
 }

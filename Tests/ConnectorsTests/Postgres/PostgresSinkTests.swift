@@ -55,7 +55,7 @@ struct PostgresSinkTests {
         let n = columns.first?.count ?? 0
         return RecordBatch(schema: Schema(fields), columns: columns,
                            origins: RecordOrigins(file: "f.csv", lines: (0..<n).map { Int64($0 + 2) }, byteOffsets: (0..<n).map { Int64($0 * 10) },
-                                                  raw: StringColumn((0..<n).map { "raw \($0)" })))
+                                                  raw: RawRecords(StringColumn((0..<n).map { "raw \($0)" }))))
     }
 
     @Test func everyTypeRoundTripsWithNullsTimeZonesAndDecimalPrecision() async throws {
