@@ -47,14 +47,20 @@ func decodeInChunks(_ decoder: any RecordDecoder, _ input: [UInt8], maxRecordByt
         var rounds = 0
         while true {
             rounds += 1
+            // Odd rounds let fields point into the input (as the engine does), even rounds copy.
+            let keep = rounds % 2 == 1
             let (consumed, _) = carry.withUnsafeBytes {
-                session.decode($0, context: DecodeContext(file: "fuzz", offset: offset, line: 1, atEnd: atEnd, maxRows: 64), output: &out)
+                session.decode($0, context: DecodeContext(file: "fuzz", offset: offset, line: 1, atEnd: atEnd, maxRows: 64,
+                                                          inputIndex: keep ? 0 : nil), output: &out)
             }
             precondition(consumed >= 0 && consumed <= carry.count, "consumed \(consumed) of \(carry.count) bytes")
             for letter in out.takeDeadLetters() {
                 precondition(letter.raw.count <= max(maxRecordBytes, carry.count), "a dead letter of \(letter.raw.count) bytes")
             }
-            if out.count > 0 { _ = out.takeBatch(file: "fuzz") }
+            if out.count > 0 {
+                let batch = out.takeTextBatch(file: "fuzz", input: carry).recordBatch()
+                for r in 0..<batch.count { precondition(batch.origins.rawBytes(r).count <= carry.count, "a raw record longer than the input") }
+            }
             carry.removeFirst(consumed)
             offset += Int64(consumed)
             if consumed == 0 || carry.isEmpty || rounds > 100_000 { break }
