@@ -4,6 +4,8 @@ import Foundation
 /// `Process` reaps the child itself and so cannot report its own rusage).
 struct ChildRun {
     var seconds: Double
+    /// User + system CPU time of the child.
+    var cpuSeconds: Double
     var peakRSSMiB: Double
     var status: Int32
     var stderr: String
@@ -33,7 +35,8 @@ func spawnMeasured(_ path: String, _ args: [String], environment: [String: Strin
     let seconds = Date().timeIntervalSince(started)
     let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-    return ChildRun(seconds: seconds, peakRSSMiB: Double(usage.ru_maxrss) / 1024, status: exit, stderr: err)
+    let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return ChildRun(seconds: seconds, cpuSeconds: cpu, peakRSSMiB: Double(usage.ru_maxrss) / 1024, status: exit, stderr: err)
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -1,28 +1,20 @@
 import ConnectorKit
 import CSystemTuning
 
-/// glibc allocator settings for what this process runs.
+/// glibc allocator settings, applied at start.
 ///
 /// Batches are allocated on the cooperative pool's threads and freed on a sink's own thread;
 /// with glibc's defaults each thread keeps freed memory in an arena of its own, and the mmap
-/// threshold floats up until the 1 MiB read chunks live in the heap. Two arenas and a fixed
-/// 256 KiB threshold keep a 2M-row PostgreSQL load about 5 MiB smaller at its peak; its speed is
-/// the server's. Where every sink holds large buffers anyway (Parquet row groups), a 4 MiB
-/// threshold lets freed read chunks be reused instead of mapped and faulted in again, which was
-/// a fifth of a CSV → Parquet load's time (BENCHMARKS.md).
+/// threshold floats up with every large block freed, so the heap keeps whatever was largest.
+/// Two arenas and a fixed threshold just above the tailer's read chunk keep a 2M-row load near
+/// its working set. The read chunks (and the batches, which point into them) stay below the
+/// threshold: served from the heap and reused, not mapped and faulted in again for every
+/// megabyte read, which cost a fifth of a CSV load's time (BENCHMARKS.md).
 enum MemoryTuning {
     static let arenas: Int32 = 2
-    static let streamingThreshold: Int32 = 256 * 1024
-    static let largeBufferThreshold: Int32 = 4 * 1024 * 1024
+    static let mmapThreshold = Int32(TailerOptions.defaultChunkSize + 128 * 1024)
 
-    /// The default, before any pipeline is known.
-    static func applyDefault() {
-        _ = sluice_tune_malloc(arenas, streamingThreshold)
-    }
-
-    /// Settings for running these pipelines.
-    static func apply(for pipelines: [Pipeline]) {
-        let large = !pipelines.isEmpty && pipelines.allSatisfy { $0.sink.memoryUse == .holdsLargeBuffers }
-        _ = sluice_tune_malloc(arenas, large ? largeBufferThreshold : streamingThreshold)
+    static func apply() {
+        _ = sluice_tune_malloc(arenas, mmapThreshold)
     }
 }

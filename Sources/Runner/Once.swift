@@ -34,7 +34,6 @@ struct Once: AsyncParsableCommand {
         let logger = options.makeLogger()
         let stateDir = options.resolvedStateDirectory
         let pipeline = try definition.build(stateDirectory: stateDir, logger: logger)
-        MemoryTuning.apply(for: [pipeline])
         let context = RunContext(pipeline: name, logger: logger)
         let engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDir, pipeline: name))
         let started = Date()

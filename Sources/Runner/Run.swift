@@ -23,16 +23,12 @@ struct Run: AsyncParsableCommand {
         }
         let stateDir = options.resolvedStateDirectory
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        var built: [Pipeline] = []
         for definition in scheduled {
             let pipeline = try definition.build(stateDirectory: stateDir, logger: logger)
-            built.append(pipeline)
             var l = logger
             l[metadataKey: "pipeline"] = "\(definition.name)"
             services.append(.init(service: PipelineService(definition: definition, pipeline: pipeline, stateDirectory: stateDir, logger: l)))
         }
-        // A daemon that also runs jobs keeps the default.
-        MemoryTuning.apply(for: scheduledJobs.isEmpty ? built : [])
         for job in scheduledJobs {
             var l = logger
             l[metadataKey: "job"] = "\(job.name)"

@@ -10,7 +10,7 @@ struct Sluice: AsyncParsableCommand {
         subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Sample.self, Simulate.self, ParquetCommand.self])
 
     static func main() async {
-        MemoryTuning.applyDefault()
+        MemoryTuning.apply()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -19,7 +19,10 @@ public struct TailerOptions: Sendable {
     /// Deepest directory level walked, a guard against symlink loops on remote systems.
     public var maxDepth: Int
 
-    public init(glob: Glob, settleSeconds: Double = 0, afterLoad: AfterLoad = .keep, chunkSize: Int = 1 << 20, maxDepth: Int = 32) {
+    /// Bytes per read request unless a source asks otherwise.
+    public static let defaultChunkSize = 1 << 20
+
+    public init(glob: Glob, settleSeconds: Double = 0, afterLoad: AfterLoad = .keep, chunkSize: Int = TailerOptions.defaultChunkSize, maxDepth: Int = 32) {
         self.glob = glob
         self.settleSeconds = settleSeconds
         self.afterLoad = afterLoad

@@ -52,8 +52,6 @@ public protocol Sink: Sendable {
     /// (`commit_rows`, `commit_interval`). A sink that writes a file per commit proposes few, large
     /// commits; `nil` takes the engine's defaults.
     var commitPolicy: CommitPolicy? { get }
-    /// What this sink keeps in memory, so the executable can tune its allocator for it.
-    var memoryUse: SinkMemoryUse { get }
     func open(context: SinkContext) async throws -> Checkpoint
     func write(_ batch: RecordBatch) async throws -> [DeadLetter]
     func flush() async throws -> [DeadLetter]
@@ -64,18 +62,8 @@ public protocol Sink: Sendable {
 extension Sink {
     public var checkpointCustody: CheckpointCustody { .engine }
     public var commitPolicy: CommitPolicy? { nil }
-    public var memoryUse: SinkMemoryUse { .streams }
     public func flush() async throws -> [DeadLetter] { [] }
     public func close() async throws {}
-}
-
-/// How much a sink holds while it writes.
-public enum SinkMemoryUse: Sendable, Equatable {
-    /// Sends batches on as they come (a server, a file): the process stays small.
-    case streams
-    /// Holds large buffers anyway (a Parquet row group): a few MiB more for the allocator's
-    /// reuse of freed blocks are noise, and the speed is Sluice's own.
-    case holdsLargeBuffers
 }
 
 /// Commit at least every `rows` records and at least every `seconds`.

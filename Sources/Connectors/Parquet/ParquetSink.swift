@@ -23,8 +23,6 @@ public actor ParquetSink: Sink {
     private var lastCommitted = Checkpoint()
 
     public nonisolated let commitPolicy: CommitPolicy?
-    /// A row group of up to `row_group_mb` is held until it is encoded.
-    public nonisolated var memoryUse: SinkMemoryUse { .holdsLargeBuffers }
 
     public init(configuration: ParquetConfiguration, root: String, logger: Logger) throws {
         self.configuration = configuration
