@@ -83,6 +83,15 @@ import Testing
         #expect(e[0].message == "expected a string, found an integer 5")
     }
 
+    /// Field positions are 32-bit: a record may not be larger than 64 MiB.
+    @Test func recordLimitIsBounded() {
+        let e = errors(valid.replacingOccurrences(of: "delimiter = \";\"", with: "delimiter = \";\"\nmax_record_bytes = 67108865"))
+        #expect(e.count == 1)
+        #expect(e.first?.keyPath == "transform[0].max_record_bytes")
+        #expect(e.first?.message.contains("at most 67108864") == true)
+        #expect(errors(valid.replacingOccurrences(of: "delimiter = \";\"", with: "delimiter = \";\"\nmax_record_bytes = 67108864")).isEmpty)
+    }
+
     @Test func missingRequiredKey() {
         let e = errors(valid.replacingOccurrences(of: "path = \"out.jsonl\"", with: ""))
         #expect(e.count == 1)

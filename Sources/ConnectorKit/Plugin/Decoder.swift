@@ -122,6 +122,7 @@ public struct DecodedRecords: Sendable {
 
     /// Appends a field whose bytes the decoder made (unescaped or transcoded text).
     public mutating func appendCopiedField(_ bytes: UnsafeBufferPointer<UInt8>) {
+        precondition(copied.count + bytes.count < SharedText.copiedLimit, "a batch's copied text outgrew its Int32 positions")
         let start = SharedText.copiedBase + copied.count
         copied.append(contentsOf: bytes)
         fieldBounds.append(Int32(truncatingIfNeeded: start))
@@ -151,6 +152,7 @@ public struct DecodedRecords: Sendable {
             rawBounds.append(Int32(truncatingIfNeeded: shift + to))
             pointsIntoInput = true
         } else {
+            precondition(copied.count + (to - from) < SharedText.copiedLimit, "a batch's copied text outgrew its Int32 positions")
             let start = SharedText.copiedBase + copied.count
             copied.append(contentsOf: UnsafeBufferPointer(rebasing: input[from..<to]))
             rawBounds.append(Int32(truncatingIfNeeded: start))

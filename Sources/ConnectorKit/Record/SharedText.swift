@@ -8,8 +8,11 @@ public struct SharedText: Sendable {
     public static let copiedBase = 1 << 30
     /// Largest input a decoder may point into (positions are `Int32`).
     public static let maxInput = copiedBase
-    /// Largest `copied` buffer of one batch; a decoder cuts the batch before it.
-    public static let maxCopied = Int(Int32.max) - copiedBase - (64 << 20)
+    /// A decoder cuts its batch once `copied` holds this much, leaving room for one more record
+    /// (at most 64 MiB, 3 × that once transcoded, plus its raw bytes).
+    public static let maxCopied = 512 << 20
+    /// Positions are `Int32`: `copied` may never reach this.
+    public static let copiedLimit = Int(Int32.max) - copiedBase
 
     public var input: [UInt8]
     public var copied: [UInt8]

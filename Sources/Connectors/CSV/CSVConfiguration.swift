@@ -62,6 +62,7 @@ public struct CSVConfiguration: PluginConfiguration {
         if delimiter == quote { throw ConfigIssue(key: "quote", message: "must differ from the delimiter") }
         if skipLines < 0 { throw ConfigIssue(key: "skip_lines", message: "must not be negative") }
         if maxRecordBytes < 1024 { throw ConfigIssue(key: "max_record_bytes", message: "must be at least 1024") }
+        if maxRecordBytes > 64 << 20 { throw ConfigIssue(key: "max_record_bytes", message: "must be at most 67108864 (64 MiB)") }
         if let cols = columns, Set(cols).count != cols.count { throw ConfigIssue(key: "columns", message: "names a column twice") }
     }
 

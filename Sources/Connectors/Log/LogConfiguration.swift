@@ -61,6 +61,7 @@ public struct LogConfiguration: PluginConfiguration {
             if kvSeparator.isEmpty { throw ConfigIssue(key: "kv_separator", message: "must not be empty") }
         }
         if maxRecordBytes < 1024 { throw ConfigIssue(key: "max_record_bytes", message: "must be at least 1024") }
+        if maxRecordBytes > 64 << 20 { throw ConfigIssue(key: "max_record_bytes", message: "must be at most 67108864 (64 MiB)") }
     }
 
     /// Named groups in order of their opening parenthesis: `(?<name>` and `(?P<name>`.
