@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ConnectorKitTesting", targets: ["ConnectorKitTesting"]),
         .library(name: "Connectors", targets: ["Connectors"]),
         .library(name: "PipelineLoader", targets: ["PipelineLoader"]),
+        .library(name: "SluiceRuntime", targets: ["SluiceRuntime"]),
         .library(name: "Parquet", targets: ["Parquet"]),
         .executable(name: "sluice", targets: ["Runner"]),
         .executable(name: "bench", targets: ["Bench"]),
@@ -64,6 +65,11 @@ let package = Package(
             name: "PipelineLoader",
             dependencies: ["ConnectorKit", "Connectors", "TOMLKit"]
         ),
+        // The daemon's logic: the scheduler (intervals, cron, `after`), run status, backoff.
+        .target(
+            name: "SluiceRuntime",
+            dependencies: ["ConnectorKit", "PipelineLoader", .product(name: "Logging", package: "swift-log")]
+        ),
         // Deterministic machine-log simulator used by the demo, tests and benchmarks.
         .target(name: "MachineSimulator"),
         // glibc's mallopt, which Swift cannot import (see Runner/Sluice.swift).
@@ -71,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "Runner",
             dependencies: [
-                "ConnectorKit", "Connectors", "PipelineLoader", "MachineSimulator", "CSystemTuning", "Parquet",
+                "ConnectorKit", "Connectors", "PipelineLoader", "SluiceRuntime", "MachineSimulator", "CSystemTuning", "Parquet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,6 +104,7 @@ let package = Package(
             dependencies: ["Parquet", "CompressionCodecs", "ConnectorKit", "MachineSimulator", "TestSupport"],
             exclude: ["Readers"]
         ),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceRuntime", "ConnectorKit", "PipelineLoader", "TestSupport"]),
         .testTarget(
             name: "RunnerTests",
             dependencies: ["MachineSimulator", "Runner", "TestSupport", "Parquet", "ConnectorKit"]

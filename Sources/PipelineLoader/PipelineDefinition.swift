@@ -8,33 +8,40 @@ public enum Schedule: Sendable, Equatable, CustomStringConvertible {
     /// Every N seconds (`"every 30s"`), measured from the end of the previous run; the first run
     /// starts with the daemon.
     case every(Double)
-    /// A cron expression (`"30 23 * * *"`) in local time; the first run waits for the first match.
+    /// Polls every N seconds (`"watch"` is every second, `"watch 500ms"`) for the lowest latency;
+    /// a poll that finds nothing new is not logged.
+    case watch(Double)
+    /// A cron expression (`"30 23 * * *"`, `"@daily"`) in the pipeline's `timezone`; the first run
+    /// waits for the first match (or catches up once, when a run was missed while the daemon was
+    /// down).
     case cron(CronSchedule)
-    /// Only by `sluice once`.
+    /// Only by `sluice once` (or after an upstream pipeline, with `after`).
     case manual
 
-    /// Parses `"every <duration>"`, a five-field cron expression or `"manual"`.
-    public static func parse(_ text: String) throws(ConfigIssue) -> Schedule {
+    /// Parses `"every <duration>"`, `"watch [<duration>]"`, a five-field cron expression or macro,
+    /// or `"manual"`.
+    public static func parse(_ text: String, timeZone: TimeZone = .current) throws(ConfigIssue) -> Schedule {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         if t == "manual" || t == "never" { return .manual }
-        if t.hasPrefix("every ") {
-            guard let d = ConfigDuration(parsing: String(t.dropFirst(6))), d.seconds > 0 else {
-                throw ConfigIssue(key: "schedule", message: "'\(text)': expected \"every <duration>\" such as \"every 30s\" or \"every 5m\"")
+        if t == "watch" { return .watch(1) }
+        for (word, make) in [("every ", Schedule.every), ("watch ", Schedule.watch)] where t.hasPrefix(word) {
+            guard let d = ConfigDuration(parsing: String(t.dropFirst(word.count))), d.seconds > 0 else {
+                throw ConfigIssue(key: "schedule", message: "'\(text)': expected \"\(word)<duration>\" such as \"\(word)30s\" or \"\(word)5m\"")
             }
-            return .every(d.seconds)
+            return make(d.seconds)
         }
-        if t.split(whereSeparator: \.isWhitespace).count == 5 {
-            do { return .cron(try CronSchedule(parsing: t)) } catch {
+        if t.hasPrefix("@") || t.split(whereSeparator: \.isWhitespace).count == 5 {
+            do { return .cron(try CronSchedule(parsing: t, timeZone: timeZone)) } catch {
                 throw ConfigIssue(key: "schedule", message: "'\(text)': \(error)")
             }
         }
-        throw ConfigIssue(key: "schedule", message: "expected \"every <duration>\" (e.g. \"every 30s\"), a cron expression (e.g. \"30 23 * * *\") or \"manual\", found \"\(text)\"")
+        throw ConfigIssue(key: "schedule", message: "expected \"every <duration>\" (e.g. \"every 30s\"), \"watch\", a cron expression (e.g. \"30 23 * * *\" or \"@daily\") or \"manual\", found \"\(text)\"")
     }
 
     /// Seconds to wait before the next run; `lastRunEnded` is nil before the first run.
     public func delay(now: Date, lastRunEnded: Date?) -> Double? {
         switch self {
-        case let .every(s): return lastRunEnded.map { max(0, s - now.timeIntervalSince($0)) } ?? 0
+        case let .every(s), let .watch(s): return lastRunEnded.map { max(0, s - now.timeIntervalSince($0)) } ?? 0
         case let .cron(c): return c.next(after: now).map { max(0, $0.timeIntervalSince(now)) }
         case .manual: return nil
         }
@@ -43,7 +50,8 @@ public enum Schedule: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .every(s): "every \(s.formatted())s"
-        case let .cron(c): "cron \(c)"
+        case let .watch(s): "watch \(s.formatted())s"
+        case let .cron(c): "cron \(c) (\(c.timeZone.identifier))"
         case .manual: "manual"
         }
     }
@@ -65,6 +73,11 @@ public struct PipelineSettings: Decodable, Sendable {
     /// The longest wait between retries of a failing pipeline under `sluice run` (the waits double
     /// from 1 s up to this). Refused credentials still wait at least 5 minutes.
     public var retryMaxDelay: ConfigDuration = ConfigDuration(seconds: 300)
+    /// Runs after each successful run of these pipelines (all of them, when several), e.g. a table
+    /// whose foreign keys point at another pipeline's table. Without `schedule`, only then.
+    public var after: [String] = []
+    /// The time zone of a cron `schedule` (default: the machine's).
+    public var timezone: TimeZone = .current
 
     enum CodingKeys: String, CodingKey {
         case name, description, schedule
@@ -73,6 +86,7 @@ public struct PipelineSettings: Decodable, Sendable {
         case commitInterval = "commit_interval"
         case deadLetter = "dead_letter"
         case retryMaxDelay = "retry_max_delay"
+        case after, timezone
     }
 
     public init() {}
@@ -81,7 +95,18 @@ public struct PipelineSettings: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         description = try c.decodeIfPresent(String.self, forKey: .description)
-        if let s = try c.decodeIfPresent(String.self, forKey: .schedule) { schedule = try Schedule.parse(s) }
+        if let zone = try c.decodeIfPresent(String.self, forKey: .timezone) {
+            guard let tz = TimeZone(identifier: zone) else {
+                throw ConfigIssue(key: "timezone", message: "unknown time zone '\(zone)' (use an IANA name such as \"Europe/Berlin\" or \"America/Sao_Paulo\")")
+            }
+            timezone = tz
+        }
+        after = try c.decodeIfPresent([String].self, forKey: .after) ?? []
+        if let s = try c.decodeIfPresent(String.self, forKey: .schedule) {
+            schedule = try Schedule.parse(s, timeZone: timezone)
+        } else if !after.isEmpty {
+            schedule = .manual
+        }
         batchRows = try c.decodeIfPresent(Int.self, forKey: .batchRows) ?? batchRows
         commitRows = try c.decodeIfPresent(Int.self, forKey: .commitRows)
         commitInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .commitInterval)

@@ -3,6 +3,7 @@ import ConnectorKit
 import Foundation
 import Logging
 import PipelineLoader
+import SluiceRuntime
 
 struct Once: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run one pipeline once: load what is new, then exit.")
@@ -68,7 +69,7 @@ struct Once: AsyncParsableCommand {
 
 extension Once {
     func runJobOnce(_ job: JobDefinition, pipelines: [PipelineDefinition]) async throws {
-        let report = try await runJob(job, pipelines: pipelines, stateDirectory: options.resolvedStateDirectory, logger: options.makeLogger())
+        let report = try await JobRunner.run(job, pipelines: pipelines, stateDirectory: options.resolvedStateDirectory, logger: options.makeLogger())
         if report.lines.isEmpty { print("\(name): \(report.nothingToDo ?? "nothing to do")") }
         for line in report.lines { print(line) }
         if report.failed { throw ExitCode(1) }

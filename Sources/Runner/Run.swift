@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PipelineLoader
 import ServiceLifecycle
+import SluiceRuntime
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run every scheduled pipeline as a daemon (SIGTERM finishes the current batch, commits and exits 0).")
@@ -11,85 +12,71 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @OptionGroup var options: RunOptions
 
+    @Option(name: .customLong("max-concurrent-runs"), help: "Pipelines and jobs running at the same time, at most.")
+    var maxConcurrentRuns = 4
+
     func run() async throws {
         let logger = options.makeLogger()
         let (pipelines, jobs, errors, dir) = loadPipelines(config)
         for e in errors { logger.error("invalid pipeline file, not started: \(e)") }
-        let scheduled = pipelines.filter { $0.settings.schedule != .manual }
-        let scheduledJobs = jobs.filter { $0.settings.schedule != .manual }
-        if scheduled.isEmpty && scheduledJobs.isEmpty {
+        let stateDir = options.resolvedStateDirectory
+        let works = DaemonWorks.build(pipelines: pipelines, jobs: jobs, stateDirectory: stateDir, logger: logger)
+        if works.isEmpty {
             printError("error: no scheduled pipeline or job in \(dir)")
             throw ExitCode(1)
         }
-        let stateDir = options.resolvedStateDirectory
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        for definition in scheduled {
-            let pipeline = try definition.build(stateDirectory: stateDir, logger: logger)
-            var l = logger
-            l[metadataKey: "pipeline"] = "\(definition.name)"
-            services.append(.init(service: PipelineService(definition: definition, pipeline: pipeline, stateDirectory: stateDir, logger: l)))
-        }
-        for job in scheduledJobs {
-            var l = logger
-            l[metadataKey: "job"] = "\(job.name)"
-            services.append(.init(service: JobService(job: job, pipelines: pipelines, stateDirectory: stateDir, logger: l)))
-        }
-        logger.info("sluice started", metadata: ["pipelines": "\(scheduled.map(\.name).joined(separator: ","))", "jobs": "\(scheduledJobs.map(\.name).joined(separator: ","))", "state_dir": "\(stateDir)"])
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let scheduler = Scheduler(maxConcurrentRuns: maxConcurrentRuns, stateDirectory: stateDir, logger: logger)
+        logger.info("sluice started", metadata: ["pipelines": "\(works.filter { $0.work.kind == .pipeline }.map(\.work.name).joined(separator: ","))",
+                                                 "jobs": "\(works.filter { $0.work.kind == .job }.map(\.work.name).joined(separator: ","))", "state_dir": "\(stateDir)"])
+        let group = ServiceGroup(configuration: .init(services: [.init(service: SchedulerService(scheduler: scheduler, works: works))],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("sluice stopped")
     }
 }
 
-/// Runs one pipeline on its schedule; a failing run backs off and retries without touching the
-/// other pipelines.
-struct PipelineService: Service {
-    let definition: PipelineDefinition
-    let pipeline: Pipeline
-    let stateDirectory: String
-    let logger: Logger
+/// The scheduler as a lifecycle service: graceful shutdown lets every current run finish its
+/// batch and commit, then returns.
+struct SchedulerService: Service {
+    let scheduler: Scheduler
+    let works: [(work: any ScheduledWork, fingerprint: String)]
 
     func run() async throws {
-        let schedule = definition.settings.schedule
-        let stop = StopToken()
-        let engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDirectory, pipeline: definition.name))
-        var failures = 0
-        await withGracefulShutdownHandler {
-            // A cron schedule waits for its first time; "every" starts at once.
-            if case .cron = schedule, let first = schedule.delay(now: Date(), lastRunEnded: nil) {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(first)) }
+        await scheduler.apply(works)
+        try? await gracefulShutdown()
+        await scheduler.stopAll()
+    }
+}
+
+/// The pipelines and jobs of a connectors.d the daemon schedules. A pipeline that fails to build
+/// is reported and left out; the others start.
+enum DaemonWorks {
+    static func build(pipelines: [PipelineDefinition], jobs: [JobDefinition], stateDirectory: String, logger: Logger) -> [(work: any ScheduledWork, fingerprint: String)] {
+        var works: [(work: any ScheduledWork, fingerprint: String)] = []
+        let names = Set(pipelines.map(\.name) + jobs.map(\.name))
+        func scheduled(_ name: String, _ settings: PipelineSettings) -> Bool {
+            if let unknown = settings.after.first(where: { !names.contains($0) }) {
+                logger.error("not started: 'after' names '\(unknown)', which is no valid pipeline or job here", metadata: ["pipeline": "\(name)"])
+                return false
             }
-            while !stop.isStopped {
-                let context = RunContext(pipeline: definition.name, logger: logger, stop: stop)
-                var delay: Double
-                do {
-                    try await engine.runOnce(context: context)
-                    failures = 0
-                    guard let next = schedule.delay(now: Date(), lastRunEnded: Date()) else { return }
-                    delay = next
-                    let c = context.stats.counts
-                    if c.recordsWritten > 0 || c.deadLetters > 0 {
-                        logger.info("run finished", metadata: ["records": "\(c.recordsWritten)", "dead_letters": "\(c.deadLetters)", "bytes": "\(c.bytesRead)"])
-                    } else {
-                        logger.debug("run finished, nothing new")
-                    }
-                } catch let error as ConnectorError where error.code == .authentication {
-                    // Refused credentials will not fix themselves in seconds: no retry storm
-                    // (which can also lock the account). Wait for the schedule, at least 5 min.
-                    failures += 1
-                    delay = max(300, schedule.delay(now: Date(), lastRunEnded: Date()) ?? 300)
-                    logger.error("run failed; trying again in \(Int(delay)) s: \(error)", metadata: ["failures": "\(failures)"])
-                } catch {
-                    failures += 1
-                    delay = min(definition.settings.retryMaxDelay.seconds, pow(2, Double(min(failures, 9))))
-                    logger.error("run failed; retrying in \(Int(delay)) s: \(error)", metadata: ["failures": "\(failures)"])
-                }
-                if stop.isStopped { break }
-                let pause = delay
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(pause)) }
-            }
-        } onGracefulShutdown: {
-            stop.stop()
+            return settings.schedule != .manual || !settings.after.isEmpty
         }
+        for definition in pipelines where scheduled(definition.name, definition.settings) {
+            do {
+                let pipeline = try definition.build(stateDirectory: stateDirectory, logger: logger)
+                works.append((PipelineWork(definition: definition, pipeline: pipeline, stateDirectory: stateDirectory, logger: logger), fingerprint(definition.file)))
+            } catch {
+                logger.error("not started: \(error)", metadata: ["pipeline": "\(definition.name)"])
+            }
+        }
+        for job in jobs where scheduled(job.name, job.settings) {
+            works.append((JobWork(job: job, pipelines: pipelines, stateDirectory: stateDirectory, logger: logger), fingerprint(job.file)))
+        }
+        return works
+    }
+
+    /// The file's content: a changed file is a changed work.
+    static func fingerprint(_ file: String) -> String {
+        (try? String(contentsOfFile: file, encoding: .utf8)) ?? file
     }
 }

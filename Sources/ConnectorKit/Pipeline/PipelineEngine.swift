@@ -31,7 +31,7 @@ public struct PipelineEngine: Sendable {
             } catch let error as ConnectorError where error.code == .notConnected && !context.stop.isStopped {
                 if context.stats.counts.commits > commitsBefore { attempt = 1 }
                 guard attempt < attempts else { throw error }
-                let delay = min(maxDelay, pow(2, Double(attempt - 1)))
+                let delay = BackoffPolicy(maxDelay: maxDelay).delay(afterFailures: attempt)
                 context.logger.warning("\(error); retrying in \(Int(delay)) s (attempt \(attempt + 1) of \(attempts))")
                 context.stats.update { $0.retries += 1 }
                 try await Task.sleep(for: .seconds(delay))

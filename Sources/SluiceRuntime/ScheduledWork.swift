@@ -1,0 +1,32 @@
+import ConnectorKit
+import Foundation
+import PipelineLoader
+
+/// Something the daemon runs on a schedule: a pipeline or a job.
+public protocol ScheduledWork: Sendable {
+    var name: String { get }
+    var kind: WorkKind { get }
+    var schedule: Schedule { get }
+    /// Pipelines whose successful runs trigger this one (all of them, when several).
+    var after: [String] { get }
+    /// The longest wait between retries of a failing run.
+    var retryMaxDelay: Double { get }
+    /// Runs once; `stop` asks it to finish early (after committing what it holds). Throws when
+    /// the run failed.
+    func run(stop: StopToken) async throws -> RunOutcome
+}
+
+/// What a successful run did.
+public struct RunOutcome: Sendable, Equatable {
+    public var records: Int64
+    public var deadLetters: Int64
+    public var bytes: Int64
+
+    public init(records: Int64 = 0, deadLetters: Int64 = 0, bytes: Int64 = 0) {
+        self.records = records
+        self.deadLetters = deadLetters
+        self.bytes = bytes
+    }
+
+    public var isEmpty: Bool { records == 0 && deadLetters == 0 }
+}

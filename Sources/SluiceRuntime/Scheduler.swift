@@ -1,0 +1,212 @@
+import ConnectorKit
+import Foundation
+import Logging
+import PipelineLoader
+
+/// Runs pipelines and jobs on their schedules, one loop each.
+///
+/// - A work never runs twice at once; at most `maxConcurrentRuns` run together across the daemon.
+/// - A failing run is retried with backoff and jitter (`BackoffPolicy`, up to the work's
+///   `retryMaxDelay`) and never delays the others; after `degradedAfter` failures in a row the
+///   work is `degraded`. Refused credentials wait at least five minutes (no lock-out storm).
+/// - `after`: a work runs after each round of successful runs of all its upstream works.
+/// - A cron work that missed a firing while the daemon was down runs once at start (the last
+///   start of every work is kept in the state folder), never once per missed firing.
+/// - `apply` adds, replaces and removes works while the others keep running.
+public actor Scheduler {
+    public nonisolated let status: StatusRegistry
+    private let logger: Logger
+    private let limiter: ConcurrencyLimiter
+    private let degradedAfter: Int
+    private let lastStarts: LastStartStore?
+
+    private struct Entry {
+        var work: any ScheduledWork
+        var fingerprint: String
+        var stop: StopToken
+        var wakeup: Wakeup
+        var task: Task<Void, Never>
+        /// Upstream works that succeeded since this one last ran.
+        var upstreamDone: Set<String> = []
+    }
+    private var entries: [String: Entry] = [:]
+
+    public init(maxConcurrentRuns: Int = 4, degradedAfter: Int = 5, stateDirectory: String?, logger: Logger, status: StatusRegistry = StatusRegistry()) {
+        self.status = status
+        self.logger = logger
+        limiter = ConcurrencyLimiter(limit: maxConcurrentRuns)
+        self.degradedAfter = max(1, degradedAfter)
+        lastStarts = stateDirectory.map { LastStartStore(directory: $0 + "/.schedule") }
+    }
+
+    /// Makes `works` the scheduled set: new names start, names gone stop (their current run
+    /// finishes and commits first), and a work whose fingerprint changed is stopped and started
+    /// again. Unchanged works are not touched.
+    public func apply(_ works: [(work: any ScheduledWork, fingerprint: String)]) async {
+        let wanted = Dictionary(works.map { ($0.work.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (name, entry) in entries where wanted[name] == nil || wanted[name]!.fingerprint != entry.fingerprint {
+            await stop(name)
+        }
+        for (name, item) in wanted where entries[name] == nil {
+            start(item.work, fingerprint: item.fingerprint)
+        }
+    }
+
+    /// Stops every work: each finishes its current run (committing what it holds) and ends.
+    public func stopAll() async {
+        for name in entries.keys { await stop(name) }
+    }
+
+    public var names: [String] { entries.keys.sorted() }
+
+    private func start(_ work: any ScheduledWork, fingerprint: String) {
+        let stop = StopToken()
+        let wakeup = Wakeup()
+        status.register(WorkStatus(name: work.name, kind: work.kind, schedule: work.schedule.description, after: work.after,
+                                   state: .waiting, nextRun: nil, lastSuccess: nil, consecutiveFailures: 0, runs: []))
+        let loop = WorkLoop(work: work, stop: stop, wakeup: wakeup, status: status, limiter: limiter, degradedAfter: degradedAfter,
+                            lastStarts: lastStarts, logger: logger, scheduler: self)
+        let task = Task { await loop.run() }
+        entries[work.name] = Entry(work: work, fingerprint: fingerprint, stop: stop, wakeup: wakeup, task: task)
+    }
+
+    private func stop(_ name: String) async {
+        guard let entry = entries.removeValue(forKey: name) else { return }
+        entry.stop.stop()
+        entry.wakeup.signal()
+        await entry.task.value
+        status.remove(name)
+    }
+
+    /// Called by a loop after a successful run: wakes the works waiting for it.
+    func succeeded(_ name: String) {
+        for (dependent, var entry) in entries where entry.work.after.contains(name) {
+            entry.upstreamDone.insert(name)
+            if Set(entry.work.after).isSubset(of: entry.upstreamDone) {
+                entry.upstreamDone = []
+                entry.wakeup.signal()
+            }
+            entries[dependent] = entry
+        }
+    }
+}
+
+/// One work's schedule loop.
+struct WorkLoop: Sendable {
+    let work: any ScheduledWork
+    let stop: StopToken
+    let wakeup: Wakeup
+    let status: StatusRegistry
+    let limiter: ConcurrencyLimiter
+    let degradedAfter: Int
+    let lastStarts: LastStartStore?
+    let logger: Logger
+    let scheduler: Scheduler
+
+    func run() async {
+        var log = logger
+        log[metadataKey: work.kind.rawValue] = "\(work.name)"
+        let backoff = BackoffPolicy(maxDelay: work.retryMaxDelay)
+        var failures = 0
+        var retryDelay: Double = 0
+        var lastEnded: Date?
+        var catchUp = missedWhileDown()
+        if catchUp { log.info("a scheduled run was missed while the daemon was down: running once now") }
+        while !stop.isStopped {
+            let now = Date()
+            let scheduled = work.schedule.delay(now: now, lastRunEnded: lastEnded)
+            let wait: Double?
+            if catchUp {
+                wait = 0
+            } else if failures > 0 {
+                wait = retryDelay
+            } else {
+                wait = scheduled
+            }
+            status.update(work.name) { s in
+                s.nextRun = wait.map { now.addingTimeInterval($0) }
+                s.state = failures == 0 ? .waiting : failures >= degradedAfter ? .degraded : .failing
+            }
+            let triggered = await wakeup.wait(seconds: wait)
+            if stop.isStopped { break }
+            if wait == nil && !triggered { continue }
+            catchUp = false
+
+            await limiter.acquire()
+            if stop.isStopped {
+                await limiter.release()
+                break
+            }
+            let started = Date()
+            status.update(work.name) { $0.state = .running; $0.nextRun = nil }
+            lastStarts?.save(work.name, started)
+            do {
+                let outcome = try await work.run(stop: stop)
+                await limiter.release()
+                failures = 0
+                status.record(work.name, RunRecord(started: started, ended: Date(), succeeded: true, records: outcome.records,
+                                                   deadLetters: outcome.deadLetters, bytes: outcome.bytes))
+                status.update(work.name) { $0.consecutiveFailures = 0 }
+                if !outcome.isEmpty {
+                    log.info("run finished", metadata: ["records": "\(outcome.records)", "dead_letters": "\(outcome.deadLetters)", "bytes": "\(outcome.bytes)"])
+                } else if case .watch = work.schedule {
+                    log.trace("poll finished, nothing new")
+                } else {
+                    log.debug("run finished, nothing new")
+                }
+                await scheduler.succeeded(work.name)
+            } catch {
+                await limiter.release()
+                failures += 1
+                // Refused credentials will not fix themselves in seconds: wait for the schedule, at
+                // least five minutes (a retry storm can also lock the account).
+                if (error as? ConnectorError)?.code == .authentication {
+                    retryDelay = max(300, work.schedule.delay(now: Date(), lastRunEnded: Date()) ?? 300)
+                } else {
+                    retryDelay = backoff.delay(afterFailures: failures)
+                }
+                let message = "\(error)"
+                status.record(work.name, RunRecord(started: started, ended: Date(), succeeded: false, error: message))
+                status.update(work.name) { $0.consecutiveFailures = failures }
+                if stop.isStopped { break }
+                log.error("run failed; retrying in \(String(format: "%.1f", retryDelay)) s: \(message)",
+                          metadata: ["failures": "\(failures)", "state": "\(failures >= degradedAfter ? "degraded" : "failing")"])
+            }
+            lastEnded = Date()
+        }
+        status.update(work.name) { $0.state = .stopped; $0.nextRun = nil }
+    }
+
+    /// A cron work whose firing passed since its last start, while nothing ran it.
+    private func missedWhileDown() -> Bool {
+        guard case let .cron(cron) = work.schedule, let last = lastStarts?.load(work.name),
+              let due = cron.next(after: last) else { return false }
+        return due < Date()
+    }
+}
+
+/// The last start of each work, one small file per work (private), for the catch-up run.
+struct LastStartStore: Sendable {
+    let directory: String
+
+    private func path(_ name: String) -> String {
+        let safe = name.unicodeScalars.map { c -> String in
+            CharacterSet.alphanumerics.contains(c) && c.isASCII || c == "-" || c == "_" || c == "." ? String(c) : String(format: "%%%02X", c.value)
+        }.joined()
+        return directory + "/" + safe + ".last-start"
+    }
+
+    func save(_ name: String, _ date: Date) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let tmp = path(name) + ".tmp"
+            guard FileManager.default.createFile(atPath: tmp, contents: Data(String(date.timeIntervalSince1970).utf8), attributes: [.posixPermissions: 0o600]) else { return }
+            _ = rename(tmp, path(name))
+        } catch {}
+    }
+
+    func load(_ name: String) -> Date? {
+        guard let data = FileManager.default.contents(atPath: path(name)), let t = Double(String(decoding: data, as: UTF8.self)) else { return nil }
+        return Date(timeIntervalSince1970: t)
+    }
+}

@@ -1,0 +1,89 @@
+import ConnectorKit
+import Foundation
+
+/// Where a scheduled pipeline or job stands.
+public enum WorkState: String, Sendable, Codable {
+    /// Waiting for its next run.
+    case waiting
+    case running
+    /// The last run failed; retrying with backoff.
+    case failing
+    /// Failed `degradedAfter` times in a row; still retrying, at the longest backoff.
+    case degraded
+    /// Removed, or the daemon is stopping.
+    case stopped
+}
+
+/// One finished run.
+public struct RunRecord: Sendable, Codable, Equatable {
+    public var started: Date
+    public var ended: Date
+    public var succeeded: Bool
+    public var records: Int64
+    public var deadLetters: Int64
+    public var bytes: Int64
+    public var error: String?
+
+    public init(started: Date, ended: Date, succeeded: Bool, records: Int64 = 0, deadLetters: Int64 = 0, bytes: Int64 = 0, error: String? = nil) {
+        self.started = started
+        self.ended = ended
+        self.succeeded = succeeded
+        self.records = records
+        self.deadLetters = deadLetters
+        self.bytes = bytes
+        self.error = error
+    }
+
+    public var seconds: Double { ended.timeIntervalSince(started) }
+}
+
+/// The status of one pipeline or job, as the status page and the API show it.
+public struct WorkStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var kind: WorkKind
+    public var schedule: String
+    public var after: [String]
+    public var state: WorkState
+    public var nextRun: Date?
+    public var lastSuccess: Date?
+    public var consecutiveFailures: Int
+    /// The most recent runs, oldest first (at most `StatusRegistry.keptRuns`).
+    public var runs: [RunRecord]
+
+    public var lastRun: RunRecord? { runs.last }
+}
+
+public enum WorkKind: String, Sendable, Codable { case pipeline, job }
+
+/// Every scheduled item's status, shared by the scheduler (which writes it) and whoever reports it.
+public final class StatusRegistry: Sendable {
+    public static let keptRuns = 50
+    private let entries = Locked<[String: WorkStatus]>([:])
+
+    public init() {}
+
+    /// All entries, by name.
+    public func snapshot() -> [WorkStatus] { entries.withLock { $0.values.sorted { $0.name < $1.name } } }
+
+    public func status(of name: String) -> WorkStatus? { entries.withLock { $0[name] } }
+
+    func register(_ status: WorkStatus) { entries.withLock { $0[status.name] = status } }
+
+    func remove(_ name: String) { _ = entries.withLock { $0.removeValue(forKey: name) } }
+
+    func update(_ name: String, _ body: (inout WorkStatus) -> Void) {
+        entries.withLock { all in
+            guard var s = all[name] else { return }
+            body(&s)
+            all[name] = s
+        }
+    }
+
+    func record(_ name: String, _ run: RunRecord) {
+        update(name) { s in
+            s.runs.append(run)
+            if s.runs.count > Self.keptRuns { s.runs.removeFirst(s.runs.count - Self.keptRuns) }
+            if run.succeeded { s.lastSuccess = run.ended }
+        }
+    }
+}
