@@ -5,9 +5,10 @@ import Logging
 import PipelineLoader
 import ServiceLifecycle
 import SluiceRuntime
+import UnixSignals
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run every scheduled pipeline as a daemon (SIGTERM finishes the current batch, commits and exits 0).")
+    static let configuration = CommandConfiguration(abstract: "Run every scheduled pipeline as a daemon (SIGTERM finishes the current batch, commits and exits 0; SIGHUP or `sluice reload` re-reads the pipeline files).")
 
     @OptionGroup var config: ConfigOptions
     @OptionGroup var options: RunOptions
@@ -17,66 +18,112 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.makeLogger()
-        let (pipelines, jobs, errors, dir) = loadPipelines(config)
-        for e in errors { logger.error("invalid pipeline file, not started: \(e)") }
         let stateDir = options.resolvedStateDirectory
-        let works = DaemonWorks.build(pipelines: pipelines, jobs: jobs, stateDirectory: stateDir, logger: logger)
-        if works.isEmpty {
+        let dir = config.resolvedConfigDirectory
+        // SIGHUP is trapped before anything else: one sent while starting must not kill the daemon.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let pidFile = try DaemonPIDFile.claim(stateDirectory: stateDir)
+        defer { pidFile.release() }
+        let scheduler = Scheduler(maxConcurrentRuns: maxConcurrentRuns, stateDirectory: stateDir, logger: logger)
+        let reloader = ConfigurationReloader(directory: dir, stateDirectory: stateDir, scheduler: scheduler, logger: logger)
+        let first = await reloader.reload()
+        let names = await reloader.names
+        if names.isEmpty {
+            await scheduler.stopAll()
             printError("error: no scheduled pipeline or job in \(dir)")
             throw ExitCode(1)
         }
-        let scheduler = Scheduler(maxConcurrentRuns: maxConcurrentRuns, stateDirectory: stateDir, logger: logger)
-        logger.info("sluice started", metadata: ["pipelines": "\(works.filter { $0.work.kind == .pipeline }.map(\.work.name).joined(separator: ","))",
-                                                 "jobs": "\(works.filter { $0.work.kind == .job }.map(\.work.name).joined(separator: ","))", "state_dir": "\(stateDir)"])
-        let group = ServiceGroup(configuration: .init(services: [.init(service: SchedulerService(scheduler: scheduler, works: works))],
+        logger.info("sluice started", metadata: ["scheduled": "\(names.joined(separator: ","))", "errors": "\(first.errors.count)", "state_dir": "\(stateDir)"])
+        let group = ServiceGroup(configuration: .init(services: [.init(service: DaemonService(reloader: reloader, hangups: hangups, logger: logger))],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("sluice stopped")
     }
 }
 
-/// The scheduler as a lifecycle service: graceful shutdown lets every current run finish its
-/// batch and commit, then returns.
-struct SchedulerService: Service {
-    let scheduler: Scheduler
-    let works: [(work: any ScheduledWork, fingerprint: String)]
+/// The scheduler as a lifecycle service: SIGHUP reloads; graceful shutdown lets every current
+/// run finish its batch and commit, then returns.
+struct DaemonService: Service {
+    let reloader: ConfigurationReloader
+    let hangups: UnixSignalsSequence
+    let logger: Logger
 
     func run() async throws {
-        await scheduler.apply(works)
-        try? await gracefulShutdown()
-        await scheduler.stopAll()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hangups {
+                    logger.info("SIGHUP: reloading the pipeline files")
+                    await reloader.reload()
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        await reloader.scheduler.stopAll()
     }
 }
 
-/// The pipelines and jobs of a connectors.d the daemon schedules. A pipeline that fails to build
-/// is reported and left out; the others start.
-enum DaemonWorks {
-    static func build(pipelines: [PipelineDefinition], jobs: [JobDefinition], stateDirectory: String, logger: Logger) -> [(work: any ScheduledWork, fingerprint: String)] {
-        var works: [(work: any ScheduledWork, fingerprint: String)] = []
-        let names = Set(pipelines.map(\.name) + jobs.map(\.name))
-        func scheduled(_ name: String, _ settings: PipelineSettings) -> Bool {
-            if let unknown = settings.after.first(where: { !names.contains($0) }) {
-                logger.error("not started: 'after' names '\(unknown)', which is no valid pipeline or job here", metadata: ["pipeline": "\(name)"])
-                return false
-            }
-            return settings.schedule != .manual || !settings.after.isEmpty
-        }
-        for definition in pipelines where scheduled(definition.name, definition.settings) {
-            do {
-                let pipeline = try definition.build(stateDirectory: stateDirectory, logger: logger)
-                works.append((PipelineWork(definition: definition, pipeline: pipeline, stateDirectory: stateDirectory, logger: logger), fingerprint(definition.file)))
-            } catch {
-                logger.error("not started: \(error)", metadata: ["pipeline": "\(definition.name)"])
-            }
-        }
-        for job in jobs where scheduled(job.name, job.settings) {
-            works.append((JobWork(job: job, pipelines: pipelines, stateDirectory: stateDirectory, logger: logger), fingerprint(job.file)))
-        }
-        return works
+/// `<state-dir>/.daemon/sluice.pid`: one daemon per state folder, found by `sluice reload`.
+struct DaemonPIDFile {
+    let path: String
+
+    static func path(stateDirectory: String) -> String { stateDirectory + "/.daemon/sluice.pid" }
+
+    /// The pid of a live daemon using this state folder, if any.
+    static func runningDaemon(stateDirectory: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: path(stateDirectory: stateDirectory), encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, pid != getpid() else { return nil }
+        return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
     }
 
-    /// The file's content: a changed file is a changed work.
-    static func fingerprint(_ file: String) -> String {
-        (try? String(contentsOfFile: file, encoding: .utf8)) ?? file
+    static func claim(stateDirectory: String) throws -> DaemonPIDFile {
+        if let other = runningDaemon(stateDirectory: stateDirectory) {
+            printError("error: another sluice daemon (pid \(other)) uses the state folder \(stateDirectory)")
+            throw ExitCode(1)
+        }
+        let p = path(stateDirectory: stateDirectory)
+        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        guard FileManager.default.createFile(atPath: p, contents: Data("\(getpid())\n".utf8), attributes: [.posixPermissions: 0o600]) else {
+            printError("error: cannot write \(p)")
+            throw ExitCode(1)
+        }
+        return DaemonPIDFile(path: p)
+    }
+
+    func release() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct Reload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Make the running daemon re-read its pipeline files (for systemd's ExecReload); prints what changed.")
+
+    @OptionGroup var options: RunOptions
+
+    @Option(name: .customLong("timeout"), help: "Seconds to wait for the daemon's answer.")
+    var timeout = 30.0
+
+    func run() async throws {
+        let stateDir = options.resolvedStateDirectory
+        guard let pid = DaemonPIDFile.runningDaemon(stateDirectory: stateDir) else {
+            printError("error: no sluice daemon runs with the state folder \(stateDir)")
+            throw ExitCode(1)
+        }
+        let before = ConfigurationReloader.readResult(stateDirectory: stateDir)?.number ?? -1
+        guard kill(pid, SIGHUP) == 0 else {
+            printError("error: cannot signal the daemon (pid \(pid)): \(String(cString: strerror(errno)))")
+            throw ExitCode(1)
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let result = ConfigurationReloader.readResult(stateDirectory: stateDir), result.number > before {
+                print("reloaded: \(result.summary)")
+                for e in result.errors { printError("error: \(e)") }
+                if !result.succeeded { throw ExitCode(1) }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        printError("error: the daemon (pid \(pid)) did not answer within \(Int(timeout)) s")
+        throw ExitCode(1)
     }
 }

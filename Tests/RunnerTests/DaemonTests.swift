@@ -47,3 +47,77 @@ import TestSupport
         if let v = vehiclesFirst, let m = maintenanceFirst { #expect(v < m) }
     }
 }
+
+extension DaemonTests {
+    /// SIGHUP (through `sluice reload`) while a long load runs: an added pipeline starts, a removed
+    /// one stops, a changed one restarts with its new settings, a file made invalid keeps its old
+    /// version running, a new invalid file is reported; the load in flight is not disturbed and
+    /// loads every row exactly once.
+    @Test func reloadSwapsWhatChangedAndLeavesTheRest() throws {
+        let dir = try Sluice.tempDir("reload")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bigRows = 1_000_000
+        try MachineSimulator(style: .linux, seed: 5).write(path: "\(dir)/big/line-01/data.csv", machine: "line-01", totalRows: bigRows, mode: .append)
+        let small = MachineSimulator(style: .linux, seed: 6)
+        try small.write(path: "\(dir)/small/line-02/data.csv", machine: "line-02", totalRows: 100, mode: .append)
+        func pipeline(_ name: String, input: String = "small", output: String? = nil) -> String {
+            """
+            [pipeline]
+            name = "\(name)"
+            schedule = "every 1s"
+            commit_rows = 20000
+            \(Sluice.simulatorInput("\(dir)/\(input)", requiredTimestamp: false).replacingOccurrences(of: "path = \"\(dir)/\(input)/in\"", with: "path = \"\(dir)/\(input)\""))
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/out-\(output ?? name).jsonl"
+            """
+        }
+        let conf = "\(dir)/conf"
+        try Sluice.write(pipeline("loader", input: "big"), to: "\(conf)/loader.toml")
+        for name in ["keep", "gone", "changed", "later-broken"] { try Sluice.write(pipeline(name), to: "\(conf)/\(name).toml") }
+        let state = "\(dir)/state"
+        let (p, out, err) = try Sluice.start(["run", "--config-dir", conf, "--state-dir", state])
+        let collected = Sluice.collect(out, err)
+        func lines(_ name: String) -> Int { Sluice.lines("\(dir)/out-\(name).jsonl").count }
+        func waitFor(_ seconds: Double = 60, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline && p.isRunning {
+                if condition() { return true }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return condition()
+        }
+        #expect(waitFor { ["keep", "gone", "changed", "later-broken"].allSatisfy { lines($0) == 100 } && lines("loader") > 0 })
+
+        try Sluice.write(pipeline("added"), to: "\(conf)/added.toml")
+        try FileManager.default.removeItem(atPath: "\(conf)/gone.toml")
+        try Sluice.write(pipeline("changed", output: "changed-2"), to: "\(conf)/changed.toml")
+        try Sluice.write("[pipeline\nname = \"later-broken\"", to: "\(conf)/later-broken.toml")
+        try Sluice.write("[sink]\ntype = \"nope\"", to: "\(conf)/broken-new.toml")
+        let loaderAtReload = lines("loader")
+        let reload = try Sluice.run(["reload", "--state-dir", state])
+        #expect(reload.status == 1, "errors in two files: \(reload.stdout) \(reload.stderr)")
+        #expect(reload.stdout.contains("added added") && reload.stdout.contains("removed gone") && reload.stdout.contains("changed changed"), "\(reload.stdout)")
+        #expect(reload.stderr.contains("later-broken.toml") && reload.stderr.contains("broken-new.toml"), "\(reload.stderr)")
+        #expect(loaderAtReload < bigRows, "the load was not in flight at the reload")
+
+        // New rows reach every pipeline that runs, in its current version.
+        try small.write(path: "\(dir)/small/line-02/data.csv", machine: "line-02", totalRows: 150, mode: .append)
+        #expect(waitFor { lines("keep") == 150 && lines("added") == 150 && lines("changed-2") == 50 && lines("later-broken") == 150 },
+                "keep \(lines("keep")), added \(lines("added")), changed-2 \(lines("changed-2")), later-broken \(lines("later-broken"))")
+        #expect(waitFor { lines("loader") == bigRows }, "loader: \(lines("loader")) of \(bigRows)")
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(lines("gone") == 100, "the removed pipeline kept running")
+        #expect(lines("changed") == 100, "the old version of the changed pipeline kept running")
+        kill(p.processIdentifier, SIGTERM)
+        let result = Sluice.finish(p, collected, timeLimit: 30)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("configuration reloaded"), "\(result.stderr)")
+        // Exactly once: every row of the big file, none twice.
+        let loaded = Sluice.lines("\(dir)/out-loader.jsonl")
+        #expect(loaded.count == bigRows && Set(loaded).count == bigRows)
+        #expect(DaemonTests.pidFileGone(state))
+    }
+
+    static func pidFileGone(_ state: String) -> Bool { !FileManager.default.fileExists(atPath: "\(state)/.daemon/sluice.pid") }
+}

@@ -1,0 +1,146 @@
+import ConnectorKit
+import Foundation
+import Logging
+import PipelineLoader
+
+/// What a (re)load of connectors.d did.
+public struct ReloadResult: Sendable, Codable, Equatable {
+    /// Reloads since the daemon started (0: the load at start).
+    public var number: Int
+    public var date: Date
+    public var added: [String]
+    public var removed: [String]
+    public var changed: [String]
+    /// Files that did not load or build; a file that worked before keeps its old version running.
+    public var errors: [String]
+
+    public var succeeded: Bool { errors.isEmpty }
+
+    public var summary: String {
+        var parts: [String] = []
+        if !added.isEmpty { parts.append("added \(added.joined(separator: ", "))") }
+        if !removed.isEmpty { parts.append("removed \(removed.joined(separator: ", "))") }
+        if !changed.isEmpty { parts.append("changed \(changed.joined(separator: ", "))") }
+        if parts.isEmpty { parts.append("nothing changed") }
+        if !errors.isEmpty { parts.append("\(errors.count) error(s)") }
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// Loads connectors.d into the scheduler, and again on every reload: validate → build → swap.
+/// Added, removed and changed pipelines take effect without touching the others; a file that no
+/// longer loads or builds is reported and its previous version keeps running.
+public actor ConfigurationReloader {
+    public nonisolated let scheduler: Scheduler
+    let directory: String
+    let stateDirectory: String
+    let logger: Logger
+    /// The works of each file at the last load, to keep when the file breaks.
+    private var current: [String: (work: any ScheduledWork, fingerprint: String)] = [:]
+    private var fileOf: [String: String] = [:]
+    public private(set) var lastResult: ReloadResult?
+
+    public init(directory: String, stateDirectory: String, scheduler: Scheduler, logger: Logger) {
+        self.directory = directory
+        self.stateDirectory = stateDirectory
+        self.scheduler = scheduler
+        self.logger = logger
+    }
+
+    /// Where the last result is written, for `sluice reload` to read.
+    public static func resultPath(stateDirectory: String) -> String { stateDirectory + "/.daemon/last-reload.json" }
+
+    /// Loads the directory and applies it. Returns what changed.
+    @discardableResult
+    public func reload() async -> ReloadResult {
+        let (pipelines, jobs, configErrors) = PipelineFileLoader().loadDirectory(directory)
+        var errors = configErrors.map { "\($0)" }
+        var brokenFiles = Set(configErrors.map(\.file))
+        var wanted: [String: (work: any ScheduledWork, fingerprint: String, file: String)] = [:]
+        let names = Set(pipelines.map(\.name) + jobs.map(\.name))
+
+        func scheduled(_ name: String, _ settings: PipelineSettings, file: String) -> Bool {
+            if let unknown = settings.after.first(where: { !names.contains($0) }) {
+                errors.append("\(file): pipeline.after: '\(unknown)' is no valid pipeline or job here; '\(name)' is not started")
+                brokenFiles.insert(file)
+                return false
+            }
+            return settings.schedule != .manual || !settings.after.isEmpty
+        }
+        for definition in pipelines where scheduled(definition.name, definition.settings, file: definition.file) {
+            let fingerprint = Self.fingerprint(definition.file)
+            if let old = current[definition.name], old.fingerprint == fingerprint {
+                wanted[definition.name] = (old.work, fingerprint, definition.file) // unchanged: keep the running work
+                continue
+            }
+            do {
+                let pipeline = try definition.build(stateDirectory: stateDirectory, logger: logger)
+                wanted[definition.name] = (PipelineWork(definition: definition, pipeline: pipeline, stateDirectory: stateDirectory, logger: logger),
+                                           fingerprint, definition.file)
+            } catch {
+                errors.append("\(definition.file): \(error)")
+                brokenFiles.insert(definition.file)
+            }
+        }
+        // A job reads the pipelines' definitions: it starts again when any of them changes.
+        let pipelineFiles = pipelines.map { Self.fingerprint($0.file) }.joined(separator: "\u{0}")
+        for job in jobs where scheduled(job.name, job.settings, file: job.file) {
+            wanted[job.name] = (JobWork(job: job, pipelines: pipelines, stateDirectory: stateDirectory, logger: logger),
+                                Self.fingerprint(job.file) + "\u{0}" + pipelineFiles, job.file)
+        }
+        // A broken file that worked before keeps its old version.
+        for (name, old) in current where wanted[name] == nil {
+            if let file = fileOf[name], brokenFiles.contains(file) {
+                wanted[name] = (old.work, old.fingerprint, file)
+                logger.warning("keeping the running version: its file has errors", metadata: ["pipeline": "\(name)", "file": "\(file)"])
+            }
+        }
+
+        let before = current
+        let added = wanted.keys.filter { before[$0] == nil }.sorted()
+        let removed = before.keys.filter { wanted[$0] == nil }.sorted()
+        let changed = wanted.keys.filter { before[$0] != nil && before[$0]!.fingerprint != wanted[$0]!.fingerprint }.sorted()
+        await scheduler.apply(wanted.values.map { ($0.work, $0.fingerprint) })
+        current = wanted.mapValues { ($0.work, $0.fingerprint) }
+        fileOf = wanted.mapValues(\.file)
+
+        let result = ReloadResult(number: (lastResult?.number).map { $0 + 1 } ?? 0, date: Date(), added: lastResult == nil ? [] : added,
+                                  removed: removed, changed: changed, errors: errors)
+        lastResult = result
+        for e in errors { logger.error("\(e)") }
+        if result.number > 0 { logger.notice("configuration reloaded: \(result.summary)") }
+        save(result)
+        return result
+    }
+
+    /// The scheduled names.
+    public var names: [String] { current.keys.sorted() }
+
+    private func save(_ result: ReloadResult) {
+        let path = Self.resultPath(stateDirectory: stateDirectory)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        guard let data = try? encoder.encode(result) else { return }
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            let tmp = path + ".tmp"
+            guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else { return }
+            _ = rename(tmp, path)
+        } catch {
+            logger.warning("cannot record the reload result at \(path): \(error)")
+        }
+    }
+
+    public static func readResult(stateDirectory: String) -> ReloadResult? {
+        guard let data = FileManager.default.contents(atPath: resultPath(stateDirectory: stateDirectory)) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try? decoder.decode(ReloadResult.self, from: data)
+    }
+
+    /// The file's content: a changed file is a changed work.
+    static func fingerprint(_ file: String) -> String {
+        (try? String(contentsOfFile: file, encoding: .utf8)) ?? file
+    }
+}
