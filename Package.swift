@@ -26,12 +26,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // The plugin API and the shared engine. Depends on swift-log only.
         .target(
             name: "ConnectorKit",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .target(
             name: "ConnectorKitTesting",
@@ -95,7 +96,8 @@ let package = Package(
             dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SinkConformanceChild"
         ),
-        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "ConnectorKitTesting", "TestSupport"]),
+        .testTarget(name: "ConnectorKitTests", dependencies: ["ConnectorKit", "ConnectorKitTesting", "TestSupport",
+                                                             .product(name: "MetricsTestKit", package: "swift-metrics")]),
         .testTarget(
             name: "ConnectorsTests",
             dependencies: ["ConnectorKit", "ConnectorKitTesting", "Connectors", "PipelineLoader", "MachineSimulator", "TestSupport", "SinkConformanceChild", "Parquet"]

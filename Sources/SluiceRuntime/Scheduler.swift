@@ -19,6 +19,7 @@ public actor Scheduler {
     private let limiter: ConcurrencyLimiter
     private let degradedAfter: Int
     private let lastStarts: LastStartStore?
+    private let executor: (any TaskExecutor)?
 
     private struct Entry {
         var work: any ScheduledWork
@@ -31,7 +32,11 @@ public actor Scheduler {
     }
     private var entries: [String: Entry] = [:]
 
-    public init(maxConcurrentRuns: Int = 4, degradedAfter: Int = 5, stateDirectory: String?, logger: Logger, status: StatusRegistry = StatusRegistry()) {
+    /// - Parameter executor: where the loops run (default: the global pool); tests give them a
+    ///   thread of their own so that other suites blocking the pool cannot stall them.
+    public init(maxConcurrentRuns: Int = 4, degradedAfter: Int = 5, stateDirectory: String?, logger: Logger, status: StatusRegistry = StatusRegistry(),
+                executor: (any TaskExecutor)? = nil) {
+        self.executor = executor
         self.status = status
         self.logger = logger
         limiter = ConcurrencyLimiter(limit: maxConcurrentRuns)
@@ -66,7 +71,7 @@ public actor Scheduler {
                                    state: .waiting, nextRun: nil, lastSuccess: nil, consecutiveFailures: 0, runs: []))
         let loop = WorkLoop(work: work, stop: stop, wakeup: wakeup, status: status, limiter: limiter, degradedAfter: degradedAfter,
                             lastStarts: lastStarts, logger: logger, scheduler: self)
-        let task = Task { await loop.run() }
+        let task = Task(executorPreference: executor) { await loop.run() }
         entries[work.name] = Entry(work: work, fingerprint: fingerprint, stop: stop, wakeup: wakeup, task: task)
     }
 

@@ -83,6 +83,17 @@ import Testing
         #expect(e[0].message == "expected a string, found an integer 5")
     }
 
+    /// `timezone` applies to a cron schedule; `after` without a schedule runs only after its upstream.
+    @Test func timezoneAndAfter() throws {
+        let cron = try loader.load(text: valid.replacingOccurrences(of: "schedule = \"every 30s\"", with: "schedule = \"@daily\"\ntimezone = \"America/Sao_Paulo\""), file: "p.toml")
+        guard case let .cron(c) = cron.settings.schedule else { Issue.record("not cron"); return }
+        #expect(c.timeZone.identifier == "America/Sao_Paulo")
+        let after = try loader.load(text: valid.replacingOccurrences(of: "schedule = \"every 30s\"", with: "after = [\"vehicles\"]"), file: "p.toml")
+        #expect(after.settings.after == ["vehicles"] && after.settings.schedule == .manual)
+        let e = errors(valid.replacingOccurrences(of: "schedule = \"every 30s\"", with: "schedule = \"@daily\"\ntimezone = \"Mars/Olympus\""))
+        #expect(e.first?.keyPath == "pipeline.timezone" && e.first?.message.contains("Mars/Olympus") == true, "\(e)")
+    }
+
     /// Field positions are 32-bit: a record may not be larger than 64 MiB.
     @Test func recordLimitIsBounded() {
         let e = errors(valid.replacingOccurrences(of: "delimiter = \";\"", with: "delimiter = \";\"\nmax_record_bytes = 67108865"))
@@ -150,7 +161,7 @@ import Testing
         let (pipelines, jobs, errors) = PipelineFileLoader(environment: ["PLANT_DIR": "/srv"]).loadDirectory(dir)
         #expect(pipelines.map(\.name) == ["press"])
         #expect(jobs.map(\.name) == ["nightly"])
-        #expect(jobs.first?.settings.schedule.description == "cron 30 23 * * *")
+        #expect(jobs.first?.settings.schedule.description == "cron 30 23 * * * (\(TimeZone.current.identifier))")
         let text = errors.map(\.description)
         #expect(text.contains { $0.contains("broken.toml:2: job.type: unknown job type 'postgres_partition'; did you mean 'postgres_partitions'?") }, "\(text)")
         #expect(text.contains { $0.contains("broken.toml:3: sink: a job file ([job]) has no [sink]") }, "\(text)")

@@ -59,9 +59,46 @@ struct Boom: Error, CustomStringConvertible { var description: String { "boom" }
 
 let quiet = Logger(label: "scheduler-test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// Polls `condition` until it holds or `seconds` pass. Generous: other suites running at the same
-/// time can hold the cooperative threads for seconds.
-func eventually(_ seconds: Double = 60, _ condition: () -> Bool) async -> Bool {
+/// A thread of the tests' own for the scheduler and the test bodies: other suites block the
+/// cooperative pool's threads (waiting for child processes) for a minute at a time.
+/// `@unchecked Sendable`: `jobs` is only touched under `condition`'s lock.
+final class TestThread: TaskExecutor, @unchecked Sendable {
+    static let shared = TestThread()
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+
+    private init() {
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "scheduler-tests"
+        t.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let j = UnownedJob(job)
+        condition.lock()
+        jobs.append(j)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}
+
+/// Runs `body` on the tests' own thread.
+func onTestThread(_ body: @Sendable () async throws -> Void) async throws {
+    try await withTaskExecutorPreference(TestThread.shared) { try await body() }
+}
+
+/// Polls `condition` until it holds or `seconds` pass.
+func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if condition() { return true }
@@ -79,115 +116,127 @@ func eventually(_ seconds: Double = 60, _ condition: () -> Bool) async -> Bool {
     }
 
     @Test func afterRunsOnlyOnceEveryUpstreamSucceeded() async throws {
-        let journal = Journal()
-        // A succeeds three times, then fails; B waits for A; C waits for A and D, and D never succeeds.
-        let a = FakeWork(name: "a", schedule: .every(0.05), journal: journal) { n in if n > 3 { throw Boom() }; return RunOutcome(records: 1) }
-        let b = FakeWork(name: "b", schedule: .manual, after: ["a"], journal: journal)
-        let c = FakeWork(name: "c", schedule: .manual, after: ["a", "d"], journal: journal)
-        let d = FakeWork(name: "d", schedule: .every(0.05), journal: journal) { _ in throw Boom() }
-        let scheduler = Scheduler(maxConcurrentRuns: 4, stateDirectory: nil, logger: quiet)
-        await scheduler.apply([(a, "1"), (b, "1"), (c, "1"), (d, "1")])
-        #expect(await eventually { journal.runs("a").count >= 6 })
-        await scheduler.stopAll()
-        let aRuns = journal.runs("a"), bRuns = journal.runs("b")
-        #expect((1...3).contains(bRuns.count), "b ran \(bRuns.count) times for 3 successes of a")
-        #expect(bRuns.allSatisfy { run in aRuns.prefix(3).contains { $0.ended! <= run.started } }, "b ran before a succeeded")
-        #expect(journal.runs("c").isEmpty, "c ran although d never succeeded")
+        try await onTestThread {
+            let journal = Journal()
+            // A succeeds three times, then fails; B waits for A; C waits for A and D, and D never succeeds.
+            let a = FakeWork(name: "a", schedule: .every(0.05), journal: journal) { n in if n > 3 { throw Boom() }; return RunOutcome(records: 1) }
+            let b = FakeWork(name: "b", schedule: .manual, after: ["a"], journal: journal)
+            let c = FakeWork(name: "c", schedule: .manual, after: ["a", "d"], journal: journal)
+            let d = FakeWork(name: "d", schedule: .every(0.05), journal: journal) { _ in throw Boom() }
+            let scheduler = Scheduler(maxConcurrentRuns: 4, stateDirectory: nil, logger: quiet, executor: TestThread.shared)
+            await scheduler.apply([(a, "1"), (b, "1"), (c, "1"), (d, "1")])
+            #expect(await eventually { journal.runs("a").count >= 6 })
+            await scheduler.stopAll()
+            let aRuns = journal.runs("a"), bRuns = journal.runs("b")
+            #expect((1...3).contains(bRuns.count), "b ran \(bRuns.count) times for 3 successes of a")
+            #expect(bRuns.allSatisfy { run in aRuns.prefix(3).contains { $0.ended! <= run.started } }, "b ran before a succeeded")
+            #expect(journal.runs("c").isEmpty, "c ran although d never succeeded")
+        }
     }
 
     @Test func aFailingWorkBacksOffAndDegradesWithoutStallingTheOthers() async throws {
-        let journal = Journal()
-        let failing = FakeWork(name: "failing", schedule: .every(0.01), retryMaxDelay: 0.1, journal: journal) { _ in throw Boom() }
-        let healthy = FakeWork(name: "healthy", schedule: .every(0.02), journal: journal)
-        let scheduler = Scheduler(maxConcurrentRuns: 4, degradedAfter: 3, stateDirectory: nil, logger: quiet)
-        await scheduler.apply([(failing, "1"), (healthy, "1")])
-        #expect(await eventually { journal.runs("failing").count >= 4 })
-        let status = try #require(scheduler.status.status(of: "failing"))
-        #expect(status.consecutiveFailures >= 3)
-        #expect(status.state == .degraded || status.state == .running)
-        #expect(status.runs.last?.error == "boom")
-        // Backoff: 0.1 s after each failure (retry_max_delay; jitter takes at most a fifth off),
-        // where the schedule alone would start a run every 0.01 s.
-        let failing4 = journal.runs("failing")
-        #expect(failing4[3].started.timeIntervalSince(failing4[0].ended!) > 0.2)
-        // Meanwhile the healthy work kept its schedule: more runs than the failing one's retries.
-        #expect(journal.runs("healthy").count > failing4.count, "the healthy work ran \(journal.runs("healthy").count) times meanwhile")
-        #expect(scheduler.status.status(of: "healthy")?.consecutiveFailures == 0)
-        await scheduler.stopAll()
-        #expect(scheduler.status.status(of: "failing") == nil)
+        try await onTestThread {
+            let journal = Journal()
+            let failing = FakeWork(name: "failing", schedule: .every(0.01), retryMaxDelay: 0.1, journal: journal) { _ in throw Boom() }
+            let healthy = FakeWork(name: "healthy", schedule: .every(0.02), journal: journal)
+            let scheduler = Scheduler(maxConcurrentRuns: 4, degradedAfter: 3, stateDirectory: nil, logger: quiet, executor: TestThread.shared)
+            await scheduler.apply([(failing, "1"), (healthy, "1")])
+            #expect(await eventually { journal.runs("failing").count >= 4 })
+            let status = try #require(scheduler.status.status(of: "failing"))
+            #expect(status.consecutiveFailures >= 3)
+            #expect(status.state == .degraded || status.state == .running)
+            #expect(status.runs.last?.error == "boom")
+            // Backoff: 0.1 s after each failure (retry_max_delay; jitter takes at most a fifth off),
+            // where the schedule alone would start a run every 0.01 s.
+            let failing4 = journal.runs("failing")
+            #expect(failing4[3].started.timeIntervalSince(failing4[0].ended!) > 0.2)
+            // Meanwhile the healthy work kept its schedule: more runs than the failing one's retries.
+            #expect(journal.runs("healthy").count > failing4.count, "the healthy work ran \(journal.runs("healthy").count) times meanwhile")
+            #expect(scheduler.status.status(of: "healthy")?.consecutiveFailures == 0)
+            await scheduler.stopAll()
+            #expect(scheduler.status.status(of: "failing") == nil)
+        }
     }
 
     @Test func neverTwiceAtOnceAndAGlobalLimit() async throws {
-        let journal = Journal()
-        let works = (1...4).map { i in
-            FakeWork(name: "w\(i)", schedule: .every(0.001), journal: journal) { _ in
-                try await Task.sleep(for: .milliseconds(30))
-                return RunOutcome(records: 1)
+        try await onTestThread {
+            let journal = Journal()
+            let works = (1...4).map { i in
+                FakeWork(name: "w\(i)", schedule: .every(0.001), journal: journal) { _ in
+                    try await Task.sleep(for: .milliseconds(30))
+                    return RunOutcome(records: 1)
+                }
             }
+            let scheduler = Scheduler(maxConcurrentRuns: 2, stateDirectory: nil, logger: quiet, executor: TestThread.shared)
+            await scheduler.apply(works.map { ($0, "1") })
+            #expect(await eventually { works.allSatisfy { journal.runs($0.name).count >= 3 } })
+            await scheduler.stopAll()
+            #expect(journal.maxTotal == 2)
+            for w in works { #expect(journal.maxAtOnce(w.name) == 1) }
         }
-        let scheduler = Scheduler(maxConcurrentRuns: 2, stateDirectory: nil, logger: quiet)
-        await scheduler.apply(works.map { ($0, "1") })
-        #expect(await eventually { works.allSatisfy { journal.runs($0.name).count >= 3 } })
-        await scheduler.stopAll()
-        #expect(journal.maxTotal == 2)
-        for w in works { #expect(journal.maxAtOnce(w.name) == 1) }
     }
 
     @Test func aMissedCronFiringRunsOnceAtStartNotOncePerFiring() async throws {
-        let dir = NSTemporaryDirectory() + "sluice-scheduler-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = LastStartStore(directory: dir + "/.schedule")
-        let journal = Journal()
-        // Hourly, last started three hours ago: three firings missed, one catch-up run.
-        let missed = FakeWork(name: "missed", schedule: try Schedule.parse("0 * * * *"), journal: journal)
-        store.save("missed", Date().addingTimeInterval(-3 * 3600))
-        // Yearly, last started a minute ago: nothing missed, nothing runs.
-        let current = FakeWork(name: "current", schedule: try Schedule.parse("0 0 1 1 *"), journal: journal)
-        store.save("current", Date().addingTimeInterval(-60))
-        let scheduler = Scheduler(maxConcurrentRuns: 4, stateDirectory: dir, logger: quiet)
-        await scheduler.apply([(missed, "1"), (current, "1")])
-        #expect(await eventually { journal.runs("missed").count >= 1 })
-        try await Task.sleep(for: .milliseconds(300))
-        let next = scheduler.status.status(of: "missed")?.nextRun
-        await scheduler.stopAll()
-        #expect(journal.runs("missed").count == 1 || Calendar.current.component(.minute, from: Date()) == 0)
-        #expect(journal.runs("current").isEmpty)
-        #expect(next.map { $0 > Date() } == true, "after the catch-up it waits for the next firing")
-        #expect(store.load("missed").map { Date().timeIntervalSince($0) < 60 } == true, "the catch-up run's start is kept")
+        try await onTestThread {
+            let dir = NSTemporaryDirectory() + "sluice-scheduler-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let store = LastStartStore(directory: dir + "/.schedule")
+            let journal = Journal()
+            // Hourly, last started three hours ago: three firings missed, one catch-up run.
+            let missed = FakeWork(name: "missed", schedule: try Schedule.parse("0 * * * *"), journal: journal)
+            store.save("missed", Date().addingTimeInterval(-3 * 3600))
+            // Yearly, last started a minute ago: nothing missed, nothing runs.
+            let current = FakeWork(name: "current", schedule: try Schedule.parse("0 0 1 1 *"), journal: journal)
+            store.save("current", Date().addingTimeInterval(-60))
+            let scheduler = Scheduler(maxConcurrentRuns: 4, stateDirectory: dir, logger: quiet, executor: TestThread.shared)
+            await scheduler.apply([(missed, "1"), (current, "1")])
+            #expect(await eventually { journal.runs("missed").count >= 1 })
+            try await Task.sleep(for: .milliseconds(300))
+            let next = scheduler.status.status(of: "missed")?.nextRun
+            await scheduler.stopAll()
+            #expect(journal.runs("missed").count == 1 || Calendar.current.component(.minute, from: Date()) == 0)
+            #expect(journal.runs("current").isEmpty)
+            #expect(next.map { $0 > Date() } == true, "after the catch-up it waits for the next firing")
+            #expect(store.load("missed").map { Date().timeIntervalSince($0) < 60 } == true, "the catch-up run's start is kept")
+        }
     }
 
     @Test func applyAddsRemovesAndRestartsOnlyWhatChanged() async throws {
-        let journal = Journal()
-        let a = FakeWork(name: "a", schedule: .every(0.02), journal: journal)
-        let b = FakeWork(name: "b", schedule: .every(0.02), journal: journal)
-        let c = FakeWork(name: "c", schedule: .every(0.02), journal: journal)
-        let scheduler = Scheduler(maxConcurrentRuns: 4, stateDirectory: nil, logger: quiet)
-        await scheduler.apply([(a, "1"), (b, "1")])
-        #expect(await eventually { (scheduler.status.status(of: "a")?.runs.count ?? 0) >= 3 })
-        // b goes, c comes, a stays as it is: its history is kept.
-        await scheduler.apply([(a, "1"), (c, "1")])
-        #expect(await scheduler.names == ["a", "c"])
-        #expect(scheduler.status.status(of: "b") == nil)
-        #expect((scheduler.status.status(of: "a")?.runs.count ?? 0) >= 3)
-        let bRuns = journal.runs("b").count
-        #expect(await eventually { journal.runs("c").count >= 2 })
-        #expect(journal.runs("b").count == bRuns, "b kept running after it was removed")
-        // A changed a starts again (a new history).
-        await scheduler.apply([(a, "2"), (c, "1")])
-        #expect((scheduler.status.status(of: "a")?.runs.count ?? 0) < 3)
-        await scheduler.stopAll()
+        try await onTestThread {
+            let journal = Journal()
+            let a = FakeWork(name: "a", schedule: .every(0.02), journal: journal)
+            let b = FakeWork(name: "b", schedule: .every(0.02), journal: journal)
+            let c = FakeWork(name: "c", schedule: .every(0.02), journal: journal)
+            let scheduler = Scheduler(maxConcurrentRuns: 4, stateDirectory: nil, logger: quiet, executor: TestThread.shared)
+            await scheduler.apply([(a, "1"), (b, "1")])
+            #expect(await eventually { (scheduler.status.status(of: "a")?.runs.count ?? 0) >= 3 })
+            // b goes, c comes, a stays as it is: its history is kept.
+            await scheduler.apply([(a, "1"), (c, "1")])
+            #expect(await scheduler.names == ["a", "c"])
+            #expect(scheduler.status.status(of: "b") == nil)
+            #expect((scheduler.status.status(of: "a")?.runs.count ?? 0) >= 3)
+            let bRuns = journal.runs("b").count
+            #expect(await eventually { journal.runs("c").count >= 2 })
+            #expect(journal.runs("b").count == bRuns, "b kept running after it was removed")
+            // A changed a starts again (a new history).
+            await scheduler.apply([(a, "2"), (c, "1")])
+            #expect((scheduler.status.status(of: "a")?.runs.count ?? 0) < 3)
+            await scheduler.stopAll()
+        }
     }
 
     @Test func stoppingWaitsForTheCurrentRunToFinish() async throws {
-        let journal = Journal()
-        let slow = FakeWork(name: "slow", schedule: .every(10), journal: journal) { _ in
-            try? await Task.sleep(for: .milliseconds(300))
-            return RunOutcome(records: 5)
+        try await onTestThread {
+            let journal = Journal()
+            let slow = FakeWork(name: "slow", schedule: .every(10), journal: journal) { _ in
+                try? await Task.sleep(for: .milliseconds(300))
+                return RunOutcome(records: 5)
+            }
+            let scheduler = Scheduler(maxConcurrentRuns: 1, stateDirectory: nil, logger: quiet, executor: TestThread.shared)
+            await scheduler.apply([(slow, "1")])
+            #expect(await eventually { journal.runs("slow").count == 1 })
+            await scheduler.stopAll()
+            #expect(journal.runs("slow").first?.ended != nil, "stopAll returned while a run was in flight")
         }
-        let scheduler = Scheduler(maxConcurrentRuns: 1, stateDirectory: nil, logger: quiet)
-        await scheduler.apply([(slow, "1")])
-        #expect(await eventually { journal.runs("slow").count == 1 })
-        await scheduler.stopAll()
-        #expect(journal.runs("slow").first?.ended != nil, "stopAll returned while a run was in flight")
     }
 }

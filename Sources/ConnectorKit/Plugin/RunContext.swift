@@ -16,11 +16,12 @@ public struct RunContext: Sendable {
     public var stop: StopToken
     public var stats: RunStats
 
-    public init(pipeline: String, logger: Logger, stop: StopToken = StopToken(), stats: RunStats = RunStats()) {
+    /// `stats` defaults to counters that also feed the process's metrics (`PipelineMetrics`).
+    public init(pipeline: String, logger: Logger, stop: StopToken = StopToken(), stats: RunStats? = nil) {
         self.pipeline = pipeline
         self.logger = logger
         self.stop = stop
-        self.stats = stats
+        self.stats = stats ?? RunStats(metrics: PipelineMetrics(pipeline: pipeline))
     }
 }
 
@@ -56,11 +57,22 @@ public final class RunStats: Sendable {
         public var errors: [String] = []
     }
 
-    public init() {}
+    private let metrics: PipelineMetrics?
+
+    /// With `metrics`, every change of a count is also added to the pipeline's cumulative counters.
+    public init(metrics: PipelineMetrics? = nil) { self.metrics = metrics }
 
     public var counts: Counts { state.withLock { $0 } }
 
-    public func update(_ body: (inout Counts) -> Void) { state.withLock { body(&$0) } }
+    public func update(_ body: (inout Counts) -> Void) {
+        guard let metrics else { return state.withLock { body(&$0) } }
+        let (before, after) = state.withLock { c -> (Counts, Counts) in
+            let before = c
+            body(&c)
+            return (before, c)
+        }
+        metrics.add(from: before, to: after)
+    }
 
     /// Settles an uncertain commit once the sink reports its durable checkpoint: the commit
     /// landed when that checkpoint carries its sequence.
