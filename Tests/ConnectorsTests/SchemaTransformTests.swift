@@ -45,7 +45,7 @@ import Testing
         c.decimalSeparator = ","
         c.thousandsSeparator = "."
         c.columns = [
-            ("ts", { var s = SchemaConfiguration.ColumnSpec(type: .timestamp); s.format = "dd/MM/yyyy HH:mm:ss[.SSS]"; s.from = "Data Hora"; return s }()),
+            ("ts", { var s = SchemaConfiguration.ColumnSpec(type: .timestamp); s.format = "dd/MM/yyyy HH:mm:ss[.SSS]"; s.from = ["Data Hora"]; return s }()),
             ("day", { var s = SchemaConfiguration.ColumnSpec(type: .date); s.format = "dd/MM/yyyy"; return s }()),
             ("ok", .init(type: .bool)), ("n32", .init(type: .int32)), ("n64", .init(type: .int64)),
             ("temp", .init(type: .float64)), ("price", .init(type: .decimal(precision: 10, scale: 2))), ("name", .init(type: .string)),
@@ -97,10 +97,29 @@ import Testing
         #expect(r["c"]?.description == "2023-11-14T20:13:20.500000Z")
     }
 
+    /// XP logs put the date and the time in two columns: one timestamp built from both.
+    @Test func aColumnFromSeveralInputColumns() throws {
+        var c = SchemaConfiguration()
+        c.timezone = "America/Sao_Paulo"
+        c.columns = [("ts", { var s = SchemaConfiguration.ColumnSpec(type: .timestamp); s.format = "dd/MM/yyyy HH:mm:ss"; s.from = ["Data", "Hora"]; s.nullable = false; return s }()),
+                     ("v", .init(type: .int64))]
+        c.keepOtherColumns = true
+        let (out, dl) = try apply(c, strings(["Data", "Hora", "v", "note"], [["23/11/2026", "08:15:00", "1", "a"], ["24/11/2026", "", "2", "b"], ["", "", "3", "c"]]))
+        #expect(out.schema.names == ["ts", "v", "note"], "the joined columns are used, not kept again")
+        #expect(out.rows().map { $0["ts"]! } == [.timestamp(1_795_432_500_000_000)]) // 2026-11-23 08:15 at UTC−3
+        #expect(dl.count == 2)
+        #expect(dl[0].reason.contains("cannot read '24/11/2026' as timestamp"), "\(dl[0].reason)")
+        #expect(dl[1].reason.contains("required but empty"), "\(dl[1].reason)")
+        var missing = c
+        missing.columns[0].spec.from = ["Data", "Horario"]
+        let (_, letters) = try apply(missing, strings(["Data", "Hora", "v", "note"], [["23/11/2026", "08:15:00", "1", "a"]]))
+        #expect(letters.first?.reason.contains("column 'Horario' declared in the schema is not in the input") == true)
+    }
+
     @Test func nullTokensRenameDeriveAndFilter() throws {
         var c = SchemaConfiguration()
         c.nullValues = ["", "NULL", "---"]
-        c.columns = [("temperature", { var s = SchemaConfiguration.ColumnSpec(type: .float64); s.from = "Temp"; return s }()), ("status", .init(type: .string))]
+        c.columns = [("temperature", { var s = SchemaConfiguration.ColumnSpec(type: .float64); s.from = ["Temp"]; return s }()), ("status", .init(type: .string))]
         c.derive = [("machine", SchemaConfiguration.parseDerive("path:{machine}/log.txt", name: "machine")!),
                     ("file", .file), ("line", .line), ("loaded_at", .ingestTime)]
         c.filter = ["status != 'OFF'", "temperature is not null"]

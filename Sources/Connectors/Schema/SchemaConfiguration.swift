@@ -7,8 +7,10 @@ public struct SchemaConfiguration: PluginConfiguration {
         public var type: DataType
         /// Layout for `date` and `timestamp` (see `TimeFormat`); default `iso8601`.
         public var format: String?
-        /// Input column name when it differs from this column's name (a rename).
-        public var from: String?
+        /// Input column name when it differs from this column's name (a rename); or several
+        /// (`from = ["Data", "Hora"]`), joined with a space before the cast (XP logs put the date
+        /// and the time in two columns).
+        public var from: [String]?
         /// A required column: an empty value sends the record to the dead-letter output.
         public var nullable: Bool = true
         /// Time zone of this column's local times; default the transform's `timezone`.
@@ -26,7 +28,14 @@ public struct SchemaConfiguration: PluginConfiguration {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             type = try ColumnSpec.parseType(try c.decode(String.self, forKey: .type), c.codingPath + [CodingKeys.type])
             format = try c.decodeIfPresent(String.self, forKey: .format)
-            from = try c.decodeIfPresent(String.self, forKey: .from)
+            if let one = try? c.decodeIfPresent(String.self, forKey: .from) {
+                from = [one]
+            } else if let several = try c.decodeIfPresent([String].self, forKey: .from) {
+                guard !several.isEmpty else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.from], debugDescription: "names no input column"))
+                }
+                from = several
+            }
             nullable = try c.decodeIfPresent(Bool.self, forKey: .nullable) ?? true
             timezone = try c.decodeIfPresent(String.self, forKey: .timezone)
         }
@@ -161,7 +170,7 @@ public struct SchemaConfiguration: PluginConfiguration {
         null_values = ["", "NULL", "---"]
         filter = "status != 'OFF'"
         [transform.columns]
-        ts = { type = "timestamp", format = "dd/MM/yyyy HH:mm:ss[.SSS]", from = "Data Hora" }
+        ts = { type = "timestamp", format = "dd/MM/yyyy HH:mm:ss[.SSS]", from = ["Data", "Hora"] }
         temperature = "float64"
         pressure = "decimal(8,2)"
         status = "string"

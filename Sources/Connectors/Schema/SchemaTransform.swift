@@ -5,7 +5,8 @@ import Foundation
 public struct SchemaTransform: TextTransform {
     struct PreparedColumn: Sendable {
         var name: String
-        var input: String
+        /// The input columns: one, or several joined with a space.
+        var inputs: [String]
         var spec: SchemaConfiguration.ColumnSpec
         var format: TimeFormat?
         var zone: TimeZone
@@ -22,7 +23,7 @@ public struct SchemaTransform: TextTransform {
         configuration = c
         let defaultZone = TimeZone(identifier: c.timezone) ?? TimeZone(identifier: "UTC")!
         prepared = try c.columns.map { name, spec in
-            PreparedColumn(name: name, input: spec.from ?? name, spec: spec,
+            PreparedColumn(name: name, inputs: spec.from ?? [name], spec: spec,
                            format: try spec.format.map { f in try TimeFormat(f) } ?? (spec.type == .date ? try TimeFormat("yyyy-MM-dd") : try TimeFormat("iso8601")),
                            zone: spec.timezone.flatMap { TimeZone(identifier: $0) } ?? defaultZone)
         }
@@ -47,14 +48,26 @@ public struct SchemaTransform: TextTransform {
         var columns: [Column] = []
         columns.reserveCapacity(outputSchemaPrefix.count)
         for col in prepared {
-            guard let idx = batch.schema.index(of: col.input) else {
+            let indices = col.inputs.compactMap { batch.schema.index(of: $0) }
+            guard indices.count == col.inputs.count else {
                 return missingColumn(col, inputNames: batch.schema.names, origins: batch.origins, deadLetters: &deadLetters)
             }
+            if indices.count > 1 {
+                let joined = Self.join(n, { r, k in
+                    guard case let .string(s) = batch.columns[indices[k]].values else { return Array(batch.value(row: r, column: indices[k]).description.utf8) }
+                    return batch.columns[indices[k]].isNull(r) ? [] : Array(s.bytes[s.range(r)])
+                }, parts: indices.count)
+                columns.append(joined.bytes.withUnsafeBufferPointer { all in
+                    cast(StringColumnReader(all: all, offsets: joined.offsets, validity: nil), rows: n, column: col, failure: &failure)
+                })
+                continue
+            }
+            let idx = indices[0]
             let source = batch.columns[idx]
             guard case let .string(text) = source.values else {
                 // Already typed (e.g. from a record source): keep it when the type matches.
                 guard batch.schema.fields[idx].type == col.spec.type else {
-                    throw ConnectorError(.configuration, "schema: column '\(col.input)' arrives as \(batch.schema.fields[idx].type), declared \(col.spec.type)")
+                    throw ConnectorError(.configuration, "schema: column '\(col.inputs[0])' arrives as \(batch.schema.fields[idx].type), declared \(col.spec.type)")
                 }
                 columns.append(source)
                 continue
@@ -77,9 +90,20 @@ public struct SchemaTransform: TextTransform {
         var columns: [Column] = []
         columns.reserveCapacity(outputSchemaPrefix.count)
         for col in prepared {
-            guard let idx = text.names.firstIndex(of: col.input) else {
+            let indices = col.inputs.compactMap { text.names.firstIndex(of: $0) }
+            guard indices.count == col.inputs.count else {
                 return missingColumn(col, inputNames: text.names, origins: text.origins, deadLetters: &deadLetters)
             }
+            if indices.count > 1 {
+                let joined = text.withFields { fields in
+                    Self.join(n, { r, k in Array(fields.field(r, indices[k])) }, parts: indices.count)
+                }
+                columns.append(joined.bytes.withUnsafeBufferPointer { all in
+                    cast(StringColumnReader(all: all, offsets: joined.offsets, validity: nil), rows: n, column: col, failure: &failure)
+                })
+                continue
+            }
+            let idx = indices[0]
             columns.append(text.withFields { fields in
                 cast(TextFieldReader(fields: fields, column: idx), rows: n, column: col, failure: &failure)
             })
@@ -94,14 +118,30 @@ public struct SchemaTransform: TextTransform {
     }
 
     private func missingColumn(_ col: PreparedColumn, inputNames: [String], origins: RecordOrigins, deadLetters: inout DeadLetterCollector) -> RecordBatch {
-        let reason = "column '\(col.input)' declared in the schema is not in the input (input columns: \(inputNames.joined(separator: ", ")))"
+        let missing = col.inputs.first { !inputNames.contains($0) } ?? col.inputs[0]
+        let reason = "column '\(missing)' declared in the schema is not in the input (input columns: \(inputNames.joined(separator: ", ")))"
         for r in 0..<origins.lines.count { deadLetters.reject(origins, row: r, reason: reason) }
         return RecordBatch(schema: outputSchemaPrefix, columns: outputSchemaPrefix.fields.map { _ in Column(.string(StringColumn())) },
                            origins: RecordOrigins(file: origins.file))
     }
 
     private func keepsOther(_ name: String) -> Bool {
-        !prepared.contains { $0.input == name } && !configuration.drop.contains(name) && outputSchemaPrefix.index(of: name) == nil
+        !prepared.contains { $0.inputs.contains(name) } && !configuration.drop.contains(name) && outputSchemaPrefix.index(of: name) == nil
+    }
+
+    /// Several input columns as one, the parts joined with a space (`from = ["Data", "Hora"]`).
+    static func join(_ rows: Int, _ part: (Int, Int) -> [UInt8], parts: Int) -> StringColumn {
+        var out = StringColumn(reservingRows: rows, bytes: rows * 20)
+        var line: [UInt8] = []
+        for r in 0..<rows {
+            line.removeAll(keepingCapacity: true)
+            for k in 0..<parts {
+                if k > 0 { line.append(0x20) }
+                line.append(contentsOf: part(r, k))
+            }
+            line.withUnsafeBytes { out.append($0) }
+        }
+        return out
     }
 
     /// Derived and kept columns, rejections and filters: the part common to both inputs.
