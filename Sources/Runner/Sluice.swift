@@ -7,7 +7,7 @@ struct Sluice: AsyncParsableCommand {
         commandName: "sluice",
         abstract: "Moves machine logs (CSV, TXT) from factory PCs into PostgreSQL, Parquet and files.",
         version: SluiceVersion.current,
-        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Reload.self, Sample.self, Simulate.self, ParquetCommand.self])
+        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Reload.self, Checkpoints.self, Sample.self, Simulate.self, ParquetCommand.self])
 
     static func main() async {
         MemoryTuning.apply()

@@ -13,6 +13,8 @@ public struct ReloadResult: Sendable, Codable, Equatable {
     public var changed: [String]
     /// Files that did not load or build; a file that worked before keeps its old version running.
     public var errors: [String]
+    /// Everything scheduled after this load.
+    public var scheduled: [String] = []
 
     public var succeeded: Bool { errors.isEmpty }
 
@@ -105,7 +107,7 @@ public actor ConfigurationReloader {
         fileOf = wanted.mapValues(\.file)
 
         let result = ReloadResult(number: (lastResult?.number).map { $0 + 1 } ?? 0, date: Date(), added: lastResult == nil ? [] : added,
-                                  removed: removed, changed: changed, errors: errors)
+                                  removed: removed, changed: changed, errors: errors, scheduled: wanted.keys.sorted())
         lastResult = result
         for e in errors { logger.error("\(e)") }
         if result.number > 0 { logger.notice("configuration reloaded: \(result.summary)") }

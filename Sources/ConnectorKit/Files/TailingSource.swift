@@ -213,3 +213,19 @@ public struct TailingSource<FS: FileSystem>: Source {
         return w
     }
 }
+
+/// A source over files, as tools see it (`sluice checkpoints`): the files it would read now, and
+/// their bytes.
+public protocol FileReadingSource: Source {
+    /// The matching files, oldest first, as a run would see them.
+    func listFiles(logger: Logger) async throws -> [FileEntry]
+    func readFile(_ path: String, offset: Int64, length: Int) async throws -> [UInt8]
+}
+
+extension TailingSource: FileReadingSource {
+    public func listFiles(logger: Logger) async throws -> [FileEntry] { try await listMatchingFiles(log: logger) }
+
+    public func readFile(_ path: String, offset: Int64, length: Int) async throws -> [UInt8] {
+        try await fileSystem.read(path, offset: offset, length: length)
+    }
+}

@@ -16,10 +16,12 @@ public struct Checkpoint: Sendable, Codable, Equatable {
     public var sinkState: [String: String] = [:]
     /// Free-form state for sources that do not read files.
     public var sourceState: [String: String] = [:]
+    /// When this checkpoint was committed (seconds since the epoch).
+    public var committedAt: Double?
 
     public init() {}
 
-    private enum CodingKeys: String, CodingKey { case version, sequence, files, outputs, sinkState, sourceState }
+    private enum CodingKeys: String, CodingKey { case version, sequence, files, outputs, sinkState, sourceState, committedAt }
 
     /// Checkpoints written by earlier versions lack the newer keys: they default.
     public init(from decoder: any Decoder) throws {
@@ -30,6 +32,7 @@ public struct Checkpoint: Sendable, Codable, Equatable {
         outputs = try c.decodeIfPresent([String: Int64].self, forKey: .outputs) ?? [:]
         sinkState = try c.decodeIfPresent([String: String].self, forKey: .sinkState) ?? [:]
         sourceState = try c.decodeIfPresent([String: String].self, forKey: .sourceState) ?? [:]
+        committedAt = try c.decodeIfPresent(Double.self, forKey: .committedAt)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 /// Opens and commits a sink with its checkpoint where it belongs (see `Sink`, "Where the
 /// checkpoint lives"): from and to the store when the engine keeps it, nowhere else when the sink
 /// keeps it with its data. The engine drives every sink through this; conformance suites and
@@ -23,6 +24,7 @@ public struct SinkCommitter: Sendable {
     public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint {
         var next = checkpoint
         next.sequence += 1
+        next.committedAt = Date().timeIntervalSince1970
         let committed = try await sink.commit(next)
         if sink.checkpointCustody == .engine { try store.save(committed) }
         return committed
