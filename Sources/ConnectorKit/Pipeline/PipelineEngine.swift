@@ -32,7 +32,7 @@ public struct PipelineEngine: Sendable {
                 if context.stats.counts.commits > commitsBefore { attempt = 1 }
                 guard attempt < attempts else { throw error }
                 let delay = BackoffPolicy(maxDelay: maxDelay).delay(afterFailures: attempt)
-                context.logger.warning("\(error); retrying in \(Int(delay)) s (attempt \(attempt + 1) of \(attempts))")
+                context.logger.warning("\(error); retrying in \(String(format: "%.1f", delay)) s (attempt \(attempt + 1) of \(attempts))")
                 context.stats.update { $0.retries += 1 }
                 try await Task.sleep(for: .seconds(delay))
                 attempt += 1
