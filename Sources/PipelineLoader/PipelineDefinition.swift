@@ -78,6 +78,8 @@ public struct PipelineSettings: Decodable, Sendable {
     public var after: [String] = []
     /// The time zone of a cron `schedule` (default: the machine's).
     public var timezone: TimeZone = .current
+    /// Where to say that this pipeline started failing, became degraded or recovered.
+    public var onFailure: AlertSettings?
 
     enum CodingKeys: String, CodingKey {
         case name, description, schedule
@@ -87,6 +89,7 @@ public struct PipelineSettings: Decodable, Sendable {
         case deadLetter = "dead_letter"
         case retryMaxDelay = "retry_max_delay"
         case after, timezone
+        case onFailure = "on_failure"
     }
 
     public init() {}
@@ -102,6 +105,7 @@ public struct PipelineSettings: Decodable, Sendable {
             timezone = tz
         }
         after = try c.decodeIfPresent([String].self, forKey: .after) ?? []
+        onFailure = try c.decodeIfPresent(AlertSettings.self, forKey: .onFailure)
         if let s = try c.decodeIfPresent(String.self, forKey: .schedule) {
             schedule = try Schedule.parse(s, timeZone: timezone)
         } else if !after.isEmpty {
@@ -166,4 +170,40 @@ public struct PipelineDefinition: Sendable {
 public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [ConfigError]
     public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// `[pipeline.on_failure]`: an HTTP webhook (a JSON body) and/or a command, told once per change
+/// of state (failing, degraded, recovered), never on every retry.
+public struct AlertSettings: Decodable, Sendable, Equatable {
+    /// `http://` or `https://` URL that receives a POST with a JSON body.
+    public var webhook: String?
+    /// A program and its arguments (no shell); the alert is in its environment
+    /// (`SLUICE_PIPELINE`, `SLUICE_STATE`, `SLUICE_PREVIOUS_STATE`, `SLUICE_FAILURES`, `SLUICE_ERROR`)
+    /// and, as JSON, on its standard input.
+    public var command: [String]?
+    /// How long one attempt may take.
+    public var timeout: ConfigDuration = ConfigDuration(seconds: 10)
+
+    enum CodingKeys: String, CodingKey { case webhook, command, timeout }
+
+    public init(webhook: String? = nil, command: [String]? = nil) {
+        self.webhook = webhook
+        self.command = command
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        webhook = try c.decodeIfPresent(String.self, forKey: .webhook)
+        command = try c.decodeIfPresent([String].self, forKey: .command)
+        timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
+        if webhook == nil && command == nil {
+            throw ConfigIssue(key: "webhook", message: "on_failure needs a webhook, a command, or both")
+        }
+        if let w = webhook, !(w.hasPrefix("http://") || w.hasPrefix("https://")) || URL(string: w)?.host == nil {
+            throw ConfigIssue(key: "webhook", message: "expected an http:// or https:// URL, found \"\(w)\"")
+        }
+        if let cmd = command, cmd.isEmpty || cmd[0].isEmpty {
+            throw ConfigIssue(key: "command", message: "expected a program and its arguments, e.g. [\"/usr/local/bin/notify\", \"--team\", \"plant\"]")
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ConnectorKit
 
 @main
@@ -11,6 +12,9 @@ struct Sluice: AsyncParsableCommand {
 
     static func main() async {
         MemoryTuning.apply()
+        // A peer that closed its end (a webhook server, an alert command, a dropped connection)
+        // is an error to handle where it happens, not a signal that ends the daemon.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

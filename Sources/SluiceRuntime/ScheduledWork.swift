@@ -11,9 +11,15 @@ public protocol ScheduledWork: Sendable {
     var after: [String] { get }
     /// The longest wait between retries of a failing run.
     var retryMaxDelay: Double { get }
+    /// Where to tell that it started failing, became degraded or recovered.
+    var alerts: AlertSettings? { get }
     /// Runs once; `stop` asks it to finish early (after committing what it holds). Throws when
     /// the run failed.
     func run(stop: StopToken) async throws -> RunOutcome
+}
+
+extension ScheduledWork {
+    public var alerts: AlertSettings? { nil }
 }
 
 /// What a successful run did.

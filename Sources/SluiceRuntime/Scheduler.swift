@@ -114,6 +114,7 @@ struct WorkLoop: Sendable {
         let backoff = BackoffPolicy(maxDelay: work.retryMaxDelay)
         var failures = 0
         var retryDelay: Double = 0
+        var health = AlertTracker(degradedAfter: degradedAfter)
         var lastEnded: Date?
         var catchUp = missedWhileDown()
         if catchUp { log.info("a scheduled run was missed while the daemon was down: running once now") }
@@ -159,6 +160,7 @@ struct WorkLoop: Sendable {
                 } else {
                     log.debug("run finished, nothing new")
                 }
+                if let alert = health.succeeded(work.name) { notify(alert, log) }
                 await scheduler.succeeded(work.name)
             } catch {
                 await limiter.release()
@@ -174,12 +176,18 @@ struct WorkLoop: Sendable {
                 status.record(work.name, RunRecord(started: started, ended: Date(), succeeded: false, error: message))
                 status.update(work.name) { $0.consecutiveFailures = failures }
                 if stop.isStopped { break }
+                if let alert = health.failed(work.name, failures: failures, error: message) { notify(alert, log) }
                 log.error("run failed; retrying in \(String(format: "%.1f", retryDelay)) s: \(message)",
                           metadata: ["failures": "\(failures)", "state": "\(failures >= degradedAfter ? "degraded" : "failing")"])
             }
             lastEnded = Date()
         }
         status.update(work.name) { $0.state = .stopped; $0.nextRun = nil }
+    }
+
+    private func notify(_ alert: Alert, _ log: Logger) {
+        log.notice("pipeline \(alert.state.rawValue)", metadata: ["previous": "\(alert.previous)", "failures": "\(alert.failures)"])
+        if let settings = work.alerts { AlertSender.send(alert, to: settings, logger: log) }
     }
 
     /// A cron work whose firing passed since its last start, while nothing ran it.

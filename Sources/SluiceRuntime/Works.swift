@@ -22,6 +22,7 @@ public struct PipelineWork: ScheduledWork {
     public var schedule: Schedule { definition.settings.schedule }
     public var after: [String] { definition.settings.after }
     public var retryMaxDelay: Double { definition.settings.retryMaxDelay.seconds }
+    public var alerts: AlertSettings? { definition.settings.onFailure }
 
     public func run(stop: StopToken) async throws -> RunOutcome {
         let context = RunContext(pipeline: name, logger: logger, stop: stop)
@@ -52,6 +53,7 @@ public struct JobWork: ScheduledWork {
     public var schedule: Schedule { job.settings.schedule }
     public var after: [String] { job.settings.after }
     public var retryMaxDelay: Double { job.settings.retryMaxDelay.seconds }
+    public var alerts: AlertSettings? { job.settings.onFailure }
 
     public func run(stop: StopToken) async throws -> RunOutcome {
         let report = try await JobRunner.run(job, pipelines: pipelines, stateDirectory: stateDirectory, logger: logger)

@@ -121,3 +121,74 @@ extension DaemonTests {
 
     static func pidFileGone(_ state: String) -> Bool { !FileManager.default.fileExists(atPath: "\(state)/.daemon/sluice.pid") }
 }
+
+extension DaemonTests {
+    /// `on_failure`: a webhook (a local HTTP server) and a command hear failing, degraded and
+    /// recovered once each, however many retries happen in between.
+    @Test func alertsOncePerChangeOfState() throws {
+        let dir = try Sluice.tempDir("alerts")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try MachineSimulator(style: .linux, seed: 3).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: 20, mode: .append)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-c", """
+            import http.server, sys
+            out = open(sys.argv[1], 'a')
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers['Content-Length']))
+                    out.write(body.decode() + "\\n"); out.flush()
+                    self.send_response(204); self.end_headers()
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            print(s.server_address[1], flush=True)
+            s.serve_forever()
+            """, "\(dir)/posts.jsonl"]
+        let serverOut = Pipe()
+        server.standardOutput = serverOut
+        server.standardError = FileHandle.nullDevice // never the test runner's own output
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let port = String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Int(port) != nil, "the webhook server did not start")
+        // Where the sink's folder should be there is a file: every run fails until it is gone.
+        try Sluice.write("not a folder", to: "\(dir)/blocked")
+        try Sluice.write("""
+            [pipeline]
+            name = "press"
+            schedule = "every 1s"
+            retry_max_delay = "200ms"
+            [pipeline.on_failure]
+            webhook = "http://127.0.0.1:\(port)/hook"
+            command = ["/bin/sh", "-c", "echo $SLUICE_PIPELINE $SLUICE_STATE $SLUICE_FAILURES >> \(dir)/states.txt"]
+            \(Sluice.simulatorInput(dir, requiredTimestamp: false))
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/blocked/out.jsonl"
+            """, to: "\(dir)/conf/press.toml")
+        let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+        let collected = Sluice.collect(out, err)
+        func states() -> [String] { Sluice.lines("\(dir)/states.txt").map { String($0.split(separator: " ")[1]) } }
+        func waitFor(_ seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline { if condition() { return true }; Thread.sleep(forTimeInterval: 0.05) }
+            return condition()
+        }
+        #expect(waitFor { states() == ["failing", "degraded"] }, "\(states())")
+        Thread.sleep(forTimeInterval: 1) // more failed retries: no more alerts
+        #expect(states() == ["failing", "degraded"])
+        try FileManager.default.removeItem(atPath: "\(dir)/blocked")
+        #expect(waitFor { states() == ["failing", "degraded", "recovered"] }, "\(states())")
+        #expect(waitFor { Sluice.lines("\(dir)/posts.jsonl").count == 3 })
+        kill(p.processIdentifier, SIGTERM)
+        #expect(Sluice.finish(p, collected, timeLimit: 30).status == 0)
+        let posts = Sluice.lines("\(dir)/posts.jsonl").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(posts.map { $0["state"] as? String } == ["failing", "degraded", "recovered"])
+        #expect(posts.allSatisfy { $0["pipeline"] as? String == "press" })
+        #expect((posts.first?["error"] as? String)?.isEmpty == false, "the failing alert carries the error")
+        #expect(Sluice.lines("\(dir)/blocked/out.jsonl").count == 20)
+    }
+}

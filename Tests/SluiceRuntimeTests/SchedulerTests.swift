@@ -240,3 +240,19 @@ func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
         }
     }
 }
+
+@Suite struct AlertTrackerTests {
+    /// Once per change of state, never per retry.
+    @Test func tellsEachChangeOnce() {
+        var t = AlertTracker(degradedAfter: 3)
+        var told: [String] = []
+        func note(_ a: Alert?) { if let a { told.append("\(a.previous)→\(a.state.rawValue)") } }
+        note(t.succeeded("p"))
+        for n in 1...5 { note(t.failed("p", failures: n, error: "boom")) }
+        note(t.succeeded("p"))
+        note(t.succeeded("p"))
+        note(t.failed("p", failures: 1, error: "boom"))
+        note(t.succeeded("p"))
+        #expect(told == ["healthy→failing", "failing→degraded", "degraded→recovered", "healthy→failing", "failing→recovered"])
+    }
+}
