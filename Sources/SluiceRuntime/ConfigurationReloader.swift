@@ -124,11 +124,7 @@ public actor ConfigurationReloader {
         encoder.dateEncodingStrategy = .iso8601
         guard let data = try? encoder.encode(result) else { return }
         do {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            let tmp = path + ".tmp"
-            guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else { return }
-            _ = rename(tmp, path)
+            try FileUtilities.writeAtomically(Array(data), to: path)
         } catch {
             logger.warning("cannot record the reload result at \(path): \(error)")
         }

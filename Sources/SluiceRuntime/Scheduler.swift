@@ -145,7 +145,8 @@ struct WorkLoop: Sendable {
             }
             let started = Date()
             status.update(work.name) { $0.state = .running; $0.nextRun = nil }
-            lastStarts?.save(work.name, started)
+            // Only a cron work reads it back (catch-up after downtime): no file write per poll.
+            if case .cron = work.schedule { lastStarts?.save(work.name, started) }
             do {
                 let outcome = try await work.run(stop: stop)
                 await limiter.release()
@@ -209,13 +210,9 @@ struct LastStartStore: Sendable {
         return directory + "/" + safe + ".last-start"
     }
 
+    /// Best effort: a lost start only means no catch-up run.
     func save(_ name: String, _ date: Date) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let tmp = path(name) + ".tmp"
-            guard FileManager.default.createFile(atPath: tmp, contents: Data(String(date.timeIntervalSince1970).utf8), attributes: [.posixPermissions: 0o600]) else { return }
-            _ = rename(tmp, path(name))
-        } catch {}
+        try? FileUtilities.writeAtomically(Array(String(date.timeIntervalSince1970).utf8), to: path(name))
     }
 
     func load(_ name: String) -> Date? {
