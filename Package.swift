@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 /// Settings applied to every Swift target: Swift 6 language mode comes from
@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Connectors", targets: ["Connectors"]),
         .library(name: "PipelineLoader", targets: ["PipelineLoader"]),
         .library(name: "SluiceRuntime", targets: ["SluiceRuntime"]),
+        .library(name: "SluiceServer", targets: ["SluiceServer"]),
         .library(name: "Parquet", targets: ["Parquet"]),
         .executable(name: "sluice", targets: ["Runner"]),
         .executable(name: "bench", targets: ["Bench"]),
@@ -27,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // No default traits: the status server needs neither swift-configuration nor full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         // The plugin API and the shared engine. Depends on swift-log only.
@@ -69,7 +73,18 @@ let package = Package(
         // The daemon's logic: the scheduler (intervals, cron, `after`), run status, backoff.
         .target(
             name: "SluiceRuntime",
-            dependencies: ["ConnectorKit", "PipelineLoader", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ConnectorKit", "PipelineLoader", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+        // The daemon's HTTP side: /metrics (swift-prometheus), /health, /ready, the JSON API and
+        // the status page (Hummingbird).
+        .target(
+            name: "SluiceServer",
+            dependencies: ["SluiceRuntime", "ConnectorKit", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "Hummingbird", package: "hummingbird")],
+            exclude: ["README.md"]
         ),
         // Deterministic machine-log simulator used by the demo, tests and benchmarks.
         .target(name: "MachineSimulator"),
@@ -78,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "Runner",
             dependencies: [
-                "ConnectorKit", "Connectors", "PipelineLoader", "SluiceRuntime", "MachineSimulator", "CSystemTuning", "Parquet",
+                "ConnectorKit", "Connectors", "PipelineLoader", "SluiceRuntime", "SluiceServer", "MachineSimulator", "CSystemTuning", "Parquet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,7 +122,7 @@ let package = Package(
             dependencies: ["Parquet", "CompressionCodecs", "ConnectorKit", "MachineSimulator", "TestSupport"],
             exclude: ["Readers"]
         ),
-        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceRuntime", "ConnectorKit", "PipelineLoader", "TestSupport"]),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceRuntime", "SluiceServer", "ConnectorKit", "PipelineLoader", "TestSupport"]),
         .testTarget(
             name: "RunnerTests",
             dependencies: ["MachineSimulator", "Runner", "TestSupport", "Parquet", "ConnectorKit"]

@@ -4,6 +4,9 @@ import Connectors
 import Foundation
 import Logging
 import PipelineLoader
+import SluiceRuntime
+
+extension DaemonSettings.LogFormat: ExpressibleByArgument {}
 
 /// Options every command that reads pipeline files takes.
 struct ConfigOptions: ParsableArguments {
@@ -27,6 +30,9 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("log-format"), help: "text (default), logfmt or json: one event per line for journald, Loki or Elasticsearch.")
+    var logFormat: DaemonSettings.LogFormat?
+
     var resolvedStateDirectory: String {
         if let stateDirectory { return stateDirectory }
         if let env = ProcessInfo.processInfo.environment["SLUICE_STATE_DIR"], !env.isEmpty { return env }
@@ -34,9 +40,10 @@ struct RunOptions: ParsableArguments {
         return FileManager.default.currentDirectoryPath + "/.sluice-state"
     }
 
-    func makeLogger(label: String = "sluice") -> Logger {
+    /// `fallback`: the format from sluice.toml, used when no `--log-format` is given.
+    func makeLogger(label: String = "sluice", fallback: DaemonSettings.LogFormat? = nil) -> Logger {
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-        LoggingBootstrap.once(level: level)
+        LoggingBootstrap.once(level: level, format: logFormat ?? fallback ?? .text)
         var logger = Logger(label: label)
         logger.logLevel = level
         return logger
@@ -45,13 +52,18 @@ struct RunOptions: ParsableArguments {
 
 enum LoggingBootstrap {
     nonisolated(unsafe) private static var done = false // set once from the main task before any logging
-    static func once(level: Logger.Level) {
+    static func once(level: Logger.Level, format: DaemonSettings.LogFormat) {
         guard !done else { return }
         done = true
         LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
+            switch format {
+            case .text:
+                var h = StreamLogHandler.standardError(label: label)
+                h.logLevel = level
+                return h
+            case .logfmt: return LineLogHandler(label: label, format: .logfmt, level: level)
+            case .json: return LineLogHandler(label: label, format: .json, level: level)
+            }
         }
     }
 }

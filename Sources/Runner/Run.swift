@@ -5,6 +5,7 @@ import Logging
 import PipelineLoader
 import ServiceLifecycle
 import SluiceRuntime
+import SluiceServer
 import UnixSignals
 
 struct Run: AsyncParsableCommand {
@@ -13,20 +14,44 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @OptionGroup var options: RunOptions
 
-    @Option(name: .customLong("max-concurrent-runs"), help: "Pipelines and jobs running at the same time, at most.")
-    var maxConcurrentRuns = 4
+    @Option(name: .customLong("max-concurrent-runs"), help: "Pipelines and jobs running at the same time, at most (default: sluice.toml's, else 4).")
+    var maxConcurrentRuns: Int?
+
+    @Option(name: .customLong("settings"), help: "The daemon's settings file (default: sluice.toml beside the config folder, e.g. /etc/sluice/sluice.toml).")
+    var settingsFile: String?
+
+    @Option(name: .customLong("listen"), help: "Address of the status page, /metrics, /health, /ready and /api (default: sluice.toml's, else 127.0.0.1:9430; \"off\" for none).")
+    var listen: String?
 
     func run() async throws {
-        let logger = options.makeLogger()
-        let stateDir = options.resolvedStateDirectory
         let dir = config.resolvedConfigDirectory
+        let settingsPath = settingsFile ?? URL(fileURLWithPath: dir).deletingLastPathComponent().appendingPathComponent("sluice.toml").path
+        var settings: DaemonSettings
+        do { settings = try DaemonSettings.load(file: settingsPath) } catch {
+            for e in error.errors { printError("error: \(e)") }
+            throw ExitCode(1)
+        }
+        if let listen {
+            do { settings.listen = try ListenAddress.parse(listen) } catch {
+                printError("error: --listen: \(error.message)")
+                throw ExitCode(1)
+            }
+        }
+        if let maxConcurrentRuns { settings.maxConcurrentRuns = max(1, maxConcurrentRuns) }
+        let logger = options.makeLogger(fallback: settings.logFormat)
+        let stateDir = options.resolvedStateDirectory
         // SIGHUP is trapped before anything else: one sent while starting must not kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let pidFile = try DaemonPIDFile.claim(stateDirectory: stateDir)
         defer { pidFile.release() }
-        let scheduler = Scheduler(maxConcurrentRuns: maxConcurrentRuns, stateDirectory: stateDir, logger: logger)
+        let metrics = PrometheusBackend()
+        metrics.bootstrap()
+        let scheduler = Scheduler(maxConcurrentRuns: settings.maxConcurrentRuns, stateDirectory: stateDir, logger: logger,
+                                  defaultAlerts: settings.onFailure)
+        let state = DaemonState(status: scheduler.status)
         let reloader = ConfigurationReloader(directory: dir, stateDirectory: stateDir, scheduler: scheduler, logger: logger)
         let first = await reloader.reload()
+        state.recordReload(first)
         let names = await reloader.names
         if names.isEmpty {
             await scheduler.stopAll()
@@ -34,9 +59,26 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("sluice started", metadata: ["scheduled": "\(names.joined(separator: ","))", "errors": "\(first.errors.count)", "state_dir": "\(stateDir)"])
-        let group = ServiceGroup(configuration: .init(services: [.init(service: DaemonService(reloader: reloader, hangups: hangups, logger: logger))],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        // Services stop in reverse order: the scheduler drains first while the HTTP server still
+        // answers (503 on /health), then the server stops.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let addressFile = DaemonPIDFile.httpAddressPath(stateDirectory: stateDir)
+        if let listen = settings.listen {
+            let server = StatusServer(state: state, registry: metrics.registry, host: listen.host, port: listen.port, logger: logger) { bound in
+                try? FileUtilities.writeAtomically(Array((bound + "\n").utf8), to: addressFile)
+            }
+            services.append(.init(service: server.application()))
+        }
+        defer { try? FileManager.default.removeItem(atPath: addressFile) }
+        services.append(.init(service: DaemonService(reloader: reloader, state: state, hangups: hangups, logger: logger)))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await scheduler.stopAll()
+            printError("error: \(settings.listen.map { "cannot serve http://\($0)/: " } ?? "")\(error)")
+            throw ExitCode(1)
+        }
         logger.info("sluice stopped")
     }
 }
@@ -45,6 +87,7 @@ struct Run: AsyncParsableCommand {
 /// run finish its batch and commit, then returns.
 struct DaemonService: Service {
     let reloader: ConfigurationReloader
+    let state: DaemonState
     let hangups: UnixSignalsSequence
     let logger: Logger
 
@@ -53,12 +96,14 @@ struct DaemonService: Service {
             group.addTask {
                 for await _ in hangups {
                     logger.info("SIGHUP: reloading the pipeline files")
-                    await reloader.reload()
+                    state.recordReload(await reloader.reload())
                 }
             }
             try? await gracefulShutdown()
             group.cancelAll()
         }
+        state.startDraining()
+        logger.notice("stopping: current runs finish their batch and commit")
         await reloader.scheduler.stopAll()
     }
 }
@@ -68,6 +113,9 @@ struct DaemonPIDFile {
     let path: String
 
     static func path(stateDirectory: String) -> String { stateDirectory + "/.daemon/sluice.pid" }
+
+    /// Where the daemon writes the address its HTTP server listens on (`127.0.0.1:9430`).
+    static func httpAddressPath(stateDirectory: String) -> String { stateDirectory + "/.daemon/http-address" }
 
     /// The pid of a live daemon using this state folder, if any.
     static func runningDaemon(stateDirectory: String) -> pid_t? {

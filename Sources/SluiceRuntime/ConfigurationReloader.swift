@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreMetrics
 import Foundation
 import Logging
 import PipelineLoader
@@ -109,6 +110,7 @@ public actor ConfigurationReloader {
         let result = ReloadResult(number: (lastResult?.number).map { $0 + 1 } ?? 0, date: Date(), added: lastResult == nil ? [] : added,
                                   removed: removed, changed: changed, errors: errors, scheduled: wanted.keys.sorted())
         lastResult = result
+        if result.number > 0 { Counter(label: "sluice_reloads_total", dimensions: [("result", result.succeeded ? "ok" : "error")]).increment() }
         for e in errors { logger.error("\(e)") }
         if result.number > 0 { logger.notice("configuration reloaded: \(result.summary)") }
         save(result)

@@ -27,11 +27,15 @@ public struct RunOutcome: Sendable, Equatable {
     public var records: Int64
     public var deadLetters: Int64
     public var bytes: Int64
+    /// When the newest data this run loaded was written at the source (its file's modification
+    /// time), if it read any.
+    public var newestData: Date?
 
-    public init(records: Int64 = 0, deadLetters: Int64 = 0, bytes: Int64 = 0) {
+    public init(records: Int64 = 0, deadLetters: Int64 = 0, bytes: Int64 = 0, newestData: Date? = nil) {
         self.records = records
         self.deadLetters = deadLetters
         self.bytes = bytes
+        self.newestData = newestData
     }
 
     public var isEmpty: Bool { records == 0 && deadLetters == 0 }

@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreMetrics
 import Foundation
 import Logging
 import PipelineLoader
@@ -20,6 +21,8 @@ public actor Scheduler {
     private let degradedAfter: Int
     private let lastStarts: LastStartStore?
     private let executor: (any TaskExecutor)?
+    /// Where to alert for works without an `on_failure` of their own (`[daemon.on_failure]`).
+    private let defaultAlerts: AlertSettings?
 
     private struct Entry {
         var work: any ScheduledWork
@@ -35,8 +38,9 @@ public actor Scheduler {
     /// - Parameter executor: where the loops run (default: the global pool); tests give them a
     ///   thread of their own so that other suites blocking the pool cannot stall them.
     public init(maxConcurrentRuns: Int = 4, degradedAfter: Int = 5, stateDirectory: String?, logger: Logger, status: StatusRegistry = StatusRegistry(),
-                executor: (any TaskExecutor)? = nil) {
+                executor: (any TaskExecutor)? = nil, defaultAlerts: AlertSettings? = nil) {
         self.executor = executor
+        self.defaultAlerts = defaultAlerts
         self.status = status
         self.logger = logger
         limiter = ConcurrencyLimiter(limit: maxConcurrentRuns)
@@ -70,7 +74,7 @@ public actor Scheduler {
         status.register(WorkStatus(name: work.name, kind: work.kind, schedule: work.schedule.description, after: work.after,
                                    state: .waiting, nextRun: nil, lastSuccess: nil, consecutiveFailures: 0, runs: []))
         let loop = WorkLoop(work: work, stop: stop, wakeup: wakeup, status: status, limiter: limiter, degradedAfter: degradedAfter,
-                            lastStarts: lastStarts, logger: logger, scheduler: self)
+                            lastStarts: lastStarts, logger: logger, scheduler: self, alerts: work.alerts ?? defaultAlerts)
         let task = Task(executorPreference: executor) { await loop.run() }
         entries[work.name] = Entry(work: work, fingerprint: fingerprint, stop: stop, wakeup: wakeup, task: task)
     }
@@ -107,6 +111,7 @@ struct WorkLoop: Sendable {
     let lastStarts: LastStartStore?
     let logger: Logger
     let scheduler: Scheduler
+    let alerts: AlertSettings?
 
     func run() async {
         var log = logger
@@ -116,6 +121,7 @@ struct WorkLoop: Sendable {
         var retryDelay: Double = 0
         var health = AlertTracker(degradedAfter: degradedAfter)
         var lastEnded: Date?
+        let metrics = RunMetrics(name: work.name, kind: work.kind)
         var catchUp = missedWhileDown()
         if catchUp { log.info("a scheduled run was missed while the daemon was down: running once now") }
         while !stop.isStopped {
@@ -151,8 +157,10 @@ struct WorkLoop: Sendable {
                 let outcome = try await work.run(stop: stop)
                 await limiter.release()
                 failures = 0
-                status.record(work.name, RunRecord(started: started, ended: Date(), succeeded: true, records: outcome.records,
-                                                   deadLetters: outcome.deadLetters, bytes: outcome.bytes))
+                let ended = Date()
+                metrics.finished(started: started, ended: ended, succeeded: true)
+                status.record(work.name, RunRecord(started: started, ended: ended, succeeded: true, records: outcome.records,
+                                                   deadLetters: outcome.deadLetters, bytes: outcome.bytes, newestData: outcome.newestData))
                 status.update(work.name) { $0.consecutiveFailures = 0 }
                 if !outcome.isEmpty {
                     log.info("run finished", metadata: ["records": "\(outcome.records)", "dead_letters": "\(outcome.deadLetters)", "bytes": "\(outcome.bytes)"])
@@ -174,7 +182,9 @@ struct WorkLoop: Sendable {
                     retryDelay = backoff.delay(afterFailures: failures)
                 }
                 let message = "\(error)"
-                status.record(work.name, RunRecord(started: started, ended: Date(), succeeded: false, error: message))
+                let ended = Date()
+                metrics.finished(started: started, ended: ended, succeeded: false)
+                status.record(work.name, RunRecord(started: started, ended: ended, succeeded: false, error: message))
                 status.update(work.name) { $0.consecutiveFailures = failures }
                 if stop.isStopped { break }
                 if let alert = health.failed(work.name, failures: failures, error: message) { notify(alert, log) }
@@ -188,7 +198,7 @@ struct WorkLoop: Sendable {
 
     private func notify(_ alert: Alert, _ log: Logger) {
         log.notice("pipeline \(alert.state.rawValue)", metadata: ["previous": "\(alert.previous)", "failures": "\(alert.failures)"])
-        if let settings = work.alerts { AlertSender.send(alert, to: settings, logger: log) }
+        if let alerts { AlertSender.send(alert, to: alerts, logger: log) }
     }
 
     /// A cron work whose firing passed since its last start, while nothing ran it.
@@ -196,6 +206,26 @@ struct WorkLoop: Sendable {
         guard case let .cron(cron) = work.schedule, let last = lastStarts?.load(work.name),
               let due = cron.next(after: last) else { return false }
         return due < Date()
+    }
+}
+
+/// A work's run metrics through swift-metrics: how long runs take (a histogram in Prometheus)
+/// and how many succeeded and failed.
+struct RunMetrics: Sendable {
+    let duration: CoreMetrics.Timer
+    let succeeded: Counter
+    let failed: Counter
+
+    init(name: String, kind: WorkKind) {
+        let d = [("pipeline", name), ("kind", kind.rawValue)]
+        duration = CoreMetrics.Timer(label: "sluice_run_duration_seconds", dimensions: d)
+        succeeded = Counter(label: "sluice_runs_total", dimensions: d + [("outcome", "success")])
+        failed = Counter(label: "sluice_runs_total", dimensions: d + [("outcome", "failure")])
+    }
+
+    func finished(started: Date, ended: Date, succeeded ok: Bool) {
+        duration.recordNanoseconds(Int64(max(0, ended.timeIntervalSince(started)) * 1e9))
+        (ok ? succeeded : failed).increment()
     }
 }
 

@@ -23,8 +23,12 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var deadLetters: Int64
     public var bytes: Int64
     public var error: String?
+    /// When the newest data this run loaded was written at the source.
+    public var newestData: Date?
 
-    public init(started: Date, ended: Date, succeeded: Bool, records: Int64 = 0, deadLetters: Int64 = 0, bytes: Int64 = 0, error: String? = nil) {
+    public init(started: Date, ended: Date, succeeded: Bool, records: Int64 = 0, deadLetters: Int64 = 0, bytes: Int64 = 0, error: String? = nil,
+                newestData: Date? = nil) {
+        self.newestData = newestData
         self.started = started
         self.ended = ended
         self.succeeded = succeeded
@@ -49,8 +53,19 @@ public struct WorkStatus: Sendable, Codable, Equatable {
     public var consecutiveFailures: Int
     /// The most recent runs, oldest first (at most `StatusRegistry.keptRuns`).
     public var runs: [RunRecord]
+    /// When the newest data loaded so far was written at the source (file modification time).
+    public var newestData: Date?
+    /// Records and dead letters committed since the daemon started this work.
+    public var totalRecords: Int64 = 0
+    public var totalDeadLetters: Int64 = 0
 
     public var lastRun: RunRecord? { runs.last }
+
+    /// The error of the last run, when it failed.
+    public var lastError: String? { runs.last.flatMap { $0.succeeded ? nil : $0.error } }
+
+    /// Seconds between `now` and when the newest loaded data was written at the source.
+    public func lag(now: Date = Date()) -> Double? { newestData.map { max(0, now.timeIntervalSince($0)) } }
 }
 
 public enum WorkKind: String, Sendable, Codable { case pipeline, job }
@@ -84,6 +99,9 @@ public final class StatusRegistry: Sendable {
             s.runs.append(run)
             if s.runs.count > Self.keptRuns { s.runs.removeFirst(s.runs.count - Self.keptRuns) }
             if run.succeeded { s.lastSuccess = run.ended }
+            s.totalRecords += run.records
+            s.totalDeadLetters += run.deadLetters
+            if let newest = run.newestData { s.newestData = max(s.newestData ?? newest, newest) }
         }
     }
 }

@@ -28,7 +28,8 @@ public struct PipelineWork: ScheduledWork {
         let context = RunContext(pipeline: name, logger: logger, stop: stop)
         try await engine.runOnce(context: context)
         let c = context.stats.counts
-        return RunOutcome(records: c.recordsWritten, deadLetters: c.deadLetters, bytes: c.bytesRead)
+        return RunOutcome(records: c.recordsWritten, deadLetters: c.deadLetters, bytes: c.bytesRead,
+                          newestData: c.newestSourceModified.map { Date(timeIntervalSince1970: $0) })
     }
 }
 

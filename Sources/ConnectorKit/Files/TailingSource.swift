@@ -181,6 +181,7 @@ public struct TailingSource<FS: FileSystem>: Source {
         context.stats.update {
             $0.filesOpened += 1
             if reason == .restarted { $0.filesRestarted += 1 }
+            $0.newestSourceModified = max($0.newestSourceModified ?? entry.modified, entry.modified)
         }
         try await emit(.open(FileOpen(file: path, cursor: start, window: window, reason: reason, size: entry.size)))
         var offset = start.offset

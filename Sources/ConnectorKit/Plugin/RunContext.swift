@@ -54,6 +54,9 @@ public final class RunStats: Sendable {
         /// Bytes left unconsumed at the end of files because their last record has no terminator yet.
         public var pendingBytes: Int64 = 0
         public var filesWithPendingBytes = 0
+        /// The newest modification time (seconds since the epoch) among the files this run read
+        /// new bytes from: when the newest data it loaded was written at the source.
+        public var newestSourceModified: Double?
         public var errors: [String] = []
     }
 

@@ -1,0 +1,132 @@
+import ConnectorKit
+import Foundation
+
+/// `sluice.toml`, the daemon's own settings (pipelines live in connectors.d):
+///
+/// ```toml
+/// [daemon]
+/// listen = "127.0.0.1:9430"      # status page, /metrics, /health, /ready, /api; "off" for none
+/// max_concurrent_runs = 4
+/// log_format = "logfmt"          # or "json", or "text" (the default)
+///
+/// [daemon.on_failure]            # for every pipeline and job without an on_failure of its own
+/// webhook = "http://127.0.0.1:9000/alerts"
+/// ```
+public struct DaemonSettings: Sendable, Equatable {
+    public var listen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9430)
+    public var maxConcurrentRuns = 4
+    public var logFormat: LogFormat?
+    public var onFailure: AlertSettings?
+
+    public init() {}
+
+    /// `text` is swift-log's stream format, for people at a terminal; `logfmt` and `json` one
+    /// event per line for journald, Loki or Elasticsearch.
+    public enum LogFormat: String, Sendable, Codable, CaseIterable { case text, logfmt, json }
+
+    /// Reads a settings file; a missing file gives the defaults.
+    public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> DaemonSettings {
+        guard FileManager.default.fileExists(atPath: file) else { return DaemonSettings() }
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "", message: "cannot read the file as UTF-8 text")])
+        }
+        return try parse(text, file: file, environment: environment)
+    }
+
+    public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws(ConfigErrors) -> DaemonSettings {
+        let root: ConfigNode
+        do { root = try TOMLConversion.parse(text, file: file, environment: environment) } catch { throw ConfigErrors(errors: [error]) }
+        var errors: [ConfigError] = []
+        for key in root.keys where key != "daemon" {
+            errors.append(ConfigError(file: file, line: root[key]?.line, keyPath: key, message: "unknown section '\(key)'; sluice.toml has [daemon] only (pipelines go in connectors.d)"))
+        }
+        var settings = DaemonSettings()
+        if let node = root["daemon"] {
+            do {
+                let table = try ConfigDecoding(file: file).decode(DaemonTable.self, from: node)
+                if let listen = table.listen { settings.listen = listen.address }
+                settings.maxConcurrentRuns = table.maxConcurrentRuns ?? settings.maxConcurrentRuns
+                settings.logFormat = table.logFormat
+                settings.onFailure = table.onFailure
+            } catch { errors.append(error) }
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors: errors) }
+        return settings
+    }
+
+    private struct DaemonTable: Decodable {
+        var listen: ListenSetting?
+        var maxConcurrentRuns: Int?
+        var logFormat: LogFormat?
+        var onFailure: AlertSettings?
+
+        enum CodingKeys: String, CodingKey {
+            case listen
+            case maxConcurrentRuns = "max_concurrent_runs"
+            case logFormat = "log_format"
+            case onFailure = "on_failure"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            listen = try c.decodeIfPresent(ListenSetting.self, forKey: .listen)
+            maxConcurrentRuns = try c.decodeIfPresent(Int.self, forKey: .maxConcurrentRuns)
+            if let n = maxConcurrentRuns, !(1...256).contains(n) {
+                throw ConfigIssue(key: "max_concurrent_runs", message: "must be between 1 and 256")
+            }
+            if let f = try c.decodeIfPresent(String.self, forKey: .logFormat) {
+                guard let format = LogFormat(rawValue: f) else {
+                    throw ConfigIssue(key: "log_format", message: "expected \"text\", \"logfmt\" or \"json\", found \"\(f)\"")
+                }
+                logFormat = format
+            }
+            onFailure = try c.decodeIfPresent(AlertSettings.self, forKey: .onFailure)
+        }
+    }
+
+    private struct ListenSetting: Decodable {
+        var address: ListenAddress?
+        init(from decoder: any Decoder) throws {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            do { address = try ListenAddress.parse(text) } catch { throw ConfigIssue(key: "", message: error.message) }
+        }
+    }
+}
+
+/// Where the daemon's HTTP server listens: `host:port`, or nothing (`off`).
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    public struct Invalid: Error { public var message: String }
+
+    /// `127.0.0.1:9430`, `[::1]:9430`, `0.0.0.0:9430`; `off` (or an empty string) for no server.
+    public static func parse(_ text: String) throws(Invalid) -> ListenAddress? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t.isEmpty || t == "off" || t == "none" { return nil }
+        var host = ""
+        var portText = ""
+        if t.hasPrefix("["), let close = t.firstIndex(of: "]") {
+            host = String(t[t.index(after: t.startIndex)..<close])
+            let rest = t[t.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw Invalid(message: "expected [address]:port, found \"\(text)\"") }
+            portText = String(rest.dropFirst())
+        } else if let colon = t.lastIndex(of: ":"), !t[..<colon].contains(":") {
+            host = String(t[..<colon])
+            portText = String(t[t.index(after: colon)...])
+        } else {
+            throw Invalid(message: "expected host:port such as \"127.0.0.1:9430\", or \"off\"; found \"\(text)\"")
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
+            throw Invalid(message: "expected host:port with a port from 0 to 65535, such as \"127.0.0.1:9430\"; found \"\(text)\"")
+        }
+        return ListenAddress(host: host, port: port)
+    }
+}
