@@ -17,7 +17,9 @@ enum Sluice {
     static func start(_ args: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
+        // Daemons started by tests run side by side: each listens on a free port (the address is
+        // in <state>/.daemon/http-address) unless the test names one.
+        p.arguments = args.first == "run" && !args.contains("--listen") ? args + ["--listen", "127.0.0.1:0"] : args
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
