@@ -44,7 +44,7 @@ public struct DaemonSettings: Sendable, Equatable {
         if let node = root["daemon"] {
             do {
                 let table = try ConfigDecoding(file: file).decode(DaemonTable.self, from: node)
-                if let listen = table.listen { settings.listen = listen.address }
+                if let listen = table.listen { settings.listen = listen }
                 settings.maxConcurrentRuns = table.maxConcurrentRuns ?? settings.maxConcurrentRuns
                 settings.logFormat = table.logFormat
                 settings.onFailure = table.onFailure
@@ -55,7 +55,7 @@ public struct DaemonSettings: Sendable, Equatable {
     }
 
     private struct DaemonTable: Decodable {
-        var listen: ListenSetting?
+        var listen: ListenAddress??
         var maxConcurrentRuns: Int?
         var logFormat: LogFormat?
         var onFailure: AlertSettings?
@@ -69,7 +69,9 @@ public struct DaemonSettings: Sendable, Equatable {
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            listen = try c.decodeIfPresent(ListenSetting.self, forKey: .listen)
+            if let text = try c.decodeIfPresent(String.self, forKey: .listen) {
+                do { listen = .some(try ListenAddress.parse(text)) } catch { throw ConfigIssue(key: "listen", message: error.message) }
+            }
             maxConcurrentRuns = try c.decodeIfPresent(Int.self, forKey: .maxConcurrentRuns)
             if let n = maxConcurrentRuns, !(1...256).contains(n) {
                 throw ConfigIssue(key: "max_concurrent_runs", message: "must be between 1 and 256")
@@ -80,15 +82,7 @@ public struct DaemonSettings: Sendable, Equatable {
                 }
                 logFormat = format
             }
-            onFailure = try c.decodeIfPresent(AlertSettings.self, forKey: .onFailure)
-        }
-    }
-
-    private struct ListenSetting: Decodable {
-        var address: ListenAddress?
-        init(from decoder: any Decoder) throws {
-            let text = try decoder.singleValueContainer().decode(String.self)
-            do { address = try ListenAddress.parse(text) } catch { throw ConfigIssue(key: "", message: error.message) }
+            onFailure = try AlertSettings.decode(from: c, forKey: .onFailure)
         }
     }
 }

@@ -105,7 +105,7 @@ public struct PipelineSettings: Decodable, Sendable {
             timezone = tz
         }
         after = try c.decodeIfPresent([String].self, forKey: .after) ?? []
-        onFailure = try c.decodeIfPresent(AlertSettings.self, forKey: .onFailure)
+        onFailure = try AlertSettings.decode(from: c, forKey: .onFailure)
         if let s = try c.decodeIfPresent(String.self, forKey: .schedule) {
             schedule = try Schedule.parse(s, timeZone: timezone)
         } else if !after.isEmpty {
@@ -185,6 +185,16 @@ public struct AlertSettings: Decodable, Sendable, Equatable {
     public var timeout: ConfigDuration = ConfigDuration(seconds: 10)
 
     enum CodingKeys: String, CodingKey { case webhook, command, timeout }
+
+    /// Decodes the `on_failure` table under `key`, naming its keys from the enclosing table in
+    /// errors (`pipeline.on_failure.webhook`, not `pipeline.webhook`).
+    static func decode<K: CodingKey>(from container: KeyedDecodingContainer<K>, forKey key: K) throws -> AlertSettings? {
+        do {
+            return try container.decodeIfPresent(AlertSettings.self, forKey: key)
+        } catch let issue as ConfigIssue {
+            throw ConfigIssue(key: [key.stringValue] + issue.key, message: issue.message)
+        }
+    }
 
     public init(webhook: String? = nil, command: [String]? = nil) {
         self.webhook = webhook

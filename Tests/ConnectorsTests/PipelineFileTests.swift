@@ -94,6 +94,13 @@ import Testing
         #expect(e.first?.keyPath == "pipeline.timezone" && e.first?.message.contains("Mars/Olympus") == true, "\(e)")
     }
 
+    /// A mistake inside `[pipeline.on_failure]` is named by its full key.
+    @Test func alertSettingsErrorsNameTheNestedKey() {
+        let e = errors(valid.replacingOccurrences(of: "schedule = \"every 30s\"", with: "schedule = \"every 30s\"\n[pipeline.on_failure]\nwebhook = \"mailto:ops\""))
+        #expect(e.first?.keyPath == "pipeline.on_failure.webhook", "\(e)")
+        #expect(e.first?.message.contains("http://") == true, "\(e)")
+    }
+
     /// Field positions are 32-bit: a record may not be larger than 64 MiB.
     @Test func recordLimitIsBounded() {
         let e = errors(valid.replacingOccurrences(of: "delimiter = \";\"", with: "delimiter = \";\"\nmax_record_bytes = 67108865"))

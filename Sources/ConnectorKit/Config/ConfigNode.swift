@@ -91,4 +91,9 @@ public struct ConfigIssue: Error, Sendable {
         self.key = key
         self.message = message
     }
+
+    public init(key: [String], message: String) {
+        self.key = key
+        self.message = message
+    }
 }
