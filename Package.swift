@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["ConnectorKit", "Parquet", "CLibPQ", "CSMBClient", "CLibSSH2", .product(name: "Logging", package: "swift-log"),
                            .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md", "SFTP/README.md", "Parquet/README.md",
-                      "PostgresPartitions/README.md", "PostgresArchive/README.md"]
+                      "PostgresPartitions/README.md", "PostgresArchive/README.md", "PostgresBackup/README.md"]
         ),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(

@@ -24,6 +24,9 @@ public enum BuiltinPlugins {
         .job("postgres_archive", PostgresArchiveJobConfiguration.self, summary: "Archives old day partitions to verified Parquet, then drops them") { c, ctx in
             PostgresArchiveJob(c, baseDirectory: ctx.baseDirectory)
         },
+        .job("postgres_backup", PostgresBackupJobConfiguration.self, summary: "pg_dump (custom format) into a folder, verified with pg_restore --list; keeps N daily and M monthly") { c, ctx in
+            PostgresBackupJob(c, baseDirectory: ctx.baseDirectory)
+        },
     ]
 
     public static var registry: PluginRegistry { PluginRegistry(all) }
