@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceRuntime", "SluiceServer", "ConnectorKit", "PipelineLoader", "TestSupport"]),
         .testTarget(
             name: "RunnerTests",
-            dependencies: ["MachineSimulator", "Runner", "TestSupport", "Parquet", "ConnectorKit"]
+            dependencies: ["MachineSimulator", "Runner", "TestSupport", "Parquet", "ConnectorKit", "SluiceServer"]
         ),
     ],
     swiftLanguageModes: [.v6]
