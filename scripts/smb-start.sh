@@ -5,6 +5,8 @@
 #   nt1   port 4451  SMB1 (NT1) only: a Windows XP stand-in
 #   smb3  port 4453  SMB3 only: a modern share
 #   spare port 4455  SMB3 only, started on demand: tests that stop and restart a server use it
+#   pressN port 4460+N (N = 1…40)  SMB1 (NT1) only, started on demand: one XP press PC each,
+#                    a hall of them for multi-host pipelines (the demo, tests, bench daemon)
 # Each has [logs] (user sluicetest, password testpw, writable) and [public] (guest, read-only).
 # Share folders: $SLUICE_SMB_DIR/<variant>/logs and .../public, writable by the caller.
 # Usage: smb-start.sh [nt1|smb3 ...]   (default: both). Idempotent: a running server is kept.
@@ -19,7 +21,13 @@ for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/nul
 
 id sluicetest >/dev/null 2>&1 || $SUDO useradd --no-create-home --shell /usr/sbin/nologin sluicetest
 
-port_of() { case "$1" in nt1) echo 4451 ;; smb3) echo 4453 ;; spare) echo 4455 ;; *) echo "error: unknown variant $1 (nt1, smb3 or spare)" >&2; exit 2 ;; esac; }
+port_of() {
+  case "$1" in
+    nt1) echo 4451 ;; smb3) echo 4453 ;; spare) echo 4455 ;;
+    press[0-9]|press[1-3][0-9]|press40) echo $((4460 + 10#${1#press})) ;;
+    *) echo "error: unknown variant $1 (nt1, smb3, spare or press1…press40)" >&2; exit 2 ;;
+  esac
+}
 
 listening() { ss -ltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 
@@ -33,7 +41,7 @@ for v in "${VARIANTS[@]}"; do
   mkdir -p "$D"/{private,lock,state,cache,pid,ncalrpc,log} "$D/logs" "$D/public"
   chmod 0777 "$D/logs"; chmod 0755 "$D/public" "$D" "$BASE"
   case "$v" in
-    nt1) PROTO="server min protocol = NT1
+    nt1|press*) PROTO="server min protocol = NT1
    server max protocol = NT1
    # Samba 4.17's SMB1 server crashed at disconnect after reads in ~20% of runs with aio on.
    aio read size = 0

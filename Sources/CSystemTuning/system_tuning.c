@@ -8,3 +8,16 @@ int sluice_tune_malloc(int arenas, int mmap_threshold) {
 #else
 int sluice_tune_malloc(int arenas, int mmap_threshold) { (void)arenas; (void)mmap_threshold; return 0; }
 #endif
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#include <signal.h>
+#include <unistd.h>
+int sluice_exit_with_parent(int expected_parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return -1;
+    /* The parent may have died before the call: then we are already someone else's child. */
+    return getppid() == expected_parent ? 0 : 1;
+}
+#else
+int sluice_exit_with_parent(int expected_parent) { (void)expected_parent; return 0; }
+#endif

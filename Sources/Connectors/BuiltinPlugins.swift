@@ -5,11 +5,11 @@ import ConnectorKit
 public enum BuiltinPlugins {
     public static let all: [PluginDescriptor] = [
         .source("files", FilesConfiguration.self, summary: "Files in a local folder, tailed: only new bytes are read") { c, ctx in c.makeSource(context: ctx) },
-        .source("smb", SMBConfiguration.self, summary: "Files on an SMB share (Windows, Samba; SMB1 for XP only when asked), tailed") { c, ctx in try c.makeSource(context: ctx) },
+        .source("smb", SMBConfiguration.self, summary: "Files on an SMB share (Windows, Samba; SMB1 for XP only when asked), tailed") { c, ctx in try c.makeIsolatedOrLocalSource(context: ctx) },
         .source("sftp", SFTPConfiguration.self, summary: "Files on an SSH server over SFTP, host keys verified; only new bytes travel") { c, ctx in try c.makeSource(context: ctx) },
         .decoder("csv", CSVConfiguration.self, summary: "CSV (RFC 4180) in any one-byte delimiter and encoding") { c, _ in CSVDecoder(c) },
         .decoder("log", LogConfiguration.self, summary: "Log lines split by a regex with named groups, or key=value pairs") { c, _ in LogDecoder(c) },
-        .transform("schema", SchemaConfiguration.self, summary: "Cast to declared types; rename, derive, filter") { c, _ in try SchemaTransform(c) },
+        .transform("schema", SchemaConfiguration.self, summary: "Cast to declared types; rename, derive, filter") { c, ctx in try SchemaTransform(c, host: ctx.host) },
         .sink("jsonl", JSONLConfiguration.self, summary: "JSON lines to a file (exactly-once) or standard output") { c, ctx in JSONLSink(path: ctx.resolve(c.path)) },
         .sink("postgres", PostgresConfiguration.self, summary: "PostgreSQL: binary COPY, day partitions, upsert, exactly-once") { c, ctx in
             PostgresSink(configuration: c, password: try c.resolvedPassword(context: ctx), logger: ctx.logger)

@@ -25,7 +25,7 @@ public struct JobDefinition: Sendable {
 
     /// Errors only visible with every file loaded (e.g. a named pipeline that does not exist).
     func crossCheck(_ pipelines: [PipelineDefinition]) -> [ConfigError] {
-        let summaries = pipelines.map { $0.summary(stateDirectory: "", logger: Logger(label: "sluice")) }
+        let summaries = PipelineDefinition.jobSummaries(pipelines, stateDirectory: "", logger: Logger(label: "sluice"))
         return step.descriptor.check(step.configuration, against: summaries).map {
             ConfigError(file: file, line: line, keyPath: ConfigNode.render(["job"] + $0.key), message: $0.message)
         }
@@ -33,6 +33,19 @@ public struct JobDefinition: Sendable {
 }
 
 extension PipelineDefinition {
+    /// What jobs see of a directory's pipelines: a multi-host pipeline once, under its own name
+    /// (its hosts load the same sink).
+    public static func jobSummaries(_ pipelines: [PipelineDefinition], stateDirectory: String, logger: Logger) -> [PipelineSummary] {
+        var seen = Set<String>()
+        return pipelines.compactMap { p in
+            guard let group = p.group else { return p.summary(stateDirectory: stateDirectory, logger: logger) }
+            guard seen.insert(group).inserted else { return nil }
+            var s = p.summary(stateDirectory: stateDirectory, logger: logger)
+            s.name = group
+            return s
+        }
+    }
+
     /// What a job sees of this pipeline.
     public func summary(stateDirectory: String, logger: Logger) -> PipelineSummary {
         let base = URL(fileURLWithPath: file).deletingLastPathComponent().path

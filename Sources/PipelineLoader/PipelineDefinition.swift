@@ -132,7 +132,13 @@ public struct PipelineStep: Sendable {
 /// A validated pipeline file: every plugin decoded and checked, nothing connected yet.
 public struct PipelineDefinition: Sendable {
     public var file: String
+    /// For one host of a multi-host pipeline, `<pipeline>@<host>`: its own checkpoint, state
+    /// folder, schedule loop and status.
     public var name: String
+    /// The pipeline's own name when this is one of its hosts (`hosts` in [source]).
+    public var group: String?
+    /// The host's name (the `host` derived column, the `host` label of metrics).
+    public var host: String?
     public var settings: PipelineSettings
     public var source: PipelineStep
     public var transforms: [PipelineStep]
@@ -141,7 +147,8 @@ public struct PipelineDefinition: Sendable {
     /// Instantiates the plugins.
     public func build(stateDirectory: String, logger: Logger) throws -> Pipeline {
         let base = URL(fileURLWithPath: file).deletingLastPathComponent().path
-        let context = PluginBuildContext(pipeline: name, configFile: file, baseDirectory: base, stateDirectory: stateDirectory, logger: logger)
+        var context = PluginBuildContext(pipeline: name, configFile: file, baseDirectory: base, stateDirectory: stateDirectory, logger: logger)
+        context.host = host
         guard case let .source(source) = try source.descriptor.build(source.configuration, context: context) else {
             throw ConnectorError(.configuration, "source did not build a source", pipeline: name)
         }

@@ -33,14 +33,17 @@ public struct PipelineFileLoader: Sendable {
         for file in files {
             do {
                 let loaded = try loadAny(file: file)
-                if let other = names[loaded.name] {
-                    errors.append(ConfigError(file: file, line: nil, keyPath: "pipeline.name", message: "name '\(loaded.name)' is also used by \(other)"))
+                var all = [loaded.name]
+                if case let .hosts(_, members) = loaded { all += members.map(\.name) }
+                if let clash = all.first(where: { names[$0] != nil }) {
+                    errors.append(ConfigError(file: file, line: nil, keyPath: "pipeline.name", message: "name '\(clash)' is also used by \(names[clash]!)"))
                     continue
                 }
-                names[loaded.name] = file
+                for n in all { names[n] = file }
                 switch loaded {
                 case let .pipeline(p): pipelines.append(p)
                 case let .job(j): jobs.append(j)
+                case let .hosts(_, members): pipelines.append(contentsOf: members)
                 }
             } catch {
                 errors.append(contentsOf: error.errors)
@@ -54,11 +57,14 @@ public struct PipelineFileLoader: Sendable {
     public enum LoadedFile: Sendable {
         case pipeline(PipelineDefinition)
         case job(JobDefinition)
+        /// A pipeline with `hosts`: one definition per host, named `<name>@<host>`.
+        case hosts(name: String, [PipelineDefinition])
 
         public var name: String {
             switch self {
             case let .pipeline(p): p.name
             case let .job(j): j.name
+            case let .hosts(name, _): name
             }
         }
     }
@@ -84,16 +90,59 @@ public struct PipelineFileLoader: Sendable {
     }
 
     public func load(text: String, file: String) throws(ConfigErrors) -> PipelineDefinition {
-        guard case let .pipeline(p) = try loadAny(text: text, file: file) else {
-            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "job", message: "this is a job file, not a pipeline")])
+        switch try loadAny(text: text, file: file) {
+        case let .pipeline(p): return p
+        case .job: throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "job", message: "this is a job file, not a pipeline")])
+        case let .hosts(name, _):
+            throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "source.hosts", message: "'\(name)' is one pipeline per host; load its directory")])
         }
-        return p
     }
 
     public func loadAny(text: String, file: String) throws(ConfigErrors) -> LoadedFile {
         let root: ConfigNode
         var errors: [ConfigError] = []
         do { (root, errors) = try TOMLConversion.parseCollecting(text, file: file, environment: environment) } catch { throw ConfigErrors(errors: [error]) }
+        // `hosts` in [source]: one pipeline per host, `{host}` replaced in every value.
+        if let hosts = try HostList.read(root, file: file) {
+            guard errors.isEmpty else { throw ConfigErrors(errors: errors) }
+            var definitions: [PipelineDefinition] = []
+            var all: [ConfigError] = []
+            for host in hosts.hosts {
+                do throws(ConfigErrors) {
+                    guard case var .pipeline(p) = try loadRoot(hosts.substituted(root, for: host), file: file, errors: []) else {
+                        throw ConfigErrors(errors: [ConfigError(file: file, line: nil, keyPath: "job", message: "a job file has no hosts")])
+                    }
+                    let group = p.name
+                    p.group = group
+                    p.host = host.name
+                    p.name = group + "@" + host.name
+                    definitions.append(p)
+                } catch {
+                    // The same mistake for every host is reported once.
+                    for e in error.errors where !all.contains(where: { $0.line == e.line && $0.keyPath == e.keyPath }) { all.append(e) }
+                }
+            }
+            if !all.isEmpty { throw ConfigErrors(errors: all) }
+            if let shared = definitions.first.flatMap({ HostList.unsharedSink($0, root: root) }) { throw ConfigErrors(errors: [shared]) }
+            return .hosts(name: definitions[0].group!, definitions)
+        }
+        let loaded = try loadRoot(root, file: file, errors: errors)
+        if case let .pipeline(p) = loaded {
+            for step in p.transforms {
+                guard let schema = step.configuration as? SchemaConfiguration, let d = schema.derive.first(where: { $0.spec == .host }) else { continue }
+                let keyPath = step.keyPath + ".derive." + d.name
+                let line = root["transform"].flatMap { t -> Int? in
+                    guard case let .array(items) = t.value else { return nil }
+                    return items.lazy.compactMap { $0["derive"]?[d.name]?.line }.first
+                }
+                throw ConfigErrors(errors: [ConfigError(file: file, line: line, keyPath: keyPath, message: "\"host\" needs hosts (or hosts_file) in [source]: one pipeline per host")])
+            }
+        }
+        return loaded
+    }
+
+    private func loadRoot(_ root: ConfigNode, file: String, errors: [ConfigError]) throws(ConfigErrors) -> LoadedFile {
+        var errors = errors
         let decoding = ConfigDecoding(file: file)
 
         for key in root.keys where !Self.topLevelKeys.contains(key) {

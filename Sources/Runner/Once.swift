@@ -26,19 +26,38 @@ struct Once: AsyncParsableCommand {
             try await runJobOnce(job, pipelines: pipelines)
             return
         }
-        guard let definition = pipelines.first(where: { $0.name == name }) else {
+        // A multi-host pipeline by its own name: every host, at the same time.
+        let chosen = pipelines.filter { $0.name == name || $0.group == name }
+        guard !chosen.isEmpty else {
             for e in errors { printError("error: \(e)") }
-            let valid = pipelines.map(\.name) + jobs.map(\.name)
+            let valid = Set(pipelines.map { $0.group ?? $0.name }).sorted() + jobs.map(\.name)
             printError("error: no valid pipeline or job named '\(name)' in \(dir)" + (valid.isEmpty ? "" : " (valid: \(valid.joined(separator: ", ")))"))
             throw ExitCode(1)
         }
         let logger = options.makeLogger()
+        if chosen.count == 1 {
+            if try await runOnce(chosen[0], logger: logger, progressAllowed: true) == false { throw ExitCode(1) }
+            return
+        }
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for definition in chosen { group.addTask { try await runOnce(definition, logger: logger, progressAllowed: false) } }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        if results.contains(false) { throw ExitCode(1) }
+    }
+
+    /// Runs one pipeline (or one host of a multi-host one) and prints its summary; false when it
+    /// failed.
+    func runOnce(_ definition: PipelineDefinition, logger: Logger, progressAllowed: Bool) async throws -> Bool {
+        let name = definition.name
         let stateDir = options.resolvedStateDirectory
+        var logger = logger
+        if let host = definition.host { logger[metadataKey: "host"] = "\(host)" }
         let pipeline = try definition.build(stateDirectory: stateDir, logger: logger)
         let context = RunContext(pipeline: name, logger: logger)
         let engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDir, pipeline: name))
         let started = Date()
-        let progress = !noProgress && isatty(2) == 1 ? ProgressLine(stats: context.stats, started: started) : nil
+        let progress = progressAllowed && !noProgress && isatty(2) == 1 ? ProgressLine(stats: context.stats, started: started) : nil
         progress?.start()
         var failure: (any Error)?
         do { try await engine.runRetrying(context: context, attempts: max(1, attempts)) } catch { failure = error }
@@ -61,9 +80,9 @@ struct Once: AsyncParsableCommand {
         for e in c.errors { printError("error: \(e)") }
         if let failure {
             printError("error: \(name): \(failure)")
-            throw ExitCode(1)
+            return false
         }
-        if c.fileErrors > 0 { throw ExitCode(1) }
+        return c.fileErrors == 0
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ConnectorKit
+import Connectors
 
 @main
 struct Sluice: AsyncParsableCommand {
@@ -8,13 +9,18 @@ struct Sluice: AsyncParsableCommand {
         commandName: "sluice",
         abstract: "Moves machine logs (CSV, TXT) from factory PCs into PostgreSQL, Parquet and files.",
         version: SluiceVersion.current,
-        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Reload.self, Checkpoints.self, Sample.self, Simulate.self, ParquetCommand.self])
+        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Reload.self, Checkpoints.self, Sample.self, Simulate.self, ParquetCommand.self, SMBHelper.self])
 
     static func main() async {
         MemoryTuning.apply()
         // A peer that closed its end (a webhook server, an alert command, a dropped connection)
         // is an error to handle where it happens, not a signal that ends the daemon.
         signal(SIGPIPE, SIG_IGN)
+        // Each SMB source talks to libsmbclient in a helper process of its own (this program,
+        // `sluice smb-helper`): one hung host never holds up another (see SMBHelperClient).
+        if let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            SMBIsolation.helperCommand = [me, "smb-helper"]
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

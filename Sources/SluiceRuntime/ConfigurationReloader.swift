@@ -56,11 +56,28 @@ public actor ConfigurationReloader {
     /// Loads the directory and applies it. Returns what changed.
     @discardableResult
     public func reload() async -> ReloadResult {
-        let (pipelines, jobs, configErrors) = PipelineFileLoader().loadDirectory(directory)
+        let (loadedPipelines, loadedJobs, configErrors) = PipelineFileLoader().loadDirectory(directory)
         var errors = configErrors.map { "\($0)" }
         var brokenFiles = Set(configErrors.map(\.file))
         var wanted: [String: (work: any ScheduledWork, fingerprint: String, file: String)] = [:]
-        let names = Set(pipelines.map(\.name) + jobs.map(\.name))
+        let groups = Dictionary(grouping: loadedPipelines.filter { $0.group != nil }, by: { $0.group! }).mapValues { $0.map(\.name) }
+        let names = Set(loadedPipelines.map(\.name) + loadedJobs.map(\.name) + groups.keys)
+        // `after` may name a multi-host pipeline: it then waits for every one of its hosts.
+        func expanded(_ settings: PipelineSettings) -> PipelineSettings {
+            var s = settings
+            s.after = settings.after.flatMap { groups[$0] ?? [$0] }
+            return s
+        }
+        let pipelines = loadedPipelines.map { p in
+            var p = p
+            p.settings = expanded(p.settings)
+            return p
+        }
+        let jobs = loadedJobs.map { j in
+            var j = j
+            j.settings = expanded(j.settings)
+            return j
+        }
 
         func scheduled(_ name: String, _ settings: PipelineSettings, file: String) -> Bool {
             if let unknown = settings.after.first(where: { !names.contains($0) }) {

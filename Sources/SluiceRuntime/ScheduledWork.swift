@@ -6,6 +6,9 @@ import PipelineLoader
 public protocol ScheduledWork: Sendable {
     var name: String { get }
     var kind: WorkKind { get }
+    /// For one host of a multi-host pipeline: the pipeline's name and the host's.
+    var group: String? { get }
+    var host: String? { get }
     var schedule: Schedule { get }
     /// Pipelines whose successful runs trigger this one (all of them, when several).
     var after: [String] { get }
@@ -20,6 +23,8 @@ public protocol ScheduledWork: Sendable {
 
 extension ScheduledWork {
     public var alerts: AlertSettings? { nil }
+    public var group: String? { nil }
+    public var host: String? { nil }
 }
 
 /// What a successful run did.

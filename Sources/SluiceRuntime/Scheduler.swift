@@ -71,8 +71,8 @@ public actor Scheduler {
     private func start(_ work: any ScheduledWork, fingerprint: String) {
         let stop = StopToken()
         let wakeup = Wakeup()
-        status.register(WorkStatus(name: work.name, kind: work.kind, schedule: work.schedule.description, after: work.after,
-                                   state: .waiting, nextRun: nil, lastSuccess: nil, consecutiveFailures: 0, runs: []))
+        status.register(WorkStatus(name: work.name, group: work.group, host: work.host, kind: work.kind, schedule: work.schedule.description,
+                                   after: work.after, state: .waiting, nextRun: nil, lastSuccess: nil, consecutiveFailures: 0, runs: []))
         let loop = WorkLoop(work: work, stop: stop, wakeup: wakeup, status: status, limiter: limiter, degradedAfter: degradedAfter,
                             lastStarts: lastStarts, logger: logger, scheduler: self, alerts: work.alerts ?? defaultAlerts)
         let task = Task(executorPreference: executor) { await loop.run() }
@@ -121,7 +121,7 @@ struct WorkLoop: Sendable {
         var retryDelay: Double = 0
         var health = AlertTracker(degradedAfter: degradedAfter)
         var lastEnded: Date?
-        let metrics = RunMetrics(name: work.name, kind: work.kind)
+        let metrics = RunMetrics(name: work.group ?? work.name, host: work.host, kind: work.kind)
         var catchUp = missedWhileDown()
         if catchUp { log.info("a scheduled run was missed while the daemon was down: running once now") }
         while !stop.isStopped {
@@ -216,8 +216,8 @@ struct RunMetrics: Sendable {
     let succeeded: Counter
     let failed: Counter
 
-    init(name: String, kind: WorkKind) {
-        let d = [("pipeline", name), ("kind", kind.rawValue)]
+    init(name: String, host: String?, kind: WorkKind) {
+        let d = [("pipeline", name)] + (host.map { [("host", $0)] } ?? []) + [("kind", kind.rawValue)]
         duration = CoreMetrics.Timer(label: "sluice_run_duration_seconds", dimensions: d)
         succeeded = Counter(label: "sluice_runs_total", dimensions: d + [("outcome", "success")])
         failed = Counter(label: "sluice_runs_total", dimensions: d + [("outcome", "failure")])

@@ -44,6 +44,9 @@ public struct RunRecord: Sendable, Codable, Equatable {
 /// The status of one pipeline or job, as the status page and the API show it.
 public struct WorkStatus: Sendable, Codable, Equatable {
     public var name: String
+    /// For one host of a multi-host pipeline: the pipeline's name and the host's.
+    public var group: String?
+    public var host: String?
     public var kind: WorkKind
     public var schedule: String
     public var after: [String]

@@ -13,11 +13,14 @@ public struct PipelineWork: ScheduledWork {
         self.definition = definition
         engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDirectory, pipeline: definition.name))
         var l = logger
-        l[metadataKey: "pipeline"] = "\(definition.name)"
+        l[metadataKey: "pipeline"] = "\(definition.group ?? definition.name)"
+        if let host = definition.host { l[metadataKey: "host"] = "\(host)" }
         self.logger = l
     }
 
     public var name: String { definition.name }
+    public var group: String? { definition.group }
+    public var host: String? { definition.host }
     public var kind: WorkKind { .pipeline }
     public var schedule: Schedule { definition.settings.schedule }
     public var after: [String] { definition.settings.after }
@@ -25,7 +28,8 @@ public struct PipelineWork: ScheduledWork {
     public var alerts: AlertSettings? { definition.settings.onFailure }
 
     public func run(stop: StopToken) async throws -> RunOutcome {
-        let context = RunContext(pipeline: name, logger: logger, stop: stop)
+        let metrics = PipelineMetrics(pipeline: definition.group ?? name, host: definition.host)
+        let context = RunContext(pipeline: name, logger: logger, stop: stop, stats: RunStats(metrics: metrics))
         try await engine.runOnce(context: context)
         let c = context.stats.counts
         return RunOutcome(records: c.recordsWritten, deadLetters: c.deadLetters, bytes: c.bytesRead,
@@ -75,7 +79,7 @@ public struct JobFailure: Error, CustomStringConvertible {
 public enum JobRunner {
     public static func run(_ job: JobDefinition, pipelines: [PipelineDefinition], stateDirectory: String, logger: Logger) async throws -> JobReport {
         let built = try job.build(stateDirectory: stateDirectory, logger: logger)
-        let context = JobContext(job: job.name, pipelines: pipelines.map { $0.summary(stateDirectory: stateDirectory, logger: logger) },
+        let context = JobContext(job: job.name, pipelines: PipelineDefinition.jobSummaries(pipelines, stateDirectory: stateDirectory, logger: logger),
                                  stateDirectory: stateDirectory, logger: logger)
         return try await built.run(context: context)
     }

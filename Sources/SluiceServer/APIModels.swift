@@ -4,6 +4,9 @@ import SluiceRuntime
 /// `/api/pipelines`: one entry per scheduled pipeline or job.
 struct PipelineSummaryJSON: Encodable {
     var name: String
+    /// For one host of a multi-host pipeline: the pipeline and the host.
+    var pipeline: String?
+    var host: String?
     var kind: String
     var schedule: String
     var after: [String]
@@ -22,6 +25,8 @@ struct PipelineSummaryJSON: Encodable {
 
     init(_ s: WorkStatus, now: Date, historyLength: Int = 30) {
         name = s.name
+        pipeline = s.group
+        host = s.host
         kind = s.kind.rawValue
         schedule = s.schedule
         after = s.after

@@ -27,8 +27,10 @@ public final class DaemonState: Sendable {
     public func notReadyReasons() -> [NotReadyReason] {
         var reasons: [NotReadyReason] = []
         if isDraining { reasons.append(NotReadyReason(name: nil, state: "draining", message: "the daemon is stopping")) }
-        for s in status.snapshot() where s.state == .failing || s.state == .degraded {
-            reasons.append(NotReadyReason(name: s.name, state: s.state.rawValue,
+        // A retry in progress is still failing until it succeeds.
+        for s in status.snapshot() where s.state == .failing || s.state == .degraded || s.consecutiveFailures > 0 {
+            let state = s.state == .degraded || s.state == .failing ? s.state.rawValue : "failing"
+            reasons.append(NotReadyReason(name: s.name, state: state,
                                           message: "\(s.consecutiveFailures) failed run(s) in a row" + (s.lastError.map { ": \($0)" } ?? "")))
         }
         for e in lastReload?.errors ?? [] { reasons.append(NotReadyReason(name: nil, state: "config_error", message: e)) }

@@ -17,7 +17,7 @@ final class StatusMetrics: Sendable {
         var values: [(name: String, labels: [(String, String)], value: Double)] = []
         let statuses = state.status.snapshot()
         for s in statuses {
-            let base = [("pipeline", s.name), ("kind", s.kind.rawValue)]
+            let base = [("pipeline", s.group ?? s.name)] + (s.host.map { [("host", $0)] } ?? []) + [("kind", s.kind.rawValue)]
             for candidate in [WorkState.waiting, .running, .failing, .degraded, .stopped] {
                 values.append(("sluice_pipeline_state", base + [("state", candidate.rawValue)], s.state == candidate ? 1 : 0))
             }

@@ -29,6 +29,7 @@ enum StatusPage {
   .strip i.loaded { background: var(--ok); } .strip i.empty { background: var(--idle); } .strip i.failed { background: var(--fail); }
   .error { color: var(--fail); font-family: ui-monospace, monospace; font-size: 12px; max-width: 40em; word-break: break-word; }
   .muted { color: var(--muted); }
+  .host { font-family: ui-monospace, monospace; font-size: 12px; background: #eef1f4; border-radius: 3px; padding: 0 4px; margin-left: 4px; }
   #banner { margin-bottom: 12px; padding: 8px 12px; border-radius: 4px; display: none; }
   #banner.bad { display: block; background: #ffebe9; border: 1px solid #ff8182; }
 </style>
@@ -94,7 +95,13 @@ function render(data) {
   }
   for (const p of data.pipelines) {
     const tr = el("tr", {"data-pipeline": p.name, "data-state": p.state});
-    const name = el("td"); name.appendChild(el("strong", {}, p.name));
+    const name = el("td");
+    if (p.host) {
+      name.appendChild(el("strong", {}, p.pipeline));
+      name.appendChild(el("span", {class: "host"}, " " + p.host));
+    } else {
+      name.appendChild(el("strong", {}, p.name));
+    }
     if (p.kind !== "pipeline") name.appendChild(el("span", {class: "muted"}, " (" + p.kind + ")"));
     if (p.after.length) name.appendChild(el("div", {class: "muted"}, "after " + p.after.join(", ")));
     tr.appendChild(name);

@@ -4,4 +4,7 @@
    Limits glibc to `arenas` malloc arenas and serves blocks of `mmap_threshold` bytes or more with
    mmap (returned to the system when freed) instead of letting the threshold float upwards. */
 int sluice_tune_malloc(int arenas, int mmap_threshold);
+/* Linux: this process gets SIGKILL when its parent ends (a helper never outlives the daemon,
+   even one killed with SIGKILL). Returns 1 when the parent is already gone, -1 on error. */
+int sluice_exit_with_parent(int expected_parent);
 #endif

@@ -17,8 +17,9 @@ public struct PipelineMetrics: Sendable {
     let filesRestarted: Counter
     let fileErrors: Counter
 
-    public init(pipeline: String, factory: any MetricsFactory = MetricsSystem.factory) {
-        let d = [("pipeline", pipeline)]
+    /// `host`: one host of a multi-host pipeline, a `host` dimension of its own.
+    public init(pipeline: String, host: String? = nil, factory: any MetricsFactory = MetricsSystem.factory) {
+        let d = [("pipeline", pipeline)] + (host.map { [("host", $0)] } ?? [])
         func counter(_ label: String) -> Counter { Counter(label: label, dimensions: d, factory: factory) }
         bytesRead = counter("sluice_bytes_read_total")
         recordsDecoded = counter("sluice_records_read_total")

@@ -27,6 +27,8 @@ public struct PluginBuildContext: Sendable {
     public var baseDirectory: String
     public var stateDirectory: String
     public var logger: Logger
+    /// The host this pipeline reads, when its file lists `hosts` (one pipeline per host).
+    public var host: String?
 
     public init(pipeline: String, configFile: String, baseDirectory: String, stateDirectory: String, logger: Logger) {
         self.pipeline = pipeline

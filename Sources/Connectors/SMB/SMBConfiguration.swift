@@ -82,6 +82,20 @@ public struct SMBConfiguration: PluginConfiguration {
 }
 
 extension SMBConfiguration {
+    /// In a helper process when the executable provides one (`SMBIsolation`), else in-process.
+    public func makeIsolatedOrLocalSource(context: PluginBuildContext) throws -> any Source {
+        guard let command = SMBIsolation.helperCommand else { return try makeSource(context: context) }
+        let endpoint = try SMBEndpoint(url: url)
+        let secret = try PasswordSetting.resolve(password, file: passwordFile, context: context, plugin: "smb") ?? Secret("")
+        let login = SMBLogin(user: guest ? "" : username ?? "", domain: domain ?? "", password: guest ? Secret("") : secret)
+        _ = try protocolRange()
+        var logger = context.logger
+        logger[metadataKey: "share"] = "\(endpoint)"
+        let client = SMBHelperClient(command: command, endpoint: endpoint, protocols: protocols, login: login, guest: guest, encryption: encryption,
+                                     timeoutSeconds: timeout.seconds, logger: logger)
+        return TailingSource(fileSystem: RemoteFileSystem(client: client, logger: logger), options: selection.tailerOptions())
+    }
+
     public func makeSource(context: PluginBuildContext) throws -> TailingSource<SMBFileSystem> {
         let endpoint = try SMBEndpoint(url: url)
         let secret = try PasswordSetting.resolve(password, file: passwordFile, context: context, plugin: "smb") ?? Secret("")

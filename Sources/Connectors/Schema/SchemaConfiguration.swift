@@ -49,10 +49,10 @@ public struct SchemaConfiguration: PluginConfiguration {
         }
     }
 
-    /// A derived column: `"file"`, `"file_name"`, `"line"`, `"ingest_time"`, or `"path:{name}/*.csv"`
-    /// (a capture from the file's path).
+    /// A derived column: `"file"`, `"file_name"`, `"line"`, `"ingest_time"`, `"host"` (the host
+    /// of a pipeline with `hosts`), or `"path:{name}/*.csv"` (a capture from the file's path).
     public enum DeriveSpec: Sendable, Equatable {
-        case file, fileName, line, ingestTime
+        case file, fileName, line, ingestTime, host
         case pathCapture(PathPattern, capture: String)
     }
 
@@ -103,7 +103,7 @@ public struct SchemaConfiguration: PluginConfiguration {
                 let text = try d.decode(String.self, forKey: key)
                 guard let spec = SchemaConfiguration.parseDerive(text, name: key.stringValue) else {
                     throw DecodingError.dataCorrupted(.init(codingPath: d.codingPath + [key],
-                        debugDescription: "expected \"file\", \"file_name\", \"line\", \"ingest_time\" or \"path:<pattern with {\(key.stringValue)}>\", found \"\(text)\""))
+                        debugDescription: "expected \"file\", \"file_name\", \"line\", \"ingest_time\", \"host\" or \"path:<pattern with {\(key.stringValue)}>\", found \"\(text)\""))
                 }
                 derive.append((key.stringValue, spec))
             }
@@ -120,6 +120,7 @@ public struct SchemaConfiguration: PluginConfiguration {
         case "file_name": return .fileName
         case "line": return .line
         case "ingest_time", "ingested_at": return .ingestTime
+        case "host": return .host
         default:
             guard text.hasPrefix("path:") else { return nil }
             guard let p = PathPattern(String(text.dropFirst(5))), !p.captures.isEmpty else { return nil }

@@ -13,13 +13,19 @@ public struct SchemaTransform: TextTransform {
     }
 
     let configuration: SchemaConfiguration
+    /// The `host` derived column's value (a pipeline with `hosts`).
+    let host: String?
     let prepared: [PreparedColumn]
     let numbers: NumberParsing
     let nullTokens: NullTokens
     let filters: [FilterCondition]
     let outputSchemaPrefix: Schema
 
-    public init(_ c: SchemaConfiguration) throws {
+    public init(_ c: SchemaConfiguration, host: String? = nil) throws {
+        self.host = host
+        if host == nil, let d = c.derive.first(where: { $0.spec == .host }) {
+            throw ConnectorError(.configuration, "derive.\(d.name) = \"host\" needs hosts (or hosts_file) in [source]")
+        }
         configuration = c
         let defaultZone = TimeZone(identifier: c.timezone) ?? TimeZone(identifier: "UTC")!
         prepared = try c.columns.map { name, spec in
@@ -36,7 +42,7 @@ public struct SchemaTransform: TextTransform {
 
     static func derivedType(_ d: SchemaConfiguration.DeriveSpec) -> DataType {
         switch d {
-        case .file, .fileName, .pathCapture: .string
+        case .file, .fileName, .pathCapture, .host: .string
         case .line: .int64
         case .ingestTime: .timestamp
         }
@@ -158,6 +164,8 @@ public struct SchemaTransform: TextTransform {
                 columns.append(Column(.string(StringColumn(repeatElement(name, count: n)))))
             case .line:
                 columns.append(Column(.int64(origins.lines)))
+            case .host:
+                columns.append(Column(.string(StringColumn(repeatElement(host ?? "", count: n)))))
             case .ingestTime:
                 columns.append(Column(.timestamp([Int64](repeating: Int64(context.runStarted * 1_000_000), count: n))))
             case let .pathCapture(pattern, capture):

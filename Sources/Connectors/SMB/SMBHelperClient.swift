@@ -1,0 +1,181 @@
+import ConnectorKit
+import Foundation
+import Logging
+import Synchronization
+
+/// Whether SMB sources run libsmbclient in helper processes, and how to start one. The
+/// executable sets it once at start (`sluice smb-helper` is the helper); without it (tests of
+/// the library, other programs) SMB runs in-process on its one thread.
+public enum SMBIsolation {
+    private static let command = Mutex<[String]?>(nil)
+
+    /// The helper's program and arguments, e.g. `["/usr/local/bin/sluice", "smb-helper"]`.
+    public static var helperCommand: [String]? {
+        get { command.withLock { $0 } }
+        set { command.withLock { $0 = newValue } }
+    }
+}
+
+/// An SMB share reached through a helper process of its own: the same operations as `SMBClient`,
+/// each a request on the helper's pipe answered within a deadline. A helper that does not answer
+/// in time (a hung host) is killed and the call fails as a timeout (the pipeline retries with
+/// backoff); the next call starts a new helper. Other pipelines, with helpers of their own,
+/// never wait for it. Runs on a thread of its own: the blocking pipe I/O stalls nobody else.
+public actor SMBHelperClient: RemoteFileClient {
+    /// Kept for the client's life: the helper is told to die with the thread that started it
+    /// (PR_SET_PDEATHSIG follows the thread), so this thread must not end while it runs.
+    private let executor = ThreadExecutor(name: "sluice-smb-pipe", idleTimeout: nil)
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    let command: [String]
+    let endpoint: SMBEndpoint
+    let openRequest: SMBHelperProtocol.Request
+    /// How long one request may take: a connect and an operation, each up to the source's timeout.
+    let deadlineSeconds: Double
+    let logger: Logger
+
+    private var child: (process: Process, requests: Pipe, answers: Pipe)?
+    /// Bytes read by helpers that ended, plus the current one's.
+    private var earlierBytes: Int64 = 0
+    private var currentBytes: Int64 = 0
+    public var bytesRead: Int64 { earlierBytes + currentBytes }
+
+    public nonisolated var displayName: String { endpoint.description }
+
+    init(command: [String], endpoint: SMBEndpoint, protocols: String?, login: SMBLogin, guest: Bool, encryption: SMBEncryption,
+         timeoutSeconds: Double, logger: Logger) {
+        self.command = command
+        self.endpoint = endpoint
+        openRequest = SMBHelperProtocol.Request(op: .open, url: endpoint.description, protocols: protocols ?? "", user: login.user,
+                                                domain: login.domain, password: login.password.value, guest: guest,
+                                                encryption: encryption.rawValue, timeout: timeoutSeconds)
+        deadlineSeconds = 2 * timeoutSeconds + 5
+        self.logger = logger
+    }
+
+    isolated deinit {
+        stopHelper(kill: false)
+        executor.shutdown()
+    }
+
+    public func list(_ relative: String) throws(SMBError) -> [RemoteEntry] {
+        let (r, _) = try call(SMBHelperProtocol.Request(op: .list, path: relative))
+        return (r.entries ?? []).map { RemoteEntry(name: $0.name, kind: SMBHelperProtocol.kind($0.kind), size: $0.size, modified: $0.modified) }
+    }
+
+    public func stat(_ relative: String) throws(SMBError) -> RemoteEntry? {
+        let (r, _) = try call(SMBHelperProtocol.Request(op: .stat, path: relative))
+        return r.entry.map { RemoteEntry(name: $0.name, kind: SMBHelperProtocol.kind($0.kind), size: $0.size, modified: $0.modified) }
+    }
+
+    public func read(_ relative: String, offset: Int64, length: Int) throws(SMBError) -> [UInt8] {
+        try call(SMBHelperProtocol.Request(op: .read, path: relative, offset: offset, length: length)).payload
+    }
+
+    public func finishReading(_ relative: String) {
+        _ = try? call(SMBHelperProtocol.Request(op: .finishReading, path: relative))
+    }
+
+    public func remove(_ relative: String) throws(SMBError) {
+        _ = try call(SMBHelperProtocol.Request(op: .remove, path: relative))
+    }
+
+    public func move(_ relative: String, intoDirectory directory: String) throws(SMBError) {
+        _ = try call(SMBHelperProtocol.Request(op: .move, path: relative, directory: directory))
+    }
+
+    public func endRun() {
+        _ = try? call(SMBHelperProtocol.Request(op: .endRun))
+    }
+
+    /// The helper's process id, while one runs (for tests and logs).
+    public var helperProcessID: Int32? { child?.process.processIdentifier }
+
+    // MARK: The pipe
+
+    private func call(_ request: SMBHelperProtocol.Request) throws(SMBError) -> (SMBHelperProtocol.Response, payload: [UInt8]) {
+        let c = try started()
+        let deadline = Date().addingTimeInterval(deadlineSeconds)
+        do {
+            try SMBHelperProtocol.writeAll(c.requests.fileHandleForWriting.fileDescriptor, SMBHelperProtocol.frame(request))
+            let fd = c.answers.fileHandleForReading.fileDescriptor
+            let response = try SMBHelperProtocol.readFrame(SMBHelperProtocol.Response.self, from: fd, deadline: deadline)
+            let payload = response.payload > 0 ? try SMBHelperProtocol.readExactly(fd, response.payload, deadline: deadline) : []
+            currentBytes = response.bytesRead
+            if let e = response.error {
+                throw SMBError(kind: SMBHelperProtocol.errorKind(e.kind), share: e.share.isEmpty ? endpoint.shareDescription : e.share,
+                               path: e.path, code: e.code, message: e.message)
+            }
+            return (response, payload)
+        } catch let error as SMBError {
+            throw error
+        } catch let error as SMBHelperProtocol.PipeError {
+            stopHelper(kill: true)
+            switch error {
+            case .timedOut:
+                throw SMBError(kind: .timeout, share: endpoint.shareDescription, path: request.path, code: ETIMEDOUT,
+                               message: "no answer within \(Int(deadlineSeconds)) s (the host hangs); its SMB helper process was stopped")
+            case .closed:
+                throw SMBError(kind: .connectionLost, share: endpoint.shareDescription, path: request.path, code: EPIPE,
+                               message: "the SMB helper process ended unexpectedly; a new one is started on the next attempt")
+            case let .malformed(m), let .io(m):
+                throw SMBError(kind: .connectionLost, share: endpoint.shareDescription, path: request.path, code: EIO, message: "SMB helper pipe: \(m)")
+            }
+        } catch {
+            stopHelper(kill: true)
+            throw SMBError(kind: .other, share: endpoint.shareDescription, path: request.path, code: 0, message: "\(error)")
+        }
+    }
+
+    private func started() throws(SMBError) -> (process: Process, requests: Pipe, answers: Pipe) {
+        if let child, child.process.isRunning { return child }
+        stopHelper(kill: true)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: command[0])
+        p.arguments = Array(command.dropFirst())
+        let requests = Pipe(), answers = Pipe()
+        // Only this helper may hold its pipes: helpers started later must not inherit them, or a
+        // helper would not see its input end when the daemon closes or dies.
+        for fd in [requests.fileHandleForWriting.fileDescriptor, requests.fileHandleForReading.fileDescriptor,
+                   answers.fileHandleForWriting.fileDescriptor, answers.fileHandleForReading.fileDescriptor] {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        p.standardInput = requests
+        p.standardOutput = answers
+        p.standardError = FileHandle.standardError
+        do { try p.run() } catch {
+            throw SMBError(kind: .other, share: endpoint.shareDescription, path: "", code: 0, message: "cannot start the SMB helper \(command[0]): \(error)")
+        }
+        let c = (process: p, requests: requests, answers: answers)
+        child = c
+        logger.debug("SMB helper started", metadata: ["pid": "\(p.processIdentifier)"])
+        do {
+            try SMBHelperProtocol.writeAll(requests.fileHandleForWriting.fileDescriptor, SMBHelperProtocol.frame(openRequest))
+            let r = try SMBHelperProtocol.readFrame(SMBHelperProtocol.Response.self, from: answers.fileHandleForReading.fileDescriptor,
+                                                    deadline: Date().addingTimeInterval(deadlineSeconds))
+            if let e = r.error { throw SMBError(kind: SMBHelperProtocol.errorKind(e.kind), share: endpoint.shareDescription, path: "", code: e.code, message: e.message) }
+        } catch let e as SMBError {
+            stopHelper(kill: true)
+            throw e
+        } catch {
+            stopHelper(kill: true)
+            throw SMBError(kind: .connectionLost, share: endpoint.shareDescription, path: "", code: EIO, message: "the SMB helper did not start: \(error)")
+        }
+        return c
+    }
+
+    /// Ends the helper: closing its input ends it; `kill` does not wait for that (a stuck one).
+    private func stopHelper(kill force: Bool) {
+        guard let c = child else { return }
+        child = nil
+        earlierBytes += currentBytes
+        currentBytes = 0
+        try? c.requests.fileHandleForWriting.close()
+        if force && c.process.isRunning { kill(c.process.processIdentifier, SIGKILL) }
+        let deadline = Date().addingTimeInterval(5)
+        while c.process.isRunning && Date() < deadline { usleep(10_000) }
+        if c.process.isRunning { kill(c.process.processIdentifier, SIGKILL) }
+        c.process.waitUntilExit()
+        try? c.answers.fileHandleForReading.close()
+    }
+}
