@@ -13,6 +13,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Output folder.") var out: String
     @Option(help: "xp (Windows-1252, ';', decimal comma, dd/MM/yyyy, CRLF), linux (UTF-8 CSV) or fleet (vehicle register and maintenance records).") var style: String = "xp"
     @Option(help: "Number of machines.") var machines: Int = 3
+    @Option(help: "Number of the first machine (press-05 with --first 5): one simulator per PC of a hall.") var first: Int = 1
     @Option(help: "Total rows per machine file after this run.") var rows: Int = 100
     @Option(help: "append, or rewrite (truncate and write everything again, as XP machines do).") var mode: String?
     @Option(help: "Seed for the values.") var seed: UInt64 = 42
@@ -35,7 +36,7 @@ struct Simulate: ParsableCommand {
         let sim = MachineSimulator(style: s, seed: seed)
         for tick in 1...max(1, ticks) {
             var added = 0
-            for i in 1...max(1, machines) {
+            for i in max(1, first)..<(max(1, first) + max(1, machines)) {
                 let machine = String(format: "%@-%02d", s == .xp ? "press" : "line", i)
                 let path = "\(out)/\(machine)/\(sim.fileName)"
                 let total = ticks > 1 ? (try MachineSimulator.countRows(path: path)) + rows : rows
