@@ -76,8 +76,11 @@ struct HostList {
             }
             if !seen.insert(h.name).inserted { throw fail(listed ?? fromFile, listed != nil ? "hosts" : "hosts_file", "'\(h.name)' is listed twice") }
         }
-        guard let url = source["url"]?.stringValue, url.contains(placeholder) else {
-            throw fail(source["url"], "url", "a pipeline with hosts needs {host} in its url, e.g. \"smb://{host}/logs\"")
+        // Remote sources name the host in `url`; a local one (files) may read a folder per
+        // machine (a mount per PC): `path = "/mnt/{host}/logs"`.
+        let where_ = source["url"] != nil ? "url" : "path"
+        guard let location = source[where_]?.stringValue, location.contains(placeholder) else {
+            throw fail(source[where_], where_, "a pipeline with hosts needs {host} in its \(where_), e.g. \(where_ == "url" ? "\"smb://{host}/logs\"" : "\"/mnt/{host}/logs\"")")
         }
         return HostList(hosts: hosts)
     }

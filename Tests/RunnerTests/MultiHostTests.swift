@@ -140,3 +140,56 @@ struct MultiHostTests {
         #expect(!helpers.contains(where: alive), "SMB helpers outlived the daemon: \(helpers.filter(alive))")
     }
 }
+
+/// Several hosts of one pipeline load one new day-partitioned PostgreSQL table at the same time:
+/// they race to create the table and its partitions, and none of their runs fails for it.
+@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+struct MultiHostPostgresTests {
+    @Test func hostsRacingToCreateTheTableAndPartitionsAllSucceed() throws {
+        let dir = try Sluice.tempDir("hall-pg")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let table = "hall_\(UUID().uuidString.prefix(6).lowercased())"
+        let hosts = (1...6).map { String(format: "m%02d", $0) }
+        defer { _ = try? PG.psql("DROP TABLE IF EXISTS \"\(table)\" CASCADE; DELETE FROM sluice_checkpoints WHERE pipeline LIKE 'hallpg@%'") }
+        for (i, h) in hosts.enumerated() {
+            try FileManager.default.createDirectory(atPath: "\(dir)/in/\(h)", withIntermediateDirectories: true)
+            // Every host's rows span the same 30 days: each needs the same partitions.
+            let rows = (0..<600).map { r in "\(r);2025-03-\(String(format: "%02d", r % 28 + 1))T\(String(format: "%02d", i)):00:00Z\n" }.joined()
+            try ("seq;ts\n" + rows).write(toFile: "\(dir)/in/\(h)/log.csv", atomically: false, encoding: .utf8)
+        }
+        try "testpw\n".write(toFile: "\(dir)/pgpass", atomically: true, encoding: .utf8)
+        try Sluice.write("""
+            [pipeline]
+            name = "hallpg"
+            [source]
+            type = "files"
+            path = "\(dir)/in/{host}"
+            hosts = [\(hosts.map { "\"\($0)\"" }.joined(separator: ", "))]
+            glob = "*.csv"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            delimiter = ";"
+            [[transform]]
+            type = "schema"
+            [transform.columns]
+            seq = "int64"
+            ts = { type = "timestamp", nullable = false }
+            [transform.derive]
+            host = "host"
+            [sink]
+            type = "postgres"
+            url = "\(PG.url)"
+            password_file = "\(dir)/pgpass"
+            table = "\(table)"
+            partition = { column = "ts", interval = "day", premake = 3 }
+            """, to: "\(dir)/conf/hallpg.toml")
+        let r = try Sluice.run(["once", "hallpg", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress", "--attempts", "1"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(!r.stderr.contains("already exists"), "\(r.stderr)")
+        let counts = try PG.psql("SELECT string_agg(host || '=' || n, ',' ORDER BY host) FROM (SELECT host, count(*) n FROM \"\(table)\" GROUP BY host) t")
+        #expect(counts == hosts.map { "\($0)=600" }.joined(separator: ","))
+        let partitions = try PG.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = '\"\(table)\"'::regclass")
+        #expect((Int(partitions) ?? 0) >= 28)
+    }
+}

@@ -368,10 +368,8 @@ public actor PostgresSink: Sink {
             }
             sql += " PARTITION BY RANGE (\(SQL.identifier(p.column)))"
         }
-        try run {
-            if configuration.schema != "public" { try conn.exec("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(configuration.schema))") }
-            try conn.exec(sql)
-        }
+        if configuration.schema != "public" { try createAllowingRace("CREATE SCHEMA IF NOT EXISTS \(SQL.identifier(configuration.schema))", conn) }
+        try createAllowingRace(sql, conn)
         logger.info("created table", metadata: ["table": "\(configuration.schema).\(configuration.table)"])
     }
 
@@ -391,12 +389,34 @@ public actor PostgresSink: Sink {
         }
     }
 
+    /// `CREATE … IF NOT EXISTS` that another session (a pipeline of another host loading the same
+    /// table) may run at the same moment: PostgreSQL then reports 42P07 or a unique violation on
+    /// its catalog (23505) although the object now exists. Inside the data's transaction the
+    /// statement runs under a savepoint, so that error does not abort the rows already sent.
+    private func createAllowingRace(_ sql: String, _ conn: PQConnection) throws {
+        let savepoint = inTransaction
+        if savepoint { try run { try conn.exec("SAVEPOINT sluice_ddl") } }
+        let outcome = Result { () throws(PQError) in try conn.exec(sql) }
+        var raced = false
+        if case let .failure(error) = outcome {
+            let state = error.sqlState
+            guard state == "42P07" || state == "23505" else { throw converted(error) }
+            raced = true
+        }
+        if raced {
+            logger.debug("created by another session at the same moment", metadata: ["sql": "\(sql.prefix(120))"])
+            if savepoint { try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_ddl") } }
+        } else if savepoint {
+            try run { try conn.exec("RELEASE SAVEPOINT sluice_ddl") }
+        }
+    }
+
     private func ensurePartition(start: Int, _ conn: PQConnection) throws {
         guard let plan else { return }
         let name = plan.name(table: configuration.table, start: start)
         if knownPartitions.contains(name) { return }
         let isTimestamp = tableSchema?.fields.first { $0.name == configuration.partition?.column }?.type == .timestamp
-        try run { try conn.exec(plan.createStatement(schema: configuration.schema, table: configuration.table, start: start, timestampColumn: isTimestamp)) }
+        try createAllowingRace(plan.createStatement(schema: configuration.schema, table: configuration.table, start: start, timestampColumn: isTimestamp), conn)
         knownPartitions.insert(name)
         logger.debug("partition ready", metadata: ["partition": "\(name)"])
     }
