@@ -1,0 +1,123 @@
+import ConnectorKit
+@testable import Connectors
+import Foundation
+import PipelineLoader
+import Testing
+
+/// `hosts` in [source]: one pipeline per host, `{host}` the address in the url and the name
+/// elsewhere, and the mistakes a hall's file can hold, each named by file, line and key.
+@Suite struct HostListTests {
+    let loader = PipelineFileLoader(environment: [:])
+
+    func file(source: String, sink: String = "type = \"postgres\"\nurl = \"postgresql://etl@db/plant\"\ntable = \"press\"", derive: Bool = true) -> String {
+        """
+        [pipeline]
+        name = "hall"
+        schedule = "every 30s"
+
+        [source]
+        \(source)
+
+        [[transform]]
+        type = "csv"
+
+        [[transform]]
+        type = "schema"
+        [transform.columns]
+        a = "int64"
+        \(derive ? "[transform.derive]\npress = \"host\"" : "")
+
+        [sink]
+        \(sink)
+        """
+    }
+
+    func load(_ text: String, in dir: String? = nil) throws(ConfigErrors) -> PipelineFileLoader.LoadedFile {
+        try loader.loadAny(text: text, file: (dir ?? "/etc/sluice/connectors.d") + "/hall.toml")
+    }
+
+    func errors(_ text: String) -> [ConfigError] {
+        do { _ = try load(text); return [] } catch { return error.errors }
+    }
+
+    @Test func listAndTableFormsMakeOnePipelinePerHost() throws {
+        guard case let .hosts(name, members) = try load(file(source: """
+            type = "smb"
+            url = "smb://{host}/logs/xp"
+            hosts = { press-01 = "10.1.4.21", press-02 = "10.1.4.22:4450" }
+            protocols = "NT1"
+            guest = true
+            """)) else { Issue.record("not a host group"); return }
+        #expect(name == "hall")
+        #expect(members.map(\.name) == ["hall@press-01", "hall@press-02"])
+        #expect(members.map(\.host) == ["press-01", "press-02"])
+        #expect(members.allSatisfy { $0.group == "hall" })
+        #expect((members[1].source.configuration as? SMBConfiguration)?.url == "smb://10.1.4.22:4450/logs/xp")
+
+        guard case let .hosts(_, sftp) = try load(file(source: """
+            type = "sftp"
+            url = "sftp://etl@{host}/var/log/line"
+            hosts = ["line-01", "line-02", "line-03"]
+            private_key = "/etc/sluice/id_ed25519"
+            """, sink: "type = \"jsonl\"\npath = \"/srv/out/{host}.jsonl\"")) else { Issue.record("not a host group"); return }
+        #expect(sftp.map { ($0.source.configuration as? SFTPConfiguration)?.url } == ["sftp://etl@line-01/var/log/line", "sftp://etl@line-02/var/log/line", "sftp://etl@line-03/var/log/line"])
+        #expect((sftp[2].sink.configuration as? JSONLConfiguration)?.path == "/srv/out/line-03.jsonl", "elsewhere {host} is the name")
+    }
+
+    @Test func hostsFileHoldsNamesAndAddresses() throws {
+        let dir = NSTemporaryDirectory() + "sluice-hosts-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "# the press hall\npress-01 10.1.4.21\n\npress-02   # DNS knows it\n".write(toFile: dir + "/presses.txt", atomically: false, encoding: .utf8)
+        guard case let .hosts(_, members) = try load(file(source: """
+            type = "smb"
+            url = "smb://{host}/logs"
+            hosts_file = "presses.txt"
+            guest = true
+            """), in: dir) else { Issue.record("not a host group"); return }
+        #expect(members.map { ($0.source.configuration as? SMBConfiguration)?.url } == ["smb://10.1.4.21/logs", "smb://press-02/logs"])
+    }
+
+    @Test(arguments: [
+        ("type = \"smb\"\nurl = \"smb://press/logs\"\nhosts = [\"a\", \"b\"]\nguest = true", "source.url", "{host}"),
+        ("type = \"smb\"\nurl = \"smb://{host}/logs\"\nhosts = [\"a\", \"a\"]\nguest = true", "source.hosts", "listed twice"),
+        ("type = \"smb\"\nurl = \"smb://{host}/logs\"\nhosts = [\"a/b\"]\nguest = true", "source.hosts", "not a valid host name"),
+        ("type = \"smb\"\nurl = \"smb://{host}/logs\"\nhosts = []\nguest = true", "source.hosts", "names no host"),
+        ("type = \"smb\"\nurl = \"smb://{host}/logs\"\nhosts = [\"a\"]\nhosts_file = \"x\"\nguest = true", "source.hosts_file", "not both"),
+        ("type = \"smb\"\nurl = \"smb://{host}/logs\"\nhosts = { a = \"10.0.0.1/x\" }\nguest = true", "source.hosts", "not a host address"),
+        ("type = \"smb\"\nurl = \"smb://{host}/logs\"\nhosts_file = \"missing.txt\"\nguest = true", "source.hosts_file", "cannot read"),
+    ])
+    func mistakesAreNamed(source: String, key: String, message: String) {
+        let e = errors(file(source: source))
+        #expect(e.first?.keyPath == key, "\(e)")
+        #expect(e.first?.message.contains(message) == true, "\(e)")
+        #expect(e.first?.line != nil, "\(e)")
+    }
+
+    @Test func fileSinksMustNameTheHost() {
+        let e = errors(file(source: "type = \"smb\"\nurl = \"smb://{host}/logs\"\nhosts = [\"a\", \"b\"]\nguest = true",
+                            sink: "type = \"jsonl\"\npath = \"/srv/out.jsonl\""))
+        #expect(e.first?.keyPath == "sink" && e.first?.message.contains("{host}") == true, "\(e)")
+    }
+
+    @Test func deriveHostNeedsHosts() {
+        let e = errors(file(source: "type = \"files\"\npath = \"/srv/in\""))
+        #expect(e.first?.keyPath == "transform[1].derive.press" && e.first?.message.contains("hosts") == true, "\(e)")
+        #expect(e.first?.line == 17, "\(e)")
+    }
+
+    /// `after` and jobs name the pipeline; the daemon expands it to every host.
+    @Test func directoryKnowsTheGroupByItsName() throws {
+        let dir = NSTemporaryDirectory() + "sluice-hall-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try file(source: "type = \"files\"\npath = \"/srv/{host}\"\nhosts = [\"a\", \"b\"]").write(toFile: dir + "/hall.toml", atomically: false, encoding: .utf8)
+        try "[pipeline]\nname = \"hall\"\n[job]\ntype = \"postgres_partitions\"\n".write(toFile: dir + "/zz-clash.toml", atomically: false, encoding: .utf8)
+        try "[pipeline]\nschedule = \"@daily\"\n[job]\ntype = \"postgres_archive\"\npipeline = \"hall\"\nolder_than = \"90d\"\npath = \"/srv/archive\"\n"
+            .write(toFile: dir + "/archive.toml", atomically: false, encoding: .utf8)
+        let (pipelines, jobs, errors) = loader.loadDirectory(dir)
+        #expect(pipelines.map(\.name).sorted() == ["hall@a", "hall@b"])
+        #expect(jobs.map(\.name) == ["archive"], "the job names the group: \(errors)")
+        #expect(errors.contains { $0.message.contains("'hall' is also used by") }, "\(errors)")
+    }
+}
