@@ -47,10 +47,18 @@ public enum Schedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `90s`, `15m`, `2h`, `1d`: the largest unit that divides it.
+    static func duration(_ s: Double) -> String {
+        for (unit, size) in [("d", 86_400.0), ("h", 3600.0), ("m", 60.0)] where s >= size && s.truncatingRemainder(dividingBy: size) == 0 {
+            return "\(Int(s / size))\(unit)"
+        }
+        return "\(s.formatted())s"
+    }
+
     public var description: String {
         switch self {
-        case let .every(s): "every \(s.formatted())s"
-        case let .watch(s): "watch \(s.formatted())s"
+        case let .every(s): "every \(Self.duration(s))"
+        case let .watch(s): "watch \(Self.duration(s))"
         case let .cron(c): "cron \(c) (\(c.timeZone.identifier))"
         case .manual: "manual"
         }

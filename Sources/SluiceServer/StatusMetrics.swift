@@ -40,8 +40,8 @@ final class StatusMetrics: Sendable {
                 let key = Key(name: v.name, labels: v.labels.flatMap { [$0.0, $0.1] })
                 seen.insert(key)
                 let gauge = gauges[key] ?? {
-                    let g = v.labels.isEmpty ? registry.makeGauge(name: v.name, help: MetricCatalog.helpText(v.name))
-                                             : registry.makeGauge(name: v.name, labels: v.labels, help: MetricCatalog.helpText(v.name))
+                    let g = v.labels.isEmpty ? registry.makeGauge(descriptor: PrometheusBackend.descriptor(v.name))
+                                             : registry.makeGauge(descriptor: PrometheusBackend.descriptor(v.name), labels: v.labels)
                     gauges[key] = g
                     return g
                 }()

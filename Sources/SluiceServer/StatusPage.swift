@@ -18,7 +18,7 @@ enum StatusPage {
   header span { color: #d1d5da; font-size: 13px; }
   main { padding: 16px 20px; }
   table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
-  th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+  th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; white-space: nowrap; }
   th { background: #fafbfc; font-weight: 600; font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   .state { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; font-weight: 600; }
@@ -27,7 +27,8 @@ enum StatusPage {
   .strip { display: flex; gap: 2px; align-items: flex-end; height: 18px; }
   .strip i { display: block; width: 7px; height: 18px; border-radius: 1px; }
   .strip i.loaded { background: var(--ok); } .strip i.empty { background: var(--idle); } .strip i.failed { background: var(--fail); }
-  .error { color: var(--fail); font-family: ui-monospace, monospace; font-size: 12px; max-width: 40em; word-break: break-word; }
+  td.error { color: var(--fail); font-family: ui-monospace, monospace; font-size: 12px; white-space: normal; min-width: 14em; max-width: 30em; word-break: break-word; }
+  .state.retrying { background: var(--warn); }
   .muted { color: var(--muted); }
   .host { font-family: ui-monospace, monospace; font-size: 12px; background: #eef1f4; border-radius: 3px; padding: 0 4px; margin-left: 4px; }
   #banner { margin-bottom: 12px; padding: 8px 12px; border-radius: 4px; display: none; }
@@ -78,7 +79,11 @@ function render(data) {
   const now = Date.parse(data.now);
   const rows = document.getElementById("rows");
   rows.replaceChildren();
-  const bad = data.pipelines.filter(p => p.state === "failing" || p.state === "degraded");
+  // A retry in progress (running after failures) is still failing.
+  const failing = (p) => p.state === "failing" || p.state === "degraded" || p.consecutive_failures > 0;
+  const bad = data.pipelines.filter(failing);
+  // Pipelines (and the hosts of a hall) first, then jobs.
+  data.pipelines.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "pipeline" ? -1 : 1) || a.name.localeCompare(b.name));
   document.getElementById("summary").textContent =
     data.pipelines.length + " scheduled · " + bad.length + " failing · up " + duration((now - Date.parse(data.started)) / 1000) +
     (data.draining ? " · stopping" : "");
@@ -105,7 +110,8 @@ function render(data) {
     if (p.kind !== "pipeline") name.appendChild(el("span", {class: "muted"}, " (" + p.kind + ")"));
     if (p.after.length) name.appendChild(el("div", {class: "muted"}, "after " + p.after.join(", ")));
     tr.appendChild(name);
-    const st = el("td"); st.appendChild(el("span", {class: "state " + p.state}, p.state));
+    const shown = p.state === "running" && p.consecutive_failures > 0 ? "retrying" : p.state;
+    const st = el("td"); st.appendChild(el("span", {class: "state " + shown}, shown));
     if (p.consecutive_failures > 0) st.appendChild(el("div", {class: "muted"}, p.consecutive_failures + " failure(s) in a row"));
     tr.appendChild(st);
     tr.appendChild(el("td", {class: "muted"}, p.schedule));

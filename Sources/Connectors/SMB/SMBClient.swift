@@ -290,7 +290,7 @@ public actor SMBClient: RemoteFileClient {
     private func failure(_ code: Int32, _ relative: String, _ what: String) -> SMBError {
         let share = endpoint.shareDescription
         let user = guest ? "guest" : "user '\(login.user)'\(login.domain.isEmpty ? "" : " (domain \(login.domain))")"
-        let place = relative.isEmpty ? "the folder" : relative
+        let place = relative.isEmpty ? "" : " " + relative
         let kind: SMBError.Kind
         let message: String
         // Before the first success an access or protocol error is about the login or the
@@ -322,13 +322,13 @@ public actor SMBClient: RemoteFileClient {
             message = "cannot reach \(endpoint.host)\(endpoint.port.map { ":\($0)" } ?? ""): \(SMBError.errnoText(code))"
         case ETIMEDOUT:
             kind = .timeout
-            message = "timed out: \(what) \(place)"
+            message = "timed out: \(what)\(place)"
         case ECONNRESET, ECONNABORTED, EPIPE, ENOTCONN, EIO, EBADF:
             kind = .connectionLost
-            message = "connection lost: \(what) \(place): \(SMBError.errnoText(code))"
+            message = "connection lost: \(what)\(place): \(SMBError.errnoText(code))"
         default:
             kind = .other
-            message = "\(what) \(place): \(SMBError.errnoText(code))"
+            message = "\(what)\(place): \(SMBError.errnoText(code))"
         }
         if kind == .connectionLost || kind == .timeout || kind == .hostUnreachable { disconnect() }
         return SMBError(kind: kind, share: share, path: relative, code: code, message: message)
