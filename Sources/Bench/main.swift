@@ -14,6 +14,32 @@ if let remote = args.first, remote == "smb" || remote == "sftp" {
     }
     exit(0)
 }
+if args.first == "daemon" {
+    let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
+    guard FileManager.default.isExecutableFile(atPath: sluice) else {
+        print("error: \(sluice) is missing: swift build -c release --product sluice --static-swift-stdlib")
+        exit(1)
+    }
+    var bench = DaemonBench(sluice: sluice, pgURL: "postgresql://postgres@127.0.0.1:55432/postgres?sslmode=disable",
+                            password: ProcessInfo.processInfo.environment["SLUICE_BENCH_PGPASSWORD"] ?? "testpw")
+    var options = args.dropFirst().makeIterator()
+    while let a = options.next() {
+        switch a {
+        case "--idle-pipelines": bench.idlePipelines = Int(options.next() ?? "") ?? bench.idlePipelines
+        case "--idle-seconds": bench.idleSeconds = Double(options.next() ?? "") ?? bench.idleSeconds
+        case "--appends": bench.appends = Int(options.next() ?? "") ?? bench.appends
+        case "--hosts": bench.hosts = min(40, max(1, Int(options.next() ?? "") ?? bench.hosts))
+        case "--url": bench.pgURL = options.next() ?? bench.pgURL
+        case "--password": bench.password = options.next() ?? bench.password
+        default: print("unknown option \(a)"); exit(2)
+        }
+    }
+    do { try bench.run() } catch {
+        print("error: \(error)")
+        exit(1)
+    }
+    exit(0)
+}
 guard let command = args.first, ["decode", "postgres", "parquet", "generate"].contains(command) else {
     print("""
         usage: bench decode [--rows N] [--runs N] [--file PATH]
@@ -21,6 +47,9 @@ guard let command = args.first, ["decode", "postgres", "parquet", "generate"].co
                bench parquet [--rows N] [--runs N] [--file PATH]   (DuckDB and pyarrow from scripts/py-env.sh)
                bench smb [--size-mib N]      (the SMB3 server of scripts/smb-start.sh; default 200)
                bench sftp [--size-mib N]     (the sshd of scripts/ssh-start.sh; default 200)
+               bench daemon [--idle-pipelines 50] [--idle-seconds 300] [--appends 200] [--hosts 40]
+                             (idle CPU, append→PostgreSQL latency with watch 1s, a hall of SMB1 hosts;
+                              PostgreSQL of scripts/pg-start.sh, Samba press servers started here)
         Generates the simulator CSV when the file is missing. postgres needs a server: scripts/pg-start.sh
         (the default URL is its 127.0.0.1:55432) and the release sluice binary next to bench.
         """)
