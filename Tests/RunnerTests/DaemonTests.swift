@@ -192,3 +192,54 @@ extension DaemonTests {
         #expect(Sluice.lines("\(dir)/blocked/out.jsonl").count == 20)
     }
 }
+
+extension DaemonTests {
+    /// `[daemon.on_failure]` in sluice.toml alerts for a pipeline without an on_failure of its
+    /// own; a reload is counted in /metrics with its result, and the HTTP listener stays where it was.
+    @Test func globalAlertsAndReloadsFromTheSettingsFile() throws {
+        let dir = try Sluice.tempDir("global-alerts")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try MachineSimulator(style: .linux, seed: 4).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: 10, mode: .append)
+        try Sluice.write("not a folder", to: "\(dir)/blocked")
+        try Sluice.write("""
+            [daemon]
+            log_format = "json"
+            [daemon.on_failure]
+            command = ["/bin/sh", "-c", "echo $SLUICE_PIPELINE $SLUICE_STATE >> \(dir)/states.txt"]
+            """, to: "\(dir)/sluice.toml")
+        try Sluice.write("""
+            [pipeline]
+            name = "press"
+            schedule = "every 1s"
+            retry_max_delay = "200ms"
+            \(Sluice.simulatorInput(dir, requiredTimestamp: false))
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/blocked/out.jsonl"
+            """, to: "\(dir)/conf/press.toml")
+        // No --settings: sluice.toml beside the config folder is read.
+        let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+        let collected = Sluice.collect(out, err)
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
+        try DaemonHTTPTests.waitUntil(30, "the global alert") { Sluice.lines("\(dir)/states.txt").first == "press failing" }
+        try FileManager.default.removeItem(atPath: "\(dir)/blocked")
+        try DaemonHTTPTests.waitUntil(30, "recovered") { Sluice.lines("\(dir)/states.txt").last == "press recovered" }
+
+        let reload = try Sluice.run(["reload", "--state-dir", "\(dir)/state"])
+        #expect(reload.status == 0, "\(reload.stderr)")
+        let address = try String(contentsOfFile: "\(dir)/state/.daemon/http-address", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect("http://" + address == base, "the listener moved on reload")
+        let metrics = try HTTP.get(base + "/metrics").body
+        #expect(metrics.contains("sluice_reloads_total{result=\"ok\"} 1"), "\(metrics.prefix(3000))")
+        #expect(metrics.contains("sluice_last_reload_success 1"))
+        kill(p.processIdentifier, SIGTERM)
+        let result = Sluice.finish(p, collected, timeLimit: 30)
+        #expect(result.status == 0)
+        // log_format = "json": every line of the log is a JSON object.
+        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count >= 3, "\(result.stderr.prefix(1000))")
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] })
+        #expect(lines.contains { $0.contains("\"msg\":\"configuration reloaded: nothing changed\"") }, "\(lines)")
+    }
+}
