@@ -50,6 +50,19 @@ public struct PipelineFileLoader: Sendable {
             }
         }
         for job in jobs { errors.append(contentsOf: job.crossCheck(pipelines)) }
+        // `after` names pipelines or jobs of this folder (a multi-host pipeline by its own name).
+        let known = Set(pipelines.map(\.name) + pipelines.compactMap(\.group) + jobs.map(\.name))
+        func unknownUpstream(_ name: String, _ settings: PipelineSettings, _ file: String) -> Bool {
+            guard let unknown = settings.after.first(where: { !known.contains($0) }) else { return false }
+            var message = "'\(unknown)' is no valid pipeline or job of this folder; '\(name)' is not started"
+            if let g = Suggest.closest(to: unknown, among: Array(known)) { message += "; did you mean '\(g)'?" }
+            if !errors.contains(where: { $0.file == file && $0.keyPath == "pipeline.after" }) {
+                errors.append(ConfigError(file: file, line: nil, keyPath: "pipeline.after", message: message))
+            }
+            return true
+        }
+        pipelines.removeAll { unknownUpstream($0.group ?? $0.name, $0.settings, $0.file) }
+        jobs.removeAll { unknownUpstream($0.name, $0.settings, $0.file) }
         return (pipelines, jobs, errors)
     }
 

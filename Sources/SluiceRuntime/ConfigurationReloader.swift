@@ -61,7 +61,6 @@ public actor ConfigurationReloader {
         var brokenFiles = Set(configErrors.map(\.file))
         var wanted: [String: (work: any ScheduledWork, fingerprint: String, file: String)] = [:]
         let groups = Dictionary(grouping: loadedPipelines.filter { $0.group != nil }, by: { $0.group! }).mapValues { $0.map(\.name) }
-        let names = Set(loadedPipelines.map(\.name) + loadedJobs.map(\.name) + groups.keys)
         // `after` may name a multi-host pipeline: it then waits for every one of its hosts.
         func expanded(_ settings: PipelineSettings) -> PipelineSettings {
             var s = settings
@@ -79,13 +78,9 @@ public actor ConfigurationReloader {
             return j
         }
 
+        // (An `after` naming nothing here is a load error: the loader leaves that file out.)
         func scheduled(_ name: String, _ settings: PipelineSettings, file: String) -> Bool {
-            if let unknown = settings.after.first(where: { !names.contains($0) }) {
-                errors.append("\(file): pipeline.after: '\(unknown)' is no valid pipeline or job here; '\(name)' is not started")
-                brokenFiles.insert(file)
-                return false
-            }
-            return settings.schedule != .manual || !settings.after.isEmpty
+            settings.schedule != .manual || !settings.after.isEmpty
         }
         for definition in pipelines where scheduled(definition.name, definition.settings, file: definition.file) {
             let fingerprint = Self.fingerprint(definition.file)

@@ -121,3 +121,24 @@ import Testing
         #expect(errors.contains { $0.message.contains("'hall' is also used by") }, "\(errors)")
     }
 }
+
+extension HostListTests {
+    /// `sluice validate` and the daemon see the same thing: an `after` naming nothing in the
+    /// folder is an error of that file, and its pipeline is left out.
+    @Test func unknownUpstreamIsAnErrorOfItsFile() throws {
+        let dir = NSTemporaryDirectory() + "sluice-after-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pipeline = { (name: String, after: String) in
+            "[pipeline]\nname = \"\(name)\"\nafter = [\"\(after)\"]\n[source]\ntype = \"files\"\npath = \"/srv\"\n[[transform]]\ntype = \"csv\"\n[sink]\ntype = \"jsonl\"\npath = \"/srv/\(name).jsonl\"\n"
+        }
+        try pipeline("vehicles-copy", "vehicels").write(toFile: dir + "/copy.toml", atomically: false, encoding: .utf8)
+        try pipeline("vehicles", "hall").write(toFile: dir + "/vehicles.toml", atomically: false, encoding: .utf8)
+        try file(source: "type = \"files\"\npath = \"/srv/{host}\"\nhosts = [\"a\", \"b\"]").write(toFile: dir + "/hall.toml", atomically: false, encoding: .utf8)
+        let (pipelines, _, errors) = loader.loadDirectory(dir)
+        #expect(Set(pipelines.map(\.name)) == ["vehicles", "hall@a", "hall@b"], "after = [\"hall\"] names the multi-host pipeline")
+        #expect(errors.count == 1)
+        #expect(errors.first?.file == dir + "/copy.toml" && errors.first?.keyPath == "pipeline.after", "\(errors)")
+        #expect(errors.first?.message.contains("'vehicels'") == true && errors.first?.message.contains("did you mean 'vehicles'") == true, "\(errors)")
+    }
+}

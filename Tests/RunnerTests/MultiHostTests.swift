@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A hall of XP press PCs in one pipeline file (`hosts`), each press its own NT1 Samba server.
 /// One press hangs (every smbd of its server SIGSTOPped, as an XP PC that stops answering): the
@@ -191,5 +192,75 @@ struct MultiHostPostgresTests {
         #expect(counts == hosts.map { "\($0)=600" }.joined(separator: ","))
         let partitions = try PG.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = '\"\(table)\"'::regclass")
         #expect((Int(partitions) ?? 0) >= 28)
+    }
+}
+
+/// The same for SFTP: two Linux hosts in one file, one of them behind a proxy that stalls (a host
+/// that hangs mid-connection); the other keeps loading on its schedule, the hung one catches up.
+@Suite(.serialized, .enabled(if: ServerScripts.enabled, "no sshd: install openssh-server (under CI this suite always runs)"))
+struct MultiHostSFTPTests {
+    @Test func oneStalledLinuxHostNeverDelaysTheOther() throws {
+        #expect(try ServerScripts.run("ssh-start.sh", "main") == 0)
+        let proxy = try FaultProxy(upstreamPort: 2222)
+        defer { proxy.stop() }
+        let dir = try Sluice.tempDir("sftp-hall")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sub = URL(fileURLWithPath: dir).lastPathComponent
+        let remote = "\(ServerScripts.sshBase)/data/\(sub)"
+        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        defer { try? FileManager.default.removeItem(atPath: remote) }
+        func rows(_ r: ClosedRange<Int>) -> String { r.map { "\($0);v\($0)\n" }.joined() }
+        try ("seq;value\n" + rows(1...3)).write(toFile: "\(remote)/m.csv", atomically: false, encoding: .utf8)
+        // The proxy's address needs the server's key in known_hosts like any other host.
+        let known = try String(contentsOfFile: "\(ServerScripts.sshBase)/client/known_hosts", encoding: .utf8)
+        let key = try #require(known.split(separator: "\n").first { $0.hasPrefix("[127.0.0.1]:2222 ") }).dropFirst("[127.0.0.1]:2222 ".count)
+        try (known + "[127.0.0.1]:\(proxy.port) \(key)\n").write(toFile: "\(dir)/known_hosts", atomically: false, encoding: .utf8)
+        try Sluice.write("""
+            [pipeline]
+            name = "lines"
+            schedule = "every 1s"
+            retry_max_delay = "2s"
+            [source]
+            type = "sftp"
+            url = "sftp://sluicetest@{host}\(remote)"
+            hosts = { line-a = "127.0.0.1:2222", line-b = "127.0.0.1:\(proxy.port)" }
+            private_key = "\(ServerScripts.sshBase)/client/id_ed25519"
+            known_hosts = "\(dir)/known_hosts"
+            connect_timeout = "10s"
+            read_timeout = "10s"
+            glob = "*.csv"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            delimiter = ";"
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/out/{host}.jsonl"
+            """, to: "\(dir)/conf/lines.toml")
+        let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+        let collected = Sluice.collect(out, err)
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        func count(_ host: String) -> Int { Sluice.lines("\(dir)/out/\(host).jsonl").count }
+        try DaemonHTTPTests.waitUntil(30, "both hosts loaded") { count("line-a") == 3 && count("line-b") == 3 }
+
+        proxy.setMode(.stall)
+        // line-b's next run starts within a second and hangs (up to read_timeout, 10 s).
+        Thread.sleep(forTimeInterval: 2)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(remote)/m.csv"))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(rows(4...6).utf8))
+        try h.close()
+        let started = Date()
+        try DaemonHTTPTests.waitUntil(15, "line-a loading while line-b hangs") { count("line-a") == 6 }
+        #expect(Date().timeIntervalSince(started) < 4, "the healthy host waited \(Date().timeIntervalSince(started)) s")
+        #expect(count("line-b") == 3)
+
+        proxy.setMode(.pass)
+        proxy.cutAll()
+        try DaemonHTTPTests.waitUntil(60, "line-b catching up") { count("line-b") == 6 }
+        kill(p.processIdentifier, SIGTERM)
+        let result = Sluice.finish(p, collected, timeLimit: 60)
+        #expect(result.status == 0, "\(result.stderr.suffix(1500))")
+        #expect(Sluice.lines("\(dir)/out/line-a.jsonl") == Sluice.lines("\(dir)/out/line-b.jsonl"))
     }
 }
