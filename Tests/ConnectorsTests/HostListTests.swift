@@ -142,3 +142,33 @@ extension HostListTests {
         #expect(errors.first?.message.contains("'vehicels'") == true && errors.first?.message.contains("did you mean 'vehicles'") == true, "\(errors)")
     }
 }
+
+/// Plugins from outside packages join the built-in ones; a name already taken where it would be
+/// written is an error that says so, not a crash.
+@Suite struct PluginRegistryTests {
+    @Test func outsidePluginsJoinAndDuplicatesAreErrors() throws {
+        let builtins = BuiltinPlugins.registry
+        let extra = PluginDescriptor.sink("plc-log", DiscardConfiguration.self, summary: "a package's own sink") { _, _ in DiscardSink() }
+        let bigger = try builtins.adding([extra])
+        #expect(bigger.descriptor(kind: .sink, type: "plc-log") != nil)
+        #expect(bigger.descriptors.count == builtins.descriptors.count + 1)
+        // The same name as a built-in sink.
+        let clash = PluginDescriptor.sink("postgres", DiscardConfiguration.self, summary: "another postgres") { _, _ in DiscardSink() }
+        #expect(throws: DuplicatePluginError.self) { try builtins.adding([clash]) }
+        // A transform named like a decoder: both are written [[transform]].
+        let transform = PluginDescriptor.transform("csv", DiscardConfiguration.self, summary: "not the CSV decoder") { _, _ in
+            throw ConnectorError(.configuration, "unused")
+        }
+        do {
+            _ = try builtins.adding([transform])
+            Issue.record("a transform named csv was accepted beside the csv decoder")
+        } catch {
+            #expect(error.description == "a decoder plugin named 'csv' is already registered; the transform 'csv' needs another name")
+        }
+        // A source may share a sink's name: they are written in different places.
+        let source = PluginDescriptor.source("discard", DiscardConfiguration.self, summary: "reads nothing") { _, _ in
+            throw ConnectorError(.configuration, "unused")
+        }
+        #expect(try builtins.adding([source]).descriptor(kind: .source, type: "discard") != nil)
+    }
+}

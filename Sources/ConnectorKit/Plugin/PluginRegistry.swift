@@ -134,18 +134,41 @@ public struct PluginDescriptor: Sendable {
 
 /// Maps a pipeline file's `type` to a plugin. Built-ins are listed in one file, one line each;
 /// a custom runner adds its own descriptors.
+/// A plugin whose type name is already taken where it would be written.
+public struct DuplicatePluginError: Error, Sendable, CustomStringConvertible {
+    public var type: String
+    public var kind: PluginKind
+    public var existing: PluginKind
+
+    public var description: String {
+        "a \(existing.rawValue) plugin named '\(type)' is already registered; the \(kind.rawValue) '\(type)' needs another name"
+    }
+}
+
 public struct PluginRegistry: Sendable {
     public private(set) var descriptors: [PluginDescriptor] = []
 
-    public init(_ descriptors: [PluginDescriptor] = []) {
-        for d in descriptors { register(d) }
+    /// A registry of `descriptors`; a type name given twice is an error (see `register`).
+    public init(_ descriptors: [PluginDescriptor] = []) throws(DuplicatePluginError) {
+        for d in descriptors { try register(d) }
     }
 
-    /// Adds a plugin. Two plugins of the same kind may not share a type name.
-    public mutating func register(_ descriptor: PluginDescriptor) {
-        precondition(!descriptors.contains { $0.kind == descriptor.kind && $0.type == descriptor.type },
-                     "plugin \(descriptor.kind.rawValue) '\(descriptor.type)' registered twice")
+    /// Adds a plugin (a package's own connector beside the built-in ones). Two plugins written in
+    /// the same place may not share a type name: sources, sinks and jobs each have their own
+    /// names; decoders and transforms share theirs (both are `[[transform]]`).
+    public mutating func register(_ descriptor: PluginDescriptor) throws(DuplicatePluginError) {
+        func place(_ k: PluginKind) -> PluginKind { k == .decoder ? .transform : k }
+        if let other = descriptors.first(where: { place($0.kind) == place(descriptor.kind) && $0.type == descriptor.type }) {
+            throw DuplicatePluginError(type: descriptor.type, kind: descriptor.kind, existing: other.kind)
+        }
         descriptors.append(descriptor)
+    }
+
+    /// This registry with `more` added.
+    public func adding(_ more: [PluginDescriptor]) throws(DuplicatePluginError) -> PluginRegistry {
+        var r = self
+        for d in more { try r.register(d) }
+        return r
     }
 
     public func descriptor(kind: PluginKind, type: String) -> PluginDescriptor? {
