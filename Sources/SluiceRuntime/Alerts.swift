@@ -94,30 +94,11 @@ enum AlertSender {
     }
 
     static func run(_ command: [String], alert: Alert, body: Data, timeout: Double) async throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: command[0])
-        p.arguments = Array(command.dropFirst())
-        var env = ProcessInfo.processInfo.environment
-        env["SLUICE_PIPELINE"] = alert.pipeline
-        env["SLUICE_STATE"] = alert.state.rawValue
-        env["SLUICE_PREVIOUS_STATE"] = alert.previous
-        env["SLUICE_FAILURES"] = String(alert.failures)
-        env["SLUICE_ERROR"] = alert.error ?? ""
-        p.environment = env
-        let stdin = Pipe()
-        p.standardInput = stdin
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        // A command that does not read its input may be gone already (EPIPE, not a signal: the
-        // daemon ignores SIGPIPE).
-        try? stdin.fileHandleForWriting.write(contentsOf: body)
-        try? stdin.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if p.isRunning {
-            p.terminate()
-            throw Failure(description: "still running after \(timeout) s; stopped")
-        }
-        guard p.terminationStatus == 0 else { throw Failure(description: "exited with \(p.terminationStatus)") }
+        let environment = ["SLUICE_PIPELINE": alert.pipeline, "SLUICE_STATE": alert.state.rawValue, "SLUICE_PREVIOUS_STATE": alert.previous,
+                           "SLUICE_FAILURES": String(alert.failures), "SLUICE_ERROR": alert.error ?? ""]
+        let r = try await ChildProcess.run(command[0], Array(command.dropFirst()), environment: environment, input: Array(body),
+                                           keepOutput: false, timeout: timeout)
+        if r.timedOut { throw Failure(description: "still running after \(timeout) s; stopped") }
+        guard r.status == 0 else { throw Failure(description: "exited with \(r.status)") }
     }
 }
