@@ -400,7 +400,11 @@ public actor PostgresSink: Sink {
         var raced = false
         if case let .failure(error) = outcome {
             let state = error.sqlState
-            guard state == "42P07" || state == "23505" else { throw converted(error) }
+            // A session creating the same table at the same moment shows up as
+            // duplicate_table, as a unique violation in the catalog, or as its row
+            // type already existing (duplicate_object), depending on where the two meet;
+            // a schema as duplicate_schema.
+            guard ["42P07", "42P06", "23505", "42710"].contains(state) else { throw converted(error) }
             raced = true
         }
         if raced {
