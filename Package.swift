@@ -7,6 +7,22 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// The folders of Sources/Connectors (and the bundle's file); each belongs to exactly one target.
+let connectorFolders = ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Postgres", "PostgresPartitions", "PostgresBackup",
+                        "SMB", "SFTP", "Parquet", "PostgresArchive", "BuiltinPlugins.swift"]
+
+/// A connector target made of some folders of Sources/Connectors; their READMEs are documentation
+/// (Codecs, shared text decoding, is not a plugin and has none).
+func connectors(_ name: String, folders: [String], dependencies: [Target.Dependency]) -> Target {
+    .target(
+        name: name,
+        dependencies: dependencies,
+        path: "Sources/Connectors",
+        exclude: connectorFolders.filter { !folders.contains($0) } + folders.filter { !$0.hasSuffix(".swift") && $0 != "Codecs" }.map { "\($0)/README.md" },
+        sources: folders
+    )
+}
+
 let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v15)],
@@ -14,6 +30,13 @@ let package = Package(
         .library(name: "ConnectorKit", targets: ["ConnectorKit"]),
         .library(name: "ConnectorKitTesting", targets: ["ConnectorKitTesting"]),
         .library(name: "Connectors", targets: ["Connectors"]),
+        .library(name: "CoreConnectors", targets: ["CoreConnectors"]),
+        .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
+        .library(name: "SMBConnector", targets: ["SMBConnector"]),
+        .library(name: "SFTPConnector", targets: ["SFTPConnector"]),
+        .library(name: "ParquetConnector", targets: ["ParquetConnector"]),
+        .library(name: "PostgresArchiveConnector", targets: ["PostgresArchiveConnector"]),
+        .library(name: "SluiceCLI", targets: ["SluiceCLI"]),
         .library(name: "PipelineLoader", targets: ["PipelineLoader"]),
         .library(name: "SluiceRuntime", targets: ["SluiceRuntime"]),
         .library(name: "SluiceServer", targets: ["SluiceServer"]),
@@ -57,18 +80,29 @@ let package = Package(
         // The Parquet writer and reader, written from the specification (no Parquet library exists
         // for Swift here). Depends on ConnectorKit's record types only, not on Connectors.
         .target(name: "Parquet", dependencies: ["ConnectorKit", "CompressionCodecs"]),
-        // Built-in plugins, one folder each.
-        .target(
-            name: "Connectors",
-            dependencies: ["ConnectorKit", "Parquet", "CLibPQ", "CSMBClient", "CLibSSH2", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "Crypto", package: "swift-crypto")],
-            exclude: ["Files/README.md", "CSV/README.md", "Log/README.md", "Schema/README.md", "JSONL/README.md", "Postgres/README.md", "SMB/README.md", "SFTP/README.md", "Parquet/README.md",
-                      "PostgresPartitions/README.md", "PostgresArchive/README.md", "PostgresBackup/README.md"]
-        ),
+        // Built-in plugins, one folder each under Sources/Connectors. Each C-backed connector is a
+        // target of its own, so a package needing only the file source and the CSV decoder links
+        // none of libpq, libsmbclient, libssh2 or the compressors; `Connectors` bundles them all.
+        connectors("CoreConnectors", folders: ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL"],
+                   dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]),
+        connectors("PostgresConnector", folders: ["Postgres", "PostgresPartitions", "PostgresBackup"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "CLibPQ", .product(name: "Logging", package: "swift-log")]),
+        connectors("SMBConnector", folders: ["SMB"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "CSMBClient", .product(name: "Logging", package: "swift-log")]),
+        connectors("SFTPConnector", folders: ["SFTP"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "CLibSSH2", .product(name: "Logging", package: "swift-log")]),
+        connectors("ParquetConnector", folders: ["Parquet"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "Parquet", .product(name: "Logging", package: "swift-log")]),
+        connectors("PostgresArchiveConnector", folders: ["PostgresArchive"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "PostgresConnector", "ParquetConnector", "Parquet",
+                                  .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+        // The built-in bundle: every connector above and the registry listing them.
+        connectors("Connectors", folders: ["BuiltinPlugins.swift"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "PostgresConnector", "SMBConnector", "SFTPConnector", "ParquetConnector", "PostgresArchiveConnector"]),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(
             name: "PipelineLoader",
-            dependencies: ["ConnectorKit", "Connectors", "TOMLKit"]
+            dependencies: ["ConnectorKit", "CoreConnectors", "TOMLKit"]
         ),
         // The daemon's logic: the scheduler (intervals, cron, `after`), run status, backoff.
         .target(
@@ -90,8 +124,10 @@ let package = Package(
         .target(name: "MachineSimulator"),
         // glibc's mallopt, which Swift cannot import (see Runner/Sluice.swift).
         .target(name: "CSystemTuning"),
-        .executableTarget(
-            name: "Runner",
+        // The command line and the daemon as a library: `SluiceCLI.main(plugins:)` builds a
+        // `sluice` with a package's own plugins added to the built-ins.
+        .target(
+            name: "SluiceCLI",
             dependencies: [
                 "ConnectorKit", "Connectors", "PipelineLoader", "SluiceRuntime", "SluiceServer", "MachineSimulator", "CSystemTuning", "Parquet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -100,6 +136,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The `sluice` executable: SluiceCLI with the built-in plugins.
+        .executableTarget(name: "Runner", dependencies: ["SluiceCLI"]),
         .executableTarget(
             name: "Bench",
             dependencies: ["ConnectorKit", "Connectors", "MachineSimulator"]

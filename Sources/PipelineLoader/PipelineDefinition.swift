@@ -1,5 +1,4 @@
 import ConnectorKit
-import Connectors
 import Foundation
 import Logging
 

@@ -1,5 +1,5 @@
 import ConnectorKit
-import Connectors
+import CoreConnectors
 import Foundation
 
 /// Reads pipeline files (`connectors.d/*.toml`) into validated definitions, without touching any server.
@@ -9,7 +9,7 @@ public struct PipelineFileLoader: Sendable {
 
     static let topLevelKeys = ["pipeline", "source", "transform", "sink", "job"]
 
-    public init(registry: PluginRegistry = BuiltinPlugins.registry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(registry: PluginRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.registry = registry
         self.environment = environment
     }

@@ -37,14 +37,17 @@ public actor ConfigurationReloader {
     public nonisolated let scheduler: Scheduler
     let directory: String
     let stateDirectory: String
+    let loader: PipelineFileLoader
     let logger: Logger
     /// The works of each file at the last load, to keep when the file breaks.
     private var current: [String: (work: any ScheduledWork, fingerprint: String)] = [:]
     private var fileOf: [String: String] = [:]
     public private(set) var lastResult: ReloadResult?
 
-    public init(directory: String, stateDirectory: String, scheduler: Scheduler, logger: Logger) {
+    /// `loader` carries the plugin registry: the built-ins, and those of a package building its own sluice.
+    public init(directory: String, stateDirectory: String, loader: PipelineFileLoader, scheduler: Scheduler, logger: Logger) {
         self.directory = directory
+        self.loader = loader
         self.stateDirectory = stateDirectory
         self.scheduler = scheduler
         self.logger = logger
@@ -56,7 +59,7 @@ public actor ConfigurationReloader {
     /// Loads the directory and applies it. Returns what changed.
     @discardableResult
     public func reload() async -> ReloadResult {
-        let (loadedPipelines, loadedJobs, configErrors) = PipelineFileLoader().loadDirectory(directory)
+        let (loadedPipelines, loadedJobs, configErrors) = loader.loadDirectory(directory)
         var errors = configErrors.map { "\($0)" }
         var brokenFiles = Set(configErrors.map(\.file))
         var wanted: [String: (work: any ScheduledWork, fingerprint: String, file: String)] = [:]

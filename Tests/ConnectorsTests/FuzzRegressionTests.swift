@@ -58,7 +58,7 @@ import Testing
         let text = String(decoding: Data(base64Encoded: base64)!, as: UTF8.self)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            _ = try? PipelineFileLoader(environment: [:]).loadAny(text: text, file: "fuzz.toml")
+            _ = try? PipelineFileLoader(registry: BuiltinPlugins.registry, environment: [:]).loadAny(text: text, file: "fuzz.toml")
             done.signal()
         }
         #expect(done.wait(timeout: .now() + 10) == .success, "loading the file did not finish within 10 s")
@@ -70,7 +70,7 @@ import Testing
     @Test func tableHeaderWithoutANameIsASyntaxErrorNotAnAbort() {
         for text in ["[pipeline]\nname = \"x\"\n[[= \"schema\"\n", "# c\n\n[ = 1]\n"] {
             do {
-                _ = try PipelineFileLoader(environment: [:]).loadAny(text: text, file: "p.toml")
+                _ = try PipelineFileLoader(registry: BuiltinPlugins.registry, environment: [:]).loadAny(text: text, file: "p.toml")
                 Issue.record("accepted: \(text)")
             } catch {
                 let message = error.errors.first.map { "\($0)" } ?? ""

@@ -7,7 +7,7 @@ import Testing
 /// `hosts` in [source]: one pipeline per host, `{host}` the address in the url and the name
 /// elsewhere, and the mistakes a hall's file can hold, each named by file, line and key.
 @Suite struct HostListTests {
-    let loader = PipelineFileLoader(environment: [:])
+    let loader = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: [:])
 
     func file(source: String, sink: String = "type = \"postgres\"\nurl = \"postgresql://etl@db/plant\"\ntable = \"press\"", derive: Bool = true) -> String {
         """

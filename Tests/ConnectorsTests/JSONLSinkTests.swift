@@ -1,6 +1,7 @@
 import ConnectorKit
 import ConnectorKitTesting
 @testable import Connectors
+@testable import CoreConnectors
 import Foundation
 import Testing
 import TestSupport

@@ -5,7 +5,7 @@ import PipelineLoader
 import Testing
 
 @Suite struct PipelineFileTests {
-    let loader = PipelineFileLoader(environment: ["PLANT_DIR": "/srv/plant"])
+    let loader = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: ["PLANT_DIR": "/srv/plant"])
 
     func errors(_ text: String) -> [ConfigError] {
         do {
@@ -165,7 +165,7 @@ import Testing
             [sink]
             type = "jsonl"
             """.write(toFile: "\(dir)/broken.toml", atomically: true, encoding: .utf8)
-        let (pipelines, jobs, errors) = PipelineFileLoader(environment: ["PLANT_DIR": "/srv"]).loadDirectory(dir)
+        let (pipelines, jobs, errors) = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: ["PLANT_DIR": "/srv"]).loadDirectory(dir)
         #expect(pipelines.map(\.name) == ["press"])
         #expect(jobs.map(\.name) == ["nightly"])
         #expect(jobs.first?.settings.schedule.description == "cron 30 23 * * * (\(TimeZone.current.identifier))")
@@ -179,7 +179,7 @@ import Testing
     @Test func shippedPipelinesAndExamplesValidate() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         for dir in ["\(root)/connectors.d", "\(root)/examples/custom-connector/connectors.d"] where FileManager.default.fileExists(atPath: dir) {
-            let (pipelines, _, errs) = PipelineFileLoader(environment: [:]).loadDirectory(dir)
+            let (pipelines, _, errs) = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: [:]).loadDirectory(dir)
             #expect(errs.isEmpty, "\(errs)")
             #expect(!pipelines.isEmpty)
         }

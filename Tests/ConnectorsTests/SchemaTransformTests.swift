@@ -1,5 +1,6 @@
 import ConnectorKit
 @testable import Connectors
+@testable import CoreConnectors
 import Testing
 
 @Suite struct SchemaTransformTests {

@@ -107,6 +107,6 @@ public struct LocalFileSystem: FileSystem {
 }
 
 // File-scope helpers: inside `LocalFileSystem` the name `stat` means its own method.
-typealias posixStatBuffer = stat
+package typealias posixStatBuffer = stat
 
 private func posixStat(_ path: String, _ st: inout posixStatBuffer) -> Int32 { stat(path, &st) }

@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Foundation
 import Parquet
 
@@ -9,17 +10,17 @@ import Parquet
 /// finishes each file, fsyncs it, renames it to its final name and fsyncs the folders, so a final
 /// name only ever shows a whole file. `removeUncommitted(above:)` deletes what a commit whose
 /// checkpoint never became durable left behind. Owned by one sink (not `Sendable`).
-final class HivePartitionedWriter {
-    static let nullPartition = "__HIVE_DEFAULT_PARTITION__"
-    static let temporaryPrefix = ".inprogress-"
+package final class HivePartitionedWriter {
+    package static let nullPartition = "__HIVE_DEFAULT_PARTITION__"
+    package static let temporaryPrefix = ".inprogress-"
 
-    let root: String
-    let partitionColumn: String?
-    let options: ParquetWriterOptions
-    let sort: Bool
-    let metadata: [KeyValue]
+    package let root: String
+    package let partitionColumn: String?
+    package let options: ParquetWriterOptions
+    package let sort: Bool
+    package let metadata: [KeyValue]
     /// At most this many files open at once; beyond it the least recently written is finished.
-    let maxOpenFiles: Int
+    package let maxOpenFiles: Int
 
     private struct OpenFile {
         var directory: String
@@ -39,7 +40,7 @@ final class HivePartitionedWriter {
     private var schema: Schema?
     private(set) var rowsSinceCommit = 0
 
-    init(root: String, partitionColumn: String?, options: ParquetWriterOptions, sort: Bool, metadata: [KeyValue] = [], maxOpenFiles: Int = 32) {
+    package init(root: String, partitionColumn: String?, options: ParquetWriterOptions, sort: Bool, metadata: [KeyValue] = [], maxOpenFiles: Int = 32) {
         self.root = root
         self.partitionColumn = partitionColumn
         self.options = options
@@ -50,7 +51,7 @@ final class HivePartitionedWriter {
 
     // MARK: Writing
 
-    func write(_ batch: RecordBatch) throws {
+    package func write(_ batch: RecordBatch) throws {
         guard !batch.isEmpty else { return }
         if let schema, schema != batch.schema {
             throw ConnectorError(.configuration, "the Parquet sink got batches of two schemas (\(schema.names) and \(batch.schema.names))")
@@ -93,7 +94,7 @@ final class HivePartitionedWriter {
         return order.map { d in (d.map { "date=" + CivilDate.format(days: Int32($0)) } ?? "date=\(Self.nullPartition)", rowsByDay[d]!) }
     }
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    package static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
@@ -157,7 +158,7 @@ final class HivePartitionedWriter {
 
     /// Makes every file written since the last commit durable under its final name, named with
     /// `sequence`; `extra` goes into the footers of the files finished now. Returns the final paths.
-    func commit(sequence: Int64, extra: [KeyValue] = []) throws -> [String] {
+    package func commit(sequence: Int64, extra: [KeyValue] = []) throws -> [String] {
         if sort { try writeSorted(extra: extra) }
         for partition in Array(open.keys) { try finish(partition, extra: extra) }
         var finals: [String] = []
@@ -209,7 +210,7 @@ final class HivePartitionedWriter {
     }
 
     /// Closes and deletes everything written since the last commit.
-    func abandon() {
+    package func abandon() {
         for file in open.values {
             try? file.output.close()
             unlink(file.temporary)
@@ -225,14 +226,14 @@ final class HivePartitionedWriter {
 
     /// `part-00000042.parquet`, then `part-00000042-1.parquet`, … for more files of one commit in
     /// one folder.
-    static func fileName(sequence: Int64, part: Int) -> String {
+    package static func fileName(sequence: Int64, part: Int) -> String {
         let digits = String(sequence)
         let padded = String(repeating: "0", count: max(0, 8 - digits.count)) + digits
         return part == 0 ? "part-\(padded).parquet" : "part-\(padded)-\(part).parquet"
     }
 
     /// The commit sequence a final file name carries, or nil for other names.
-    static func sequence(ofFileName name: String) -> Int64? {
+    package static func sequence(ofFileName name: String) -> Int64? {
         guard name.hasPrefix("part-"), name.hasSuffix(".parquet") else { return nil }
         let core = name.dropFirst("part-".count).dropLast(".parquet".count)
         let digits = core.split(separator: "-", maxSplits: 1).first ?? ""
@@ -242,7 +243,7 @@ final class HivePartitionedWriter {
 
     /// Deletes temporary files and final files named with a sequence above `committed` anywhere
     /// under `root`: a crash left them between the rename and the checkpoint. Returns what it removed.
-    static func removeUncommitted(root: String, above committed: Int64) throws -> [String] {
+    package static func removeUncommitted(root: String, above committed: Int64) throws -> [String] {
         var removed: [String] = []
         var directories = Set<String>()
         guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }

@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Parquet
 
 /// `type = "parquet"`: Parquet files in Hive layout, one folder per day.
@@ -61,7 +62,7 @@ public struct ParquetConfiguration: PluginConfiguration {
         if fileInterval.seconds <= 0 { throw ConfigIssue(key: "file_interval", message: "must be positive") }
     }
 
-    func writerOptions() throws -> ParquetWriterOptions {
+    package func writerOptions() throws -> ParquetWriterOptions {
         guard let codec = Self.codecs[compression] else {
             throw ConfigIssue(key: "compression", message: "must be one of zstd, snappy, gzip, none")
         }

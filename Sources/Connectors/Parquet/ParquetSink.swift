@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Foundation
 import Logging
 import Parquet

@@ -1,5 +1,6 @@
 internal import CLibPQ
 import ConnectorKit
+import CoreConnectors
 import Foundation
 
 /// An error from libpq or the server: SQLSTATE (when the server sent one) and its message.
@@ -29,14 +30,14 @@ public struct PQError: Error, Sendable, CustomStringConvertible {
 /// The socket is non-blocking and every wait for the server is bounded by `ioTimeout`: libpq's
 /// blocking calls have no timeout, so a stalled network or a hung server would otherwise hold a
 /// run for ever. A wait that runs out counts as a lost connection.
-final class PQConnection {
+package final class PQConnection {
     private let conn: OpaquePointer
     private let ioTimeout: Double
 
     /// Connects with a URL (`postgresql://…`) or a `key=value` string; `password` overrides the one
     /// in it (libpq also reads `~/.pgpass` and `PGPASSWORD` by itself).
     /// `applicationName` shows in `pg_stat_activity` (the sink names its pipeline there).
-    init(conninfo: String, password: String?, connectTimeout: Int, ioTimeout: Double = 300, applicationName: String = "sluice") throws(PQError) {
+    package init(conninfo: String, password: String?, connectTimeout: Int, ioTimeout: Double = 300, applicationName: String = "sluice") throws(PQError) {
         var keys = ["dbname", "application_name"]
         var values = [conninfo, String(applicationName.utf8.prefix(63)) ?? "sluice"]
         if let password { keys.append("password"); values.append(password) }
@@ -96,7 +97,7 @@ final class PQConnection {
     /// The SQLSTATE in a verbose error, `SEVERITY:  XXXXX: message`: the first five code
     /// characters (digits and capitals, at least one digit, so not `FATAL`) between a space and a
     /// colon. The code is never translated; the words around it are.
-    static func sqlState(inVerbose text: String) -> String {
+    package static func sqlState(inVerbose text: String) -> String {
         let b = Array(text.utf8)
         func isCode(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) }
         var i = 0
@@ -110,7 +111,7 @@ final class PQConnection {
         return ""
     }
 
-    var isAlive: Bool { PQstatus(conn) == CONNECTION_OK }
+    package var isAlive: Bool { PQstatus(conn) == CONNECTION_OK }
 
     // MARK: Waiting, bounded
 
@@ -182,7 +183,7 @@ final class PQConnection {
 
     /// Runs one or more statements without parameters; returns rows as text (NULL as nil).
     @discardableResult
-    func exec(_ sql: String) throws(PQError) -> [[String?]] {
+    package func exec(_ sql: String) throws(PQError) -> [[String?]] {
         if PQsendQuery(conn, sql) != 1 { throw lastError() }
         try flushOutput()
         return try results()
@@ -190,7 +191,7 @@ final class PQConnection {
 
     /// Runs one statement with text parameters (`$1`, `$2`, …).
     @discardableResult
-    func exec(_ sql: String, _ params: [String?]) throws(PQError) -> [[String?]] {
+    package func exec(_ sql: String, _ params: [String?]) throws(PQError) -> [[String?]] {
         let cParams: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0) } ?? nil }
         defer { cParams.forEach { free($0) } }
         let sent = cParams.withUnsafeBufferPointer { p in
@@ -205,7 +206,7 @@ final class PQConnection {
 
     /// Runs a `COPY … FROM STDIN` with all of `data`; returns the number of rows the server reports.
     @discardableResult
-    func copyIn(_ sql: String, data: [UInt8]) throws(PQError) -> Int {
+    package func copyIn(_ sql: String, data: [UInt8]) throws(PQError) -> Int {
         try beginCopy(sql)
         do {
             try putCopyData(data)
@@ -220,7 +221,7 @@ final class PQConnection {
     /// gives one data row per piece; the binary format's header comes with the first). Every wait
     /// is bounded by `ioTimeout`. Returns the number of rows the server reports.
     @discardableResult
-    func copyOut(_ sql: String, receive: (UnsafeRawBufferPointer) -> Void) throws(PQError) -> Int {
+    package func copyOut(_ sql: String, receive: (UnsafeRawBufferPointer) -> Void) throws(PQError) -> Int {
         if PQsendQuery(conn, sql) != 1 { throw lastError() }
         try flushOutput()
         guard let first = try nextResult() else { throw lastError() }
@@ -264,7 +265,7 @@ final class PQConnection {
 
     /// Starts a `COPY … FROM STDIN`; rows follow with `putCopyData` and the COPY ends with
     /// `endCopy` (or `abortCopy`). No other command may run in between.
-    func beginCopy(_ sql: String) throws(PQError) {
+    package func beginCopy(_ sql: String) throws(PQError) {
         if PQsendQuery(conn, sql) != 1 { throw lastError() }
         try flushOutput()
         guard let res = try nextResult() else { throw lastError() }
@@ -279,7 +280,7 @@ final class PQConnection {
     /// Sends COPY data. libpq queues it and the socket takes it as fast as the server reads, so
     /// the server parses and inserts these rows while the caller encodes the next ones; a server
     /// that stops reading for `ioTimeout` ends the connection.
-    func putCopyData(_ data: [UInt8]) throws(PQError) {
+    package func putCopyData(_ data: [UInt8]) throws(PQError) {
         try data.withUnsafeBufferPointer { (buf) throws(PQError) in
             var offset = 0
             let chunk = 1 << 18
@@ -304,12 +305,12 @@ final class PQConnection {
 
     /// Ends the COPY and waits for the server's verdict on every row sent; returns the row count.
     @discardableResult
-    func endCopy() throws(PQError) -> Int {
+    package func endCopy() throws(PQError) -> Int {
         try finishCopy(reason: nil)
     }
 
     /// Abandons the COPY: the server discards its rows and reports an error, which is swallowed.
-    func abortCopy(_ reason: String) {
+    package func abortCopy(_ reason: String) {
         _ = try? finishCopy(reason: reason)
     }
 
@@ -365,13 +366,13 @@ final class PQConnection {
 }
 
 /// SQL text helpers. Identifiers from pipeline files are always quoted with these, never spliced raw.
-enum SQL {
+package enum SQL {
     /// `"name"` with embedded quotes doubled: any string is a safe identifier this way.
-    static func identifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+    package static func identifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
     /// `"schema"."table"`.
-    static func qualified(_ schema: String, _ table: String) -> String { identifier(schema) + "." + identifier(table) }
+    package static func qualified(_ schema: String, _ table: String) -> String { identifier(schema) + "." + identifier(table) }
 
     /// `'text'` with embedded quotes doubled, for the few literals that cannot be parameters (DDL).
-    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+    package static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 }

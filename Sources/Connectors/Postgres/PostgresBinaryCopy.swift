@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 
 /// Encodes batches in PostgreSQL's binary COPY format, column by column into row-major bytes.
 /// Hand-written: there is no library for it here, and the format is small (header, per row a field

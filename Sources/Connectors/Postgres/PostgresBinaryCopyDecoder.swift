@@ -1,19 +1,28 @@
 import ConnectorKit
+import CoreConnectors
 
 /// A column of a PostgreSQL table as Sluice reads it back: its SQL type and the Sluice type it maps to.
-struct PostgresColumn: Sendable, Equatable {
-    enum Kind: Sendable, Equatable {
+package struct PostgresColumn: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         case bool, int2, int4, int8, float4, float8, numeric(scale: Int), text, date, timestamp
     }
 
-    var name: String
-    var sqlType: String
-    var notNull: Bool
-    var kind: Kind
-    var type: DataType
+    package var name: String
+    package var sqlType: String
+    package var notNull: Bool
+    package var kind: Kind
+    package var type: DataType
+
+    package init(name: String, sqlType: String, notNull: Bool, kind: Kind, type: DataType) {
+        self.name = name
+        self.sqlType = sqlType
+        self.notNull = notNull
+        self.kind = kind
+        self.type = type
+    }
 
     /// The mapping of `format_type()` output to Sluice types; nil for types Sluice does not carry.
-    static func mapping(sqlType: String) -> (Kind, DataType)? {
+    package static func mapping(sqlType: String) -> (Kind, DataType)? {
         switch sqlType {
         case "boolean": return (.bool, .bool)
         case "smallint": return (.int2, .int32)
@@ -39,27 +48,27 @@ struct PostgresColumn: Sendable, Equatable {
 }
 
 /// Decodes `COPY … TO STDOUT (FORMAT binary)` into record batches, from pieces as they arrive.
-struct PostgresBinaryCopyDecoder {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+package struct PostgresBinaryCopyDecoder {
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
     }
 
-    let columns: [PostgresColumn]
-    let schema: Schema
+    package let columns: [PostgresColumn]
+    package let schema: Schema
     private var pending: [UInt8] = []
     private var headerDone = false
-    private(set) var finished = false
+    package private(set) var finished = false
     private var builders: [Builder]
-    private(set) var rowsInBatch = 0
+    package private(set) var rowsInBatch = 0
 
-    init(columns: [PostgresColumn]) {
+    package init(columns: [PostgresColumn]) {
         self.columns = columns
         schema = Schema(columns.map { Field($0.name, $0.type, nullable: !$0.notNull) })
         builders = columns.map { Builder(kind: $0.kind) }
     }
 
     /// Adds a piece of COPY data and decodes every complete row in it.
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
+    package mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
         pending.append(contentsOf: bytes)
         let data = pending
         let consumed: Result<Int, Failure> = data.withUnsafeBytes { raw in Result { () throws(Failure) -> Int in try parse(raw) } }
@@ -116,7 +125,7 @@ struct PostgresBinaryCopyDecoder {
     }
 
     /// The rows decoded since the last call, as a batch (nil when none).
-    mutating func takeBatch() -> RecordBatch? {
+    package mutating func takeBatch() -> RecordBatch? {
         guard rowsInBatch > 0 else { return nil }
         let cols = builders.indices.map { builders[$0].take() }
         let n = rowsInBatch
@@ -124,12 +133,12 @@ struct PostgresBinaryCopyDecoder {
         return RecordBatch(schema: schema, columns: cols, origins: RecordOrigins(file: "copy", lines: Array(1...Int64(n)), byteOffsets: [Int64](repeating: -1, count: n)))
     }
 
-    static func int16(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int16 { Int16(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: Int16.self)) }
-    static func int32(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int32 { Int32(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: Int32.self)) }
-    static func int64(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int64 { Int64(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self)) }
+    package static func int16(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int16 { Int16(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: Int16.self)) }
+    package static func int32(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int32 { Int32(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: Int32.self)) }
+    package static func int64(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int64 { Int64(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self)) }
 
     /// One column's values as they are decoded.
-    struct Builder {
+    package struct Builder {
         let kind: PostgresColumn.Kind
         var bools: [Bool] = []
         var int32s: [Int32] = []

@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Foundation
 
 /// `type = "postgres"`: loads batches with binary COPY, with the checkpoint in the same transaction.

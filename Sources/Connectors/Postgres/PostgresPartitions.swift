@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 
 /// Range partitions by day, week (from Monday) or month, named `<table>_pYYYYMMDD`, with bounds in UTC.
 struct PartitionPlan: Sendable {

@@ -1,4 +1,7 @@
 import ConnectorKit
+import CoreConnectors
+import ParquetConnector
+import PostgresConnector
 import Foundation
 
 /// The archive's record: one JSON line per archived partition, appended and fsynced before the

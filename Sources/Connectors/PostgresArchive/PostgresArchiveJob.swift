@@ -1,4 +1,7 @@
 import ConnectorKit
+import CoreConnectors
+import ParquetConnector
+import PostgresConnector
 import Foundation
 import Logging
 import Parquet

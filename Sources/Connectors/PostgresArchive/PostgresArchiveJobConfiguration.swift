@@ -1,4 +1,7 @@
 import ConnectorKit
+import CoreConnectors
+import ParquetConnector
+import PostgresConnector
 import Parquet
 
 /// `[job] type = "postgres_archive"`: day partitions older than `older_than` of a pipeline's

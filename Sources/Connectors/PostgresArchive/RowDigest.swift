@@ -1,4 +1,7 @@
 import ConnectorKit
+import CoreConnectors
+import ParquetConnector
+import PostgresConnector
 import Crypto
 
 /// SHA-256 over every value of every row, in order: what the archive computes from the

@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Foundation
 
 /// `[job] type = "postgres_backup"`: pg_dump in custom format into a folder, each dump verified

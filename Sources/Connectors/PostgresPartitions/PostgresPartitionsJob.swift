@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Logging
 
 /// `[job] type = "postgres_partitions"`: creates the partitions ahead for the partitioned

@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Foundation
 
 /// What Sluice needs from an OpenSSH known_hosts file before connecting: which host key types to

@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 
 /// Where an `sftp` source reads: `sftp://user@host[:port]/absolute/dir` (`/~/dir` for the user's
 /// home). Never holds a password.

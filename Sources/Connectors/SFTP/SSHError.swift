@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 
 /// A libssh2 failure, classified, with a message that says what to do.
 public struct SSHError: RemoteFileError, Sendable, CustomStringConvertible {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLibSSH2
 import ConnectorKit
+import CoreConnectors
 import Foundation
 import Logging
 

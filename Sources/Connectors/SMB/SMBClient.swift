@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CSMBClient
 import ConnectorKit
+import CoreConnectors
 import Foundation
 import Logging
 

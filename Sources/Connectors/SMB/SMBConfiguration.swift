@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Logging
 
 public enum SMBEncryption: String, ConfigEnum, Sendable { case auto, required, off }

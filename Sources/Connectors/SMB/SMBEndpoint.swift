@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Foundation
 
 /// Where an `smb` source reads: `smb://host[:port]/share[/dir…]`. Never holds credentials.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ConnectorKit
+import CoreConnectors
 
 /// A libsmbclient failure, classified from `errno` and from what was being done.
 public struct SMBError: RemoteFileError, Sendable, CustomStringConvertible {

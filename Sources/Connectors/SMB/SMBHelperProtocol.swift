@@ -1,4 +1,5 @@
 import ConnectorKit
+import CoreConnectors
 import Foundation
 
 /// The pipe protocol between the daemon and an SMB helper process (`sluice smb-helper`).

@@ -1,6 +1,7 @@
 import ConnectorKit
 import ConnectorKitTesting
 @testable import Connectors
+@testable import SMBConnector
 import Foundation
 import Logging
 import Testing

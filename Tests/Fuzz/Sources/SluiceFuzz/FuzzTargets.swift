@@ -138,7 +138,7 @@ func fuzzSchema(_ bytes: [UInt8]) {
 
 func fuzzPipelineFile(_ bytes: [UInt8]) {
     let text = String(decoding: bytes, as: UTF8.self)
-    let loader = PipelineFileLoader(environment: ["PLANT_DB_PASSWORD": "x"])
+    let loader = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: ["PLANT_DB_PASSWORD": "x"])
     _ = try? loader.loadAny(text: text, file: "fuzz.toml")
 }
 

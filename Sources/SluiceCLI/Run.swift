@@ -49,7 +49,7 @@ struct Run: AsyncParsableCommand {
         let scheduler = Scheduler(maxConcurrentRuns: settings.maxConcurrentRuns, stateDirectory: stateDir, logger: logger,
                                   defaultAlerts: settings.onFailure)
         let state = DaemonState(status: scheduler.status)
-        let reloader = ConfigurationReloader(directory: dir, stateDirectory: stateDir, scheduler: scheduler, logger: logger)
+        let reloader = ConfigurationReloader(directory: dir, stateDirectory: stateDir, loader: SluiceCLI.loader(), scheduler: scheduler, logger: logger)
         let first = await reloader.reload()
         state.recordReload(first)
         let names = await reloader.names

@@ -71,7 +71,7 @@ enum LoggingBootstrap {
 /// Loads a directory, printing errors in the `file:line: key: message` form.
 func loadPipelines(_ options: ConfigOptions) -> (pipelines: [PipelineDefinition], jobs: [JobDefinition], errors: [ConfigError], directory: String) {
     let dir = options.resolvedConfigDirectory
-    let (pipelines, jobs, errors) = PipelineFileLoader().loadDirectory(dir)
+    let (pipelines, jobs, errors) = SluiceCLI.loader().loadDirectory(dir)
     return (pipelines, jobs, errors, dir)
 }
 

@@ -3,7 +3,7 @@ import Foundation
 import ConnectorKit
 import Connectors
 
-@main
+/// The root command. `SluiceCLI.main` installs the plugins, then calls `main()`.
 struct Sluice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",

@@ -51,7 +51,7 @@ struct Sample: ParsableCommand {
     var type: String?
 
     func run() throws {
-        let registry = PipelineFileLoader().registry
+        let registry = SluiceCLI.loader().registry
         guard let type else {
             let width = registry.descriptors.map(\.type.count).max() ?? 10
             for d in registry.descriptors { print("\(d.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(d.type.padding(toLength: width, withPad: " ", startingAt: 0))  \(d.summary)") }
