@@ -19,6 +19,8 @@ swift build -c release --product sluice --static-swift-stdlib
 export SLUICE_BIN="$PWD/.build/release/sluice"
 swift build --build-tests
 swift test --skip-build 2>&1 | tee .build/test-output.txt
+# examples/custom-connector: an outside package with its own plugins and its own sluice.
+bash examples/custom-connector/test.sh
 # The parsers of outside input under libFuzzer and AddressSanitizer, briefly (README: "Fuzzing and
 # sanitizers" says how to run them for hours).
 FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash scripts/fuzz.sh

@@ -178,7 +178,8 @@ import Testing
 
     @Test func shippedPipelinesAndExamplesValidate() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        for dir in ["\(root)/connectors.d", "\(root)/examples/custom-connector/connectors.d"] where FileManager.default.fileExists(atPath: dir) {
+        // examples/custom-connector's pipelines need its own plugins: its tests validate them.
+        for dir in ["\(root)/connectors.d"] {
             let (pipelines, _, errs) = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: [:]).loadDirectory(dir)
             #expect(errs.isEmpty, "\(errs)")
             #expect(!pipelines.isEmpty)

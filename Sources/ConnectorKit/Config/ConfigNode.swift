@@ -37,9 +37,13 @@ public struct ConfigNode: Sendable {
         }
     }
 
+    /// A table's entry, or an array's item by its 0-based index written as text (as in `path`).
     public subscript(key: String) -> ConfigNode? {
-        guard case let .table(entries) = value else { return nil }
-        return entries.first { $0.key == key }?.node
+        switch value {
+        case let .table(entries): return entries.first { $0.key == key }?.node
+        case let .array(items): return Int(key).flatMap { items.indices.contains($0) ? items[$0] : nil }
+        default: return nil
+        }
     }
 
     public var keys: [String] {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds this package against the checkout two folders up and runs its tests: the Modbus source
+# against plc.py (pymodbus) on 127.0.0.1, the record-source conformance check, the plant's own
+# sluice killed mid-run. Then checks the claim of the split: modbus-poll, built on ConnectorKit
+# and CoreConnectors only, links no libpq, libsmbclient or libssh2.
+set -euo pipefail
+cd "$(dirname "$0")"
+export SLUICE_TEST_PYTHON=${SLUICE_TEST_PYTHON:-$(bash ../../scripts/py-env.sh | tail -1)}
+swift build --build-tests
+swift test --skip-build 2>&1 | tee .build/test-output.txt
+linked=$(ldd .build/debug/modbus-poll | grep -E 'libpq|libsmbclient|libssh2' || true)
+if [[ -n "$linked" ]]; then
+  echo "modbus-poll links a C library it does not need:" >&2
+  echo "$linked" >&2
+  exit 1
+fi
+for lib in libpq libsmbclient libssh2; do
+  ldd .build/debug/plant-sluice | grep -q "$lib" || { echo "plant-sluice should carry the built-in $lib connector" >&2; exit 1; }
+done
+echo "modbus-poll links none of libpq, libsmbclient, libssh2; plant-sluice links all three"
