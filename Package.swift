@@ -8,7 +8,7 @@ let strictSettings: [SwiftSetting] = [
 ]
 
 /// The folders of Sources/Connectors (and the bundle's file); each belongs to exactly one target.
-let connectorFolders = ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Postgres", "PostgresPartitions", "PostgresBackup",
+let connectorFolders = ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Exec", "Postgres", "PostgresPartitions", "PostgresBackup",
                         "SMB", "SFTP", "Parquet", "PostgresArchive", "BuiltinPlugins.swift"]
 
 /// A connector target made of some folders of Sources/Connectors; their READMEs are documentation
@@ -83,7 +83,7 @@ let package = Package(
         // Built-in plugins, one folder each under Sources/Connectors. Each C-backed connector is a
         // target of its own, so a package needing only the file source and the CSV decoder links
         // none of libpq, libsmbclient, libssh2 or the compressors; `Connectors` bundles them all.
-        connectors("CoreConnectors", folders: ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL"],
+        connectors("CoreConnectors", folders: ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Exec"],
                    dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]),
         connectors("PostgresConnector", folders: ["Postgres", "PostgresPartitions", "PostgresBackup"],
                    dependencies: ["ConnectorKit", "CoreConnectors", "CLibPQ", .product(name: "Logging", package: "swift-log")]),

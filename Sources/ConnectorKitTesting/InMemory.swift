@@ -14,6 +14,7 @@ public struct InMemorySource: Source {
     public func run(from checkpoint: Checkpoint, context: RunContext, emit: @Sendable (SourceEvent) async throws -> Void) async throws {
         let done = Int(checkpoint.files[stream]?.offset ?? 0)
         for (i, b) in batches.enumerated() where i >= done {
+            if context.stop.isStopped { return }
             var cursor = FileCursor()
             cursor.offset = Int64(i + 1)
             try await emit(.records(b, file: stream, cursor: cursor))

@@ -13,7 +13,7 @@ import Logging
 ///    every record of the uncommitted half must;
 /// 3. from the checkpoint after run 2: again nothing committed comes again.
 ///
-/// and once with its stop token already set: it must return promptly.
+/// and once with its stop token already set, from the start: it must return after at most one batch.
 ///
 /// Records are told apart by `key`, a column the source fills with a value unique in its stream:
 /// a sequence number for a live source (a poller), a record id for a replayable one. A live source
@@ -39,7 +39,8 @@ public enum RecordSourceConformance {
 
     /// What one run emitted.
     struct Emitted: Sendable {
-        var batches: [(keys: [String], stream: String, cursor: FileCursor, schema: Schema)] = []
+        /// Dead letters count as a batch without records (and without a schema).
+        var batches: [(keys: [String], stream: String, cursor: FileCursor, schema: Schema?)] = []
     }
 
     /// Runs the check on a fresh source from `makeSource` for each run (as a restarted process
@@ -82,13 +83,14 @@ public enum RecordSourceConformance {
         }
         if !options.replayable { try checkIncreasing(committed + secondKeys + third.batches.flatMap(\.keys), options: options, what: "runs 1 to 3") }
 
+        // Asked to stop before it starts, a source emits at most one batch (and returns within
+        // `runTimeout`, which `run` enforces). How fast is for the plugin's own tests to time:
+        // under a loaded test run, wall-clock limits here would fail sources that did stop.
         let stop = StopToken()
         stop.stop()
-        let started = Date()
-        let stopped = try await run(makeSource(), from: checkpoint, options: options, stop: stop)
-        let took = Date().timeIntervalSince(started)
-        guard took < 5, stopped.batches.count <= 1 else {
-            throw Failure(description: "a run asked to stop took \(String(format: "%.1f", took)) s and emitted \(stopped.batches.count) batch(es); it must return at once")
+        let stopped = try await run(makeSource(), from: Checkpoint(), options: options, stop: stop)
+        guard stopped.batches.count <= 1 else {
+            throw Failure(description: "a run asked to stop emitted \(stopped.batches.count) batches; it must return after at most one")
         }
     }
 
@@ -99,6 +101,10 @@ public enum RecordSourceConformance {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 try await source.run(from: checkpoint, context: context) { event in
+                    if case let .deadLetters(_, stream, cursor) = event {
+                        emitted.withLock { $0.batches.append(([], stream, cursor, nil)) }
+                        return
+                    }
                     guard case let .records(batch, stream, cursor) = event else {
                         throw Failure(description: "a record source emitted \(event), not .records")
                     }
@@ -130,9 +136,9 @@ public enum RecordSourceConformance {
     }
 
     static func checkShape(_ emitted: Emitted, options: Options, run: Int) throws {
-        guard let schema = emitted.batches.first?.schema else { return }
-        if let other = emitted.batches.first(where: { $0.schema != schema }) {
-            throw Failure(description: "run \(run): the schema changed between batches (\(schema.fields.map(\.name)) then \(other.schema.fields.map(\.name)))")
+        let schemas = emitted.batches.compactMap(\.schema)
+        if let schema = schemas.first, let other = schemas.first(where: { $0 != schema }) {
+            throw Failure(description: "run \(run): the schema changed between batches (\(schema.fields.map(\.name)) then \(other.fields.map(\.name)))")
         }
         let keys = emitted.batches.flatMap(\.keys)
         if keys.contains("null") { throw Failure(description: "run \(run): a record has a null \(options.key)") }

@@ -13,9 +13,9 @@ import ConnectorKit
 /// `ConventionTests` checks that every folder is listed and documented.
 public enum BuiltinPlugins {
     public static let all: [PluginDescriptor] = [
-        .files, .smb, .sftp,
+        .files, .smb, .sftp, .execSource,
         .csv, .log, .schema,
-        .jsonl, .postgres, .parquet, .discard,
+        .jsonl, .postgres, .parquet, .discard, .execSink,
         .postgresPartitions, .postgresArchive, .postgresBackup,
     ]
 

@@ -191,6 +191,8 @@ struct ProcessingStage {
             context.stats.update { $0.recordsDecoded += Int64(batch.count) }
             let (result, letters) = try applyTransforms(batch)
             return [.data(result, letters, file: file, cursor: cursor)]
+        case let .deadLetters(letters, file, cursor):
+            return [.data(nil, letters, file: file, cursor: cursor)]
         }
     }
 
@@ -371,5 +373,6 @@ struct SinkStage {
         uncommitted = 0
         dirty = false
         lastCommit = Date().timeIntervalSince1970
+        await pipeline.source.committed(checkpoint, context: context)
     }
 }

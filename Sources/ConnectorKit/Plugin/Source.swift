@@ -14,6 +14,9 @@ public protocol Source: Sendable {
     /// Called after a checkpoint in which `file` is completely loaded was committed; the place
     /// for after-load actions such as deleting or moving the file.
     func didCommit(file: String, cursor: FileCursor, context: RunContext) async throws
+    /// Called after every commit, with the checkpoint now durable: a record source may tell its
+    /// origin that everything up to its cursor is safe (an acknowledgement). Errors are its own.
+    func committed(_ checkpoint: Checkpoint, context: RunContext) async
     /// The engine's run is over, committed or failed, after-load actions done: the place to close
     /// connections, so none is left for the process's exit to tear down.
     func endRun(context: RunContext) async
@@ -21,6 +24,7 @@ public protocol Source: Sendable {
 
 extension Source {
     public func didCommit(file: String, cursor: FileCursor, context: RunContext) async throws {}
+    public func committed(_ checkpoint: Checkpoint, context: RunContext) async {}
     public func endRun(context: RunContext) async {}
 }
 
@@ -35,6 +39,9 @@ public enum SourceEvent: Sendable {
     case close(file: String, final: Bool)
     /// Records from a source that is not file-based, with the cursor to commit once they are written.
     case records(RecordBatch, file: String, cursor: FileCursor)
+    /// Records a record source could not make into its schema, with their reasons, and the cursor
+    /// that covers them: they go to the dead-letter output, committed like records.
+    case deadLetters([DeadLetter], file: String, cursor: FileCursor)
 }
 
 public struct FileOpen: Sendable {
