@@ -10,10 +10,14 @@ public actor BrokenSink: Sink {
         /// `open` hides the committed sequence from the sink, so files a commit made durable after
         /// the last saved checkpoint are kept (what the Parquet sink would do without its cleanup).
         case ignoresCommittedSequence
+        /// Every `commit` stores the checkpoint of the first commit, not its own: the data moves
+        /// on, the checkpoint does not (a sink keeping its own checkpoint that writes it wrong).
+        case storesAStaleCheckpoint
     }
 
     let inner: any Sink
     let fault: Fault
+    private var firstCommitted: Checkpoint?
 
     public init(_ inner: any Sink, fault: Fault) {
         self.inner = inner
@@ -28,6 +32,7 @@ public actor BrokenSink: Sink {
         switch fault {
         case .keepsUncommittedOutput: hidden.committed = context.committed.map { var c = $0; c.outputs = [:]; return c }
         case .ignoresCommittedSequence: hidden.committed = context.committed.map { var c = $0; c.sequence = .max; return c }
+        case .storesAStaleCheckpoint: break
         }
         let opened = try await inner.open(context: hidden)
         return context.committed ?? opened
@@ -35,6 +40,12 @@ public actor BrokenSink: Sink {
 
     public func write(_ batch: RecordBatch) async throws -> [DeadLetter] { try await inner.write(batch) }
     public func flush() async throws -> [DeadLetter] { try await inner.flush() }
-    public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint { try await inner.commit(checkpoint) }
+    public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint {
+        guard fault == .storesAStaleCheckpoint else { return try await inner.commit(checkpoint) }
+        let stale = firstCommitted ?? checkpoint
+        firstCommitted = stale
+        _ = try await inner.commit(stale)
+        return checkpoint
+    }
     public func close() async throws { try await inner.close() }
 }

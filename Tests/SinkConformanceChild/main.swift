@@ -4,6 +4,7 @@
 //   SinkConformanceChild jsonl PIPELINE STATE_DIR PATH [--no-truncate] COMMITTED UNCOMMITTED
 //   SinkConformanceChild postgres PIPELINE URL PASSWORD SCHEMA TABLE COMMITTED UNCOMMITTED
 //   SinkConformanceChild parquet PIPELINE STATE_DIR ROOT PARTITION_BY [--broken] COMMITTED UNCOMMITTED
+//   SinkConformanceChild exec PIPELINE PYTHON SINK_SCRIPT DB TABLE [--broken] COMMITTED UNCOMMITTED
 import ConnectorKit
 import ConnectorKitTesting
 import Connectors
@@ -46,6 +47,18 @@ case "parquet":
             return broken ? BrokenSink(sink, fault: .ignoresCommittedSequence) as any Sink : sink
         },
         store: LocalCheckpointStore(stateDirectory: args[2], pipeline: args[1]),
+        readBack: { [] })
+case "exec":
+    var c = ExecConfiguration(command: [args[2], args[3], "--db", args[4], "--table", args[5]])
+    c.timeout = ConfigDuration(seconds: 30)
+    let configuration = c, pipeline = args[1], broken = args.contains("--broken")
+    target = SinkConformance.Target(
+        pipeline: pipeline,
+        makeSink: {
+            let sink = ExecSink(configuration, directory: "/", pipeline: pipeline)
+            return broken ? BrokenSink(sink, fault: .storesAStaleCheckpoint) as any Sink : sink
+        },
+        store: InMemoryCheckpointStore(),
         readBack: { [] })
 default:
     FileHandle.standardError.write(Data("unknown sink \(args[0])\n".utf8))

@@ -24,24 +24,34 @@ actor ExecChild {
 
     init(command: [String], environment: [String: String], directory: String?) throws(ExecError) {
         program = URL(fileURLWithPath: command[0]).lastPathComponent
-        let toChild = Pipe(), fromChild = Pipe(), errors = Pipe()
+        // Its input is a socket pair, not a pipe: writing to a program that died is then an
+        // EPIPE error (MSG_NOSIGNAL), not a SIGPIPE that would end whatever process hosts Sluice.
+        var ends: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
+            throw ExecError(.startFailed, program: program, "socketpair: \(String(cString: strerror(errno)))", stderrTail: "")
+        }
+        _ = shutdown(ends[0], Int32(SHUT_RD))
+        _ = shutdown(ends[1], Int32(SHUT_WR))
+        let toChild = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
+        let childInput = FileHandle(fileDescriptor: ends[1], closeOnDealloc: true)
+        let fromChild = Pipe(), errors = Pipe()
         // Only this program may hold its pipes: plugins started later must not inherit them, or
         // this one would never see its input end.
-        for h in [toChild.fileHandleForWriting, toChild.fileHandleForReading, fromChild.fileHandleForReading, fromChild.fileHandleForWriting,
-                  errors.fileHandleForReading, errors.fileHandleForWriting] {
+        for h in [fromChild.fileHandleForReading, fromChild.fileHandleForWriting, errors.fileHandleForReading, errors.fileHandleForWriting] {
             _ = fcntl(h.fileDescriptor, F_SETFD, FD_CLOEXEC)
         }
         process.executableURL = URL(fileURLWithPath: Self.resolve(command[0]))
         process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.standardInput = toChild
+        process.standardInput = childInput
         process.standardOutput = fromChild
         process.standardError = errors
         do { try process.run() } catch {
             throw ExecError(.startFailed, program: program, "cannot start \(command[0]): \(error)", stderrTail: "")
         }
-        writer = LineWriter(toChild.fileHandleForWriting, program: program, pid: process.processIdentifier)
+        try? childInput.close()
+        writer = LineWriter(toChild, program: program, pid: process.processIdentifier)
         output = fromChild.fileHandleForReading
         errorTail.collect(from: errors.fileHandleForReading)
     }
@@ -176,7 +186,7 @@ final class LineWriter: Sendable {
             }
             var sent = 0
             while sent < bytes.count {
-                let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 if n > 0 { sent += n; continue }
                 if n < 0 && errno != EAGAIN && errno != EINTR {
                     return ExecError(.crashed, program: program, "stopped reading its input (\(String(cString: strerror(errno))))", stderrTail: stderrTail.text)

@@ -157,8 +157,8 @@ struct RecordAssembler {
         case let (.string(t), .timestamp):
             guard let m = ISOTime.timestamp(t) else { return .failure(Reason(message: "\"\(t)\" is not a timestamp (YYYY-MM-DDTHH:MM:SS[.ffffff][Z|±HH:MM])")) }
             return .success(.timestamp(m))
-        case (.nested, _): return .failure(Reason(message: "an array or object, not a \(type)"))
-        default: return .failure(Reason(message: "\(Self.describe(json)) where a \(type) belongs"))
+        case (.nested, _): return .failure(Reason(message: "an array or object, not \(type)"))
+        default: return .failure(Reason(message: "\(Self.describe(json)), not \(type)"))
         }
     }
 

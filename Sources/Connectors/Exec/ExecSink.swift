@@ -26,6 +26,9 @@ public actor ExecSink: Sink {
 
     public nonisolated var checkpointCustody: CheckpointCustody { .sink }
 
+    /// The running program's process id (tests cut it off to check recovery).
+    var pluginProcessIdentifier: Int32? { child?.processIdentifier }
+
     public func open(context: SinkContext) async throws -> Checkpoint {
         await end(grace: 0)
         failed = false

@@ -22,7 +22,9 @@ public struct ExecSource: Source {
     public init(_ configuration: ExecConfiguration, directory: String) {
         self.configuration = configuration
         self.directory = directory
-        stream = "exec:" + configuration.command.joined(separator: " ")
+        // One source per pipeline: a fixed key, so that changing the command line (an option
+        // added) keeps the cursor.
+        stream = "exec"
     }
 
     public func run(from checkpoint: Checkpoint, context: RunContext, emit: @Sendable (SourceEvent) async throws -> Void) async throws {
