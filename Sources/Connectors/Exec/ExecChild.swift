@@ -75,8 +75,9 @@ actor ExecChild {
         try writer.send(line, timeout: timeout, stderrTail: errorTail)
     }
 
-    /// The next line of standard output, without its newline.
-    func receiveLine(timeout: Double) throws(ExecError) -> [UInt8] {
+    /// The next line of standard output, without its newline; nil when `stop` is set first
+    /// (the daemon is shutting down: it does not wait for a slow program).
+    func receiveLine(timeout: Double, stop: StopToken? = nil) throws(ExecError) -> [UInt8]? {
         let deadline = Date().addingTimeInterval(timeout)
         let fd = output.fileDescriptor
         var searched = 0
@@ -91,7 +92,9 @@ actor ExecChild {
             if buffer.count > Self.maxLineBytes {
                 throw ExecError(.garbage, program: program, "line \(linesRead + 1) of its output is longer than \(Self.maxLineBytes >> 20) MiB", stderrTail: stderrTail)
             }
-            try wait(fd, for: Int16(POLLIN), until: deadline, what: "sent nothing for \(Self.seconds(timeout))")
+            if stop?.isStopped == true { return nil }
+            try wait(fd, for: Int16(POLLIN), until: deadline, what: "sent nothing for \(Self.seconds(timeout))", stop: stop)
+            if stop?.isStopped == true { return nil }
             var chunk = [UInt8](repeating: 0, count: 65_536)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n == 0 { throw failure(ended: buffer.isEmpty ? "ended" : "ended in the middle of a line") }
@@ -129,8 +132,8 @@ actor ExecChild {
         _ = stop(grace: 0)
     }
 
-    private func wait(_ fd: Int32, for events: Int16, until deadline: Date, what: String) throws(ExecError) {
-        while true {
+    private func wait(_ fd: Int32, for events: Int16, until deadline: Date, what: String, stop: StopToken? = nil) throws(ExecError) {
+        while stop?.isStopped != true {
             let left = deadline.timeIntervalSinceNow
             if left <= 0 {
                 let tail = stderrTail
@@ -142,6 +145,11 @@ actor ExecChild {
             if r > 0 { return }
             if r < 0 && errno != EINTR { throw ExecError(.crashed, program: program, "poll: \(String(cString: strerror(errno)))", stderrTail: stderrTail) }
         }
+    }
+
+    /// A line that must come (answers to Sluice's requests): nil is not an option here.
+    func requireLine(timeout: Double) throws(ExecError) -> [UInt8] {
+        try receiveLine(timeout: timeout)!
     }
 
     /// The program's output or input ended: how it ended, with its status once known.

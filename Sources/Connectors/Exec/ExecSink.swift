@@ -149,7 +149,7 @@ public actor ExecSink: Sink {
 
     /// The program's next message, which must be `type` (or an error it reports).
     private func receive(_ c: ExecChild, expecting type: String) async throws -> ExecProtocol.Message {
-        let line = try await c.receiveLine(timeout: configuration.timeout.seconds)
+        let line = try await c.requireLine(timeout: configuration.timeout.seconds)
         let message: ExecProtocol.Message
         do { message = try ExecProtocol.decode(line) } catch {
             throw ExecError(.garbage, program: c.program, "line \(await c.linesRead) of its output is not a protocol message: \(String(decoding: line.prefix(200), as: UTF8.self))",

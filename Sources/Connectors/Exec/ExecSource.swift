@@ -54,7 +54,7 @@ public struct ExecSource: Source {
         var count = committed?.offset ?? 0
         var done = false
         while !done && !context.stop.isStopped {
-            let line = try await child.receiveLine(timeout: timeout)
+            guard let line = try await child.receiveLine(timeout: timeout, stop: context.stop) else { break }
             let position = await child.linesRead
             let message = try await decode(line, from: child)
             switch message.type {
@@ -102,7 +102,7 @@ public struct ExecSource: Source {
     }
 
     private func hello(_ child: ExecChild, timeout: Double) async throws -> RecordAssembler {
-        let line = try await child.receiveLine(timeout: timeout)
+        let line = try await child.requireLine(timeout: timeout)
         let message = try await decode(line, from: child)
         if message.type == "error" {
             throw ExecError(.reported(retry: message.retry ?? false), program: child.program, "reported: \(message.message ?? "(no message)")",

@@ -208,13 +208,16 @@ import TestSupport
 
     @Test func aPluginThatAlwaysCrashesFailsTheRunWithItsStatusAndStderr() async throws {
         let dir = try Self.temporaryDirectory()
-        // A marker in a folder that does not exist: creating it fails, so the plugin dies (status 1, a traceback).
+        let sink = CollectingSink()
+        let context = Self.context()
         let error = await #expect(throws: ConnectorError.self) {
-            try await Self.engine(Self.source(["numbers", "12", "--crash-once", dir + "/missing/marker"]), CollectingSink(), dir: dir).runOnce(context: Self.context())
+            try await Self.engine(Self.source(["crash"]), sink, dir: dir).runRetrying(context: context, attempts: 3, maxDelay: 0.2)
         }
         #expect(error?.code == .notConnected)
-        #expect(error?.description.contains("exited with status 1") == true, "\(String(describing: error))")
-        #expect(error?.description.contains("FileNotFoundError") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("ended: exited with status 3; its standard error ended with: boom: the machine's database went away") == true,
+                "\(String(describing: error))")
+        #expect(context.stats.counts.retries == 2, "restarted twice before giving up")
+        #expect(sink.batches.isEmpty, "a record sent before any checkpoint was loaded")
     }
 
     @Test func aHangingPluginIsKilledAfterItsTimeout() async throws {

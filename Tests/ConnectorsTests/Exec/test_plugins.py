@@ -5,6 +5,7 @@
         a source of records id = 1..COUNT (with every column type), a checkpoint every N;
         with --crash-once: the first run that finds no MARKER creates it and dies (status 3)
         after its first checkpoint, with a message on standard error
+    test_plugins.py crash       a source that dies (status 3) after one record, before any checkpoint
     test_plugins.py hang        a source that says hello, then nothing
     test_plugins.py garbage     a source that says hello, then prints a traceback
     test_plugins.py error       a source that reports an error it will not recover from
@@ -52,6 +53,10 @@ def main():
             message = json.loads(line)
             if message["type"] == "ack":
                 print(f"ack {message['cursor']}", file=sys.stderr)
+    elif mode == "crash":
+        send({"type": "record", "data": record(1)})
+        print("boom: the machine's database went away", file=sys.stderr)
+        sys.exit(3)
     elif mode == "hang":
         print("waiting for a lock that never comes", file=sys.stderr)
         time.sleep(3600)
