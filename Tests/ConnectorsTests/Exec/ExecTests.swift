@@ -4,6 +4,7 @@ import ConnectorKitTesting
 @testable import CoreConnectors
 import Foundation
 import Logging
+import PipelineLoader
 import Testing
 import TestSupport
 
@@ -140,6 +141,13 @@ import TestSupport
             try await RecordSourceConformance.check(makeSource: { CursorDropping(inner: Self.source(["numbers", "9", "--every", "3"])) },
                                                     options: .init(key: "id", replayable: true))
         }
+    }
+
+    @Test func theExamplePipelineValidates() {
+        let loader = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: ["MES_DB": "/tmp/mes.db", "LAKE_DB": "/tmp/lake.db"])
+        let (pipelines, _, errors) = loader.loadDirectory(Self.root + "/examples/exec-python")
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(pipelines.map(\.name) == ["mes-to-lake"])
     }
 
     // MARK: The sink's commit contract
