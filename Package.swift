@@ -9,7 +9,7 @@ let strictSettings: [SwiftSetting] = [
 
 /// The folders of Sources/Connectors (and the bundle's file); each belongs to exactly one target.
 let connectorFolders = ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Exec", "Postgres", "PostgresPartitions", "PostgresBackup",
-                        "SMB", "SFTP", "Parquet", "PostgresArchive", "BuiltinPlugins.swift"]
+                        "SMB", "SFTP", "MySQL", "Parquet", "PostgresArchive", "BuiltinPlugins.swift"]
 
 /// A connector target made of some folders of Sources/Connectors; their READMEs are documentation
 /// (Codecs, shared text decoding, is not a plugin and has none).
@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "PostgresConnector", targets: ["PostgresConnector"]),
         .library(name: "SMBConnector", targets: ["SMBConnector"]),
         .library(name: "SFTPConnector", targets: ["SFTPConnector"]),
+        .library(name: "MySQLConnector", targets: ["MySQLConnector"]),
         .library(name: "ParquetConnector", targets: ["ParquetConnector"]),
         .library(name: "PostgresArchiveConnector", targets: ["PostgresArchiveConnector"]),
         .library(name: "SluiceCLI", targets: ["SluiceCLI"]),
@@ -71,6 +72,8 @@ let package = Package(
         .systemLibrary(name: "CSMBClient", pkgConfig: "smbclient", providers: [.apt(["libsmbclient-dev"])]),
         // libssh2 (Debian: libssh2-1-dev), wrapped once in Connectors/SFTP/SSHSession.swift.
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
+        // libmariadb (Debian: libmariadb-dev), wrapped once in Connectors/MySQL/MySQLConnection.swift.
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         // Block compression for Parquet pages: libzstd (libzstd-dev), libsnappy (libsnappy-dev) and
         // zlib (zlib1g-dev), each wrapped once in CompressionCodecs.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -91,6 +94,8 @@ let package = Package(
                    dependencies: ["ConnectorKit", "CoreConnectors", "CSMBClient", .product(name: "Logging", package: "swift-log")]),
         connectors("SFTPConnector", folders: ["SFTP"],
                    dependencies: ["ConnectorKit", "CoreConnectors", "CLibSSH2", .product(name: "Logging", package: "swift-log")]),
+        connectors("MySQLConnector", folders: ["MySQL"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "CMariaDB", .product(name: "Logging", package: "swift-log")]),
         connectors("ParquetConnector", folders: ["Parquet"],
                    dependencies: ["ConnectorKit", "CoreConnectors", "Parquet", .product(name: "Logging", package: "swift-log")]),
         connectors("PostgresArchiveConnector", folders: ["PostgresArchive"],
@@ -98,7 +103,8 @@ let package = Package(
                                   .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
         // The built-in bundle: every connector above and the registry listing them.
         connectors("Connectors", folders: ["BuiltinPlugins.swift"],
-                   dependencies: ["ConnectorKit", "CoreConnectors", "PostgresConnector", "SMBConnector", "SFTPConnector", "ParquetConnector", "PostgresArchiveConnector"]),
+                   dependencies: ["ConnectorKit", "CoreConnectors", "PostgresConnector", "MySQLConnector", "SMBConnector", "SFTPConnector", "ParquetConnector",
+                                  "PostgresArchiveConnector"]),
         // Pipeline files (TOML) → validated pipeline specifications.
         .target(
             name: "PipelineLoader",

@@ -9,7 +9,7 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 need=()
-for pkg in locales pkg-config python3 python3-venv libcurl4-openssl-dev libzstd-dev libsnappy-dev zlib1g-dev procps iproute2 libpq-dev postgresql postgresql-client libsmbclient-dev samba smbclient libssh2-1-dev openssh-server openssh-client prometheus chromium fonts-dejavu-core; do
+for pkg in locales pkg-config python3 python3-venv libcurl4-openssl-dev libzstd-dev libsnappy-dev zlib1g-dev procps iproute2 libpq-dev postgresql postgresql-client libsmbclient-dev samba smbclient libssh2-1-dev openssh-server openssh-client libmariadb-dev mariadb-server mariadb-client prometheus chromium fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: unit tests, the CLI end to end, SIGKILL/SIGTERM
 # exactly-once, faults on the wire (a TCP fault proxy), the PostgreSQL sink and the SMB and SFTP
-# sources against real servers started here on 127.0.0.1 (PostgreSQL; Samba as an SMB1-only XP
+# sources against real servers started here on 127.0.0.1 (PostgreSQL; MariaDB; Samba as an SMB1-only XP
 # stand-in and as SMB3; OpenSSH sshd), Parquet files checked with pyarrow, DuckDB and
 # fastparquet; then each fuzzer for 30 s.
 set -euo pipefail
@@ -10,6 +10,7 @@ source scripts/setup.sh
 export SLUICE_TEST_PG=$(bash scripts/pg-start.sh | tail -1)
 bash scripts/smb-start.sh
 bash scripts/ssh-start.sh main rsaonly
+export SLUICE_TEST_MYSQL=$(bash scripts/mariadb-start.sh | tail -1)
 # pyarrow, DuckDB and fastparquet read every Parquet file the tests write.
 export SLUICE_TEST_PYTHON=$(bash scripts/py-env.sh | tail -1)
 export SLUICE_PG_DIR=${SLUICE_PG_DIR:-/tmp/sluice-test-pg}

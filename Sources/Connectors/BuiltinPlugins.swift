@@ -2,6 +2,7 @@ import ConnectorKit
 // The bundle re-exports its connectors, so `import Connectors` keeps giving a program every
 // built-in configuration type, as it did before the connectors became targets of their own.
 @_exported import CoreConnectors
+@_exported import MySQLConnector
 @_exported import ParquetConnector
 @_exported import PostgresArchiveConnector
 @_exported import PostgresConnector
@@ -15,7 +16,7 @@ public enum BuiltinPlugins {
     public static let all: [PluginDescriptor] = [
         .files, .smb, .sftp, .execSource,
         .csv, .log, .schema,
-        .jsonl, .postgres, .parquet, .discard, .execSink,
+        .jsonl, .postgres, .mysql, .parquet, .discard, .execSink,
         .postgresPartitions, .postgresArchive, .postgresBackup,
     ]
 

@@ -4,6 +4,7 @@
 //   SinkConformanceChild jsonl PIPELINE STATE_DIR PATH [--no-truncate] COMMITTED UNCOMMITTED
 //   SinkConformanceChild postgres PIPELINE URL PASSWORD SCHEMA TABLE COMMITTED UNCOMMITTED
 //   SinkConformanceChild parquet PIPELINE STATE_DIR ROOT PARTITION_BY [--broken] COMMITTED UNCOMMITTED
+//   SinkConformanceChild mysql PIPELINE URL PASSWORD TABLE COMMITTED UNCOMMITTED
 //   SinkConformanceChild exec PIPELINE PYTHON SINK_SCRIPT DB TABLE [--broken] COMMITTED UNCOMMITTED
 import ConnectorKit
 import ConnectorKitTesting
@@ -47,6 +48,15 @@ case "parquet":
             return broken ? BrokenSink(sink, fault: .ignoresCommittedSequence) as any Sink : sink
         },
         store: LocalCheckpointStore(stateDirectory: args[2], pipeline: args[1]),
+        readBack: { [] })
+case "mysql":
+    var c = MySQLConfiguration(url: args[2], table: args[4])
+    c.rowsPerStatement = 200
+    let configuration = c, password = args[3]
+    target = SinkConformance.Target(
+        pipeline: args[1],
+        makeSink: { MySQLSink(configuration: configuration, password: password, logger: Logger(label: "child")) },
+        store: InMemoryCheckpointStore(),
         readBack: { [] })
 case "exec":
     var c = ExecConfiguration(command: [args[2], args[3], "--db", args[4], "--table", args[5]])
