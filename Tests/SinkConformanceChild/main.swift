@@ -4,7 +4,7 @@
 //   SinkConformanceChild jsonl PIPELINE STATE_DIR PATH [--no-truncate] COMMITTED UNCOMMITTED
 //   SinkConformanceChild postgres PIPELINE URL PASSWORD SCHEMA TABLE COMMITTED UNCOMMITTED
 //   SinkConformanceChild parquet PIPELINE STATE_DIR ROOT PARTITION_BY [--broken] COMMITTED UNCOMMITTED
-//   SinkConformanceChild mysql PIPELINE URL PASSWORD TABLE COMMITTED UNCOMMITTED
+//   SinkConformanceChild mysql PIPELINE URL PASSWORD TABLE insert|load_data COMMITTED UNCOMMITTED
 //   SinkConformanceChild exec PIPELINE PYTHON SINK_SCRIPT DB TABLE [--broken] COMMITTED UNCOMMITTED
 import ConnectorKit
 import ConnectorKitTesting
@@ -52,6 +52,7 @@ case "parquet":
 case "mysql":
     var c = MySQLConfiguration(url: args[2], table: args[4])
     c.rowsPerStatement = 200
+    c.load = MySQLConfiguration.Load(rawValue: args[5]) ?? .insert
     let configuration = c, password = args[3]
     target = SinkConformance.Target(
         pipeline: args[1],

@@ -4,6 +4,11 @@ import Foundation
 /// `type = "mysql"`: MySQL or MariaDB (InnoDB), through libmariadb.
 public struct MySQLConfiguration: PluginConfiguration {
     public enum Mode: String, ConfigEnum { case append, upsert }
+    /// How appended rows travel: multi-row `INSERT`s, or `LOAD DATA LOCAL INFILE` fed from memory.
+    public enum Load: String, ConfigEnum {
+        case insert
+        case loadData = "load_data"
+    }
 
     /// `mysql://user@host[:port]/database` (no password here: `password` or `password_file`).
     public var url: String
@@ -20,9 +25,10 @@ public struct MySQLConfiguration: PluginConfiguration {
     public var timeout = ConfigDuration(seconds: 300)
     /// Rows per INSERT statement (also bounded by 4 MiB of SQL).
     public var rowsPerStatement: Int = 1000
+    public var load: Load = .insert
 
     enum CodingKeys: String, CodingKey {
-        case url, password, table, mode, key, timeout
+        case url, password, table, mode, key, timeout, load
         case passwordFile = "password_file"
         case createTable = "create_table"
         case connectTimeout = "connect_timeout"
@@ -46,6 +52,7 @@ public struct MySQLConfiguration: PluginConfiguration {
         connectTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .connectTimeout) ?? connectTimeout
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
         rowsPerStatement = try c.decodeIfPresent(Int.self, forKey: .rowsPerStatement) ?? rowsPerStatement
+        load = try c.decodeIfPresent(Load.self, forKey: .load) ?? .insert
     }
 
     /// The parts of `url`.
@@ -72,6 +79,9 @@ public struct MySQLConfiguration: PluginConfiguration {
         if table.isEmpty { throw ConfigIssue(key: "table", message: "name the table") }
         if mode == .upsert && key.isEmpty { throw ConfigIssue(key: "key", message: "upsert needs the key columns, e.g. key = [\"placa\"]") }
         if mode == .append && !key.isEmpty { throw ConfigIssue(key: "key", message: "only with mode = \"upsert\"") }
+        if load == .loadData && mode == .upsert {
+            throw ConfigIssue(key: "load", message: "load_data only appends (LOAD DATA cannot update a row in place); upserts use insert")
+        }
         if !(1...100_000).contains(rowsPerStatement) { throw ConfigIssue(key: "rows_per_statement", message: "between 1 and 100000") }
     }
 

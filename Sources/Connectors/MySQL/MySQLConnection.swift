@@ -27,7 +27,7 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
 /// One libmariadb connection (`MYSQL *`), the only place that calls the library. Blocking: its
 /// owner runs it on a thread of its own.
 final class MySQLConnection {
-    private let handle: UnsafeMutablePointer<MYSQL>
+    fileprivate let handle: UnsafeMutablePointer<MYSQL>
 
     /// Connects with TCP to `host:port`. `timeout` bounds connecting and every read and write
     /// (libmariadb's own timeouts), so a stalled server or network fails a call instead of
@@ -121,6 +121,38 @@ final class MySQLConnection {
         if status != 0 { throw Self.error(handle) }
         if let result = mysql_store_result(handle) { mysql_free_result(result) }
     }
+}
+
+extension MySQLConnection {
+    /// Runs `LOAD DATA LOCAL INFILE` with the file's bytes served from memory: libmariadb asks
+    /// the handler below for them instead of opening a file. Returns (rows affected, warnings).
+    func loadData(_ statement: String, bytes: [UInt8]) throws(MySQLError) -> (rows: UInt64, warnings: UInt32) {
+        let feed = InfileFeed(bytes)
+        let userdata = Unmanaged.passUnretained(feed).toOpaque()
+        mysql_set_local_infile_handler(handle, { state, _, userdata in
+            state?.pointee = userdata
+            return 0
+        }, { state, buffer, length in
+            let feed = Unmanaged<InfileFeed>.fromOpaque(state!).takeUnretainedValue()
+            let n = min(Int(length), feed.bytes.count - feed.offset)
+            if n > 0 {
+                feed.bytes.withUnsafeBytes { UnsafeMutableRawPointer(buffer!).copyMemory(from: $0.baseAddress! + feed.offset, byteCount: n) }
+                feed.offset += n
+            }
+            return Int32(n)
+        }, { _ in }, { _, _, _ in 0 }, userdata)
+        defer { mysql_set_local_infile_default(handle) }
+        let result = withExtendedLifetime(feed) { Result { () throws(MySQLError) in try query(statement) } }
+        try result.get()
+        return (mysql_affected_rows(handle), mysql_warning_count(handle))
+    }
+}
+
+/// The bytes a LOAD DATA LOCAL reads, and how far it has read.
+private final class InfileFeed {
+    let bytes: [UInt8]
+    var offset = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 }
 
 /// SQL text for MySQL and MariaDB.

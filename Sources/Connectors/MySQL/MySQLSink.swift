@@ -71,6 +71,7 @@ public actor MySQLSink: Sink {
                     rows.append(r)
                 }
             }
+            if configuration.load == .loadData, !rows.isEmpty, try loadData(batch, rows: rows, c) { return letters }
             var start = 0
             while start < rows.count {
                 var end = start
@@ -104,6 +105,66 @@ public actor MySQLSink: Sink {
     }
 
     // MARK: Rows
+
+    /// The rows through LOAD DATA LOCAL, under a savepoint. LOCAL turns refusals into warnings (a
+    /// duplicate skipped, a value cut), so any warning, or a count that does not match, undoes the
+    /// load: false, and the INSERT path (which names each refused row) takes the batch instead.
+    private func loadData(_ batch: RecordBatch, rows: [Int], _ c: MySQLConnection) throws -> Bool {
+        let fields = batch.schema.fields
+        let statement = "LOAD DATA LOCAL INFILE 'sluice-batch' INTO TABLE \(MySQLSQL.identifier(configuration.table)) CHARACTER SET utf8mb4 "
+            + "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (\(fields.map { MySQLSQL.identifier($0.name) }.joined(separator: ", ")))"
+        try c.query("SAVEPOINT sluice_load")
+        let outcome = Result { () throws(MySQLError) in try c.loadData(statement, bytes: Self.tabSeparated(batch, rows: rows)) }
+        switch outcome {
+        case let .success((affected, warnings)) where warnings == 0 && affected == UInt64(rows.count):
+            try c.query("RELEASE SAVEPOINT sluice_load")
+            return true
+        case .success:
+            try c.query("ROLLBACK TO SAVEPOINT sluice_load")
+            return false
+        case let .failure(error):
+            guard error.refusesRows else { throw error }
+            try c.query("ROLLBACK TO SAVEPOINT sluice_load")
+            return false
+        }
+    }
+
+    /// Rows as LOAD DATA reads them: tab-separated, `\N` for NULL, backslash escapes.
+    static func tabSeparated(_ batch: RecordBatch, rows: [Int]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count * batch.columns.count * 12)
+        let scales = batch.schema.fields.map { if case let .decimal(_, s) = $0.type { s } else { 0 } }
+        for r in rows {
+            for (i, column) in batch.columns.enumerated() {
+                if i > 0 { out.append(9) }
+                if column.isNull(r) { out.append(contentsOf: [92, 78]); continue } // \N
+                switch column.values {
+                case let .bool(a): out.append(a[r] ? 49 : 48)
+                case let .int32(a): out.append(contentsOf: Array(String(a[r]).utf8))
+                case let .int64(a): out.append(contentsOf: Array(String(a[r]).utf8))
+                case let .float64(a): out.append(contentsOf: Array("\(a[r])".utf8))
+                case let .decimal(a): out.append(contentsOf: Array(DecimalText.format(a[r], scale: scales[i]).utf8))
+                case let .string(s):
+                    s.withBytes(r) { bytes in
+                        for b in bytes {
+                            switch b {
+                            case 92: out.append(contentsOf: [92, 92])
+                            case 9: out.append(contentsOf: [92, 116])
+                            case 10: out.append(contentsOf: [92, 110])
+                            case 13: out.append(contentsOf: [92, 114])
+                            case 0: out.append(contentsOf: [92, 48])
+                            default: out.append(b)
+                            }
+                        }
+                    }
+                case let .date(a): CivilDate.appendDate(days: a[r], to: &out)
+                case let .timestamp(a): out.append(contentsOf: Array(datetime(a[r]).utf8))
+                }
+            }
+            out.append(10)
+        }
+        return out
+    }
 
     /// One multi-row INSERT; when the server refuses rows, halves until each refused row stands alone.
     private func insert(_ batch: RecordBatch, rows: ArraySlice<Int>, _ c: MySQLConnection, refused: inout [DeadLetter]) throws {

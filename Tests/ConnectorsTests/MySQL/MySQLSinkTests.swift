@@ -60,6 +60,11 @@ struct MySQLSinkTests {
                                                   raw: RawRecords(StringColumn((0..<n).map { "raw \($0)" }))))
     }
 
+    /// LOAD DATA statements the server has run.
+    static func loadDataStatements() throws -> Int {
+        Int(try TestMySQL.query("SHOW GLOBAL STATUS LIKE 'Com_load'").first?[1] ?? "") ?? -1
+    }
+
     /// The conformance table read back, each column parsed and rendered as Sluice renders it.
     static func conformanceRows(_ table: String) throws -> [String] {
         try TestMySQL.query("SELECT id, label, amount, reading, day, at, ok, spare FROM `\(table)`").map { row in
@@ -75,8 +80,9 @@ struct MySQLSinkTests {
         }
     }
 
-    func conformanceTarget(_ table: String, url: String = TestMySQL.url, broken: Bool = false) -> SinkConformance.Target {
+    func conformanceTarget(_ table: String, url: String = TestMySQL.url, broken: Bool = false, load: MySQLConfiguration.Load = .insert) -> SinkConformance.Target {
         var c = MySQLConfiguration(url: url, table: table)
+        c.load = load
         c.timeout = ConfigDuration(seconds: 5)
         c.rowsPerStatement = 200
         let configuration = c
@@ -90,36 +96,42 @@ struct MySQLSinkTests {
             readBack: { try Self.conformanceRows(table) })
     }
 
-    @Test func everyTypeRoundTripsWithNullsAndDecimalPrecision() async throws {
+    @Test(arguments: [MySQLConfiguration.Load.insert, .loadData])
+    func everyTypeRoundTripsWithNullsAndDecimalPrecision(load: MySQLConfiguration.Load) async throws {
         let table = TestMySQL.freshTable("types")
         defer { TestMySQL.drop(table) }
-        let sink = TestMySQL.sink { $0.table = table }
+        let sink = TestMySQL.sink { $0.table = table; $0.load = load }
         let cp = try await sink.open(context: context)
         let b = SinkConformance.batch(0, rows: 300)
+        let loadsBefore = try Self.loadDataStatements()
         #expect(try await sink.write(b).isEmpty)
         _ = try await sink.commit(cp)
         try await sink.close()
+        // load_data really went through LOAD DATA (a silent fallback to INSERT would also pass).
+        #expect(try Self.loadDataStatements() - loadsBefore == (load == .loadData ? 1 : 0))
         let expected = (0..<b.count).map { SinkConformance.canonical(b, row: $0) }
         try SinkConformance.compare(try Self.conformanceRows(table), expected, when: "after one commit")
         let types = try TestMySQL.query("SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '\(table)' ORDER BY ordinal_position")
         #expect(types.map { $0[0] ?? "" } == ["bigint(20)", "mediumtext", "decimal(12,3)", "double", "date", "datetime(6)", "tinyint(1)", "int(11)"])
     }
 
-    @Test func conformanceKilledBetweenWriteAndCommit() async throws {
+    @Test(arguments: [MySQLConfiguration.Load.insert, .loadData])
+    func conformanceKilledBetweenWriteAndCommit(load: MySQLConfiguration.Load) async throws {
         let table = TestMySQL.freshTable("kill")
         defer { TestMySQL.drop(table) }
-        let t = conformanceTarget(table)
+        let t = conformanceTarget(table, load: load)
         try await SinkConformance.checkKill(t) { committed, uncommitted in
-            try ConformanceChild.spawn(["mysql", t.pipeline, TestMySQL.url, TestMySQL.password, table, "\(committed)", "\(uncommitted)"])
+            try ConformanceChild.spawn(["mysql", t.pipeline, TestMySQL.url, TestMySQL.password, table, load.rawValue, "\(committed)", "\(uncommitted)"])
         }
     }
 
-    @Test func conformanceConnectionSeveredMidTransaction() async throws {
+    @Test(arguments: [MySQLConfiguration.Load.insert, .loadData])
+    func conformanceConnectionSeveredMidTransaction(load: MySQLConfiguration.Load) async throws {
         let table = TestMySQL.freshTable("cut")
         defer { TestMySQL.drop(table) }
         let proxy = try FaultProxy(upstreamPort: TestMySQL.port)
         defer { proxy.stop() }
-        let t = conformanceTarget(table, url: TestMySQL.url(port: proxy.port))
+        let t = conformanceTarget(table, url: TestMySQL.url(port: proxy.port), load: load)
         try await SinkConformance.checkSevered(t, sever: { proxy.cutAll() }, restore: {})
     }
 
@@ -145,13 +157,16 @@ struct MySQLSinkTests {
         }
     }
 
-    @Test func foreignKeyViolationsAreBisectedToTheBadRows() async throws {
+    /// With load_data, LOCAL would skip refused rows with a warning: the load is undone and the
+    /// INSERT path names them, so the result is the same as with insert.
+    @Test(arguments: [MySQLConfiguration.Load.insert, .loadData])
+    func foreignKeyViolationsAreBisectedToTheBadRows(load: MySQLConfiguration.Load) async throws {
         let parent = TestMySQL.freshTable("veiculos"), child = TestMySQL.freshTable("manutencoes")
         defer { TestMySQL.drop(child, parent) }
         _ = try TestMySQL.query("CREATE TABLE `\(parent)` (placa VARCHAR(16) PRIMARY KEY) ENGINE=InnoDB")
         _ = try TestMySQL.query("INSERT INTO `\(parent)` VALUES ('A'), ('B'), ('C')")
         _ = try TestMySQL.query("CREATE TABLE `\(child)` (placa VARCHAR(16) NOT NULL, custo BIGINT, FOREIGN KEY (placa) REFERENCES `\(parent)` (placa)) ENGINE=InnoDB")
-        let sink = TestMySQL.sink { $0.table = child; $0.createTable = false; $0.rowsPerStatement = 1000 }
+        let sink = TestMySQL.sink { $0.table = child; $0.createTable = false; $0.rowsPerStatement = 1000; $0.load = load }
         let cp = try await sink.open(context: context)
         let placas = (0..<100).map { $0 == 17 ? "Z" : $0 == 60 ? "Y" : ["A", "B", "C"][$0 % 3] }
         var refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
@@ -164,6 +179,22 @@ struct MySQLSinkTests {
         #expect(refused.first?.reason.contains("1452") == true)
         #expect(String(decoding: refused[0].raw, as: UTF8.self) == "raw 17")
         #expect(try TestMySQL.query("SELECT count(*), sum(custo) FROM `\(child)`").first == ["98", "\(4950 - 17 - 60)"])
+    }
+
+    @Test func aDuplicateKeyInAppendModeIsADeadLetterWithLoadDataToo() async throws {
+        let table = TestMySQL.freshTable("dup")
+        defer { TestMySQL.drop(table) }
+        _ = try TestMySQL.query("CREATE TABLE `\(table)` (id BIGINT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB")
+        let sink = TestMySQL.sink { $0.table = table; $0.load = .loadData }
+        let cp = try await sink.open(context: context)
+        let refused = try await sink.write(batch([Field("id", .int64), Field("v", .string)],
+                                                 [Column(.int64([1, 2, 2, 3])), Column(.string(StringColumn(["a", "b", "c", "toolongvalue!"])))]))
+        _ = try await sink.commit(cp)
+        try await sink.close()
+        #expect(refused.map(\.origin.line) == [4, 5])
+        #expect(refused.first?.reason.contains("Duplicate entry '2'") == true, "\(refused.first?.reason ?? "")")
+        #expect(refused.last?.reason.contains("Data too long") == true, "\(refused.last?.reason ?? "")")
+        #expect(try TestMySQL.query("SELECT id, v FROM `\(table)` ORDER BY id") == [["1", "a"], ["2", "b"]])
     }
 
     @Test func upsertUpdatesChangedRowsAndInsertsNewOnes() async throws {
