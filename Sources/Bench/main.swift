@@ -1,4 +1,4 @@
-// Benchmarks: `swift run -c release bench decode|postgres|parquet [--rows N] [--file PATH]`.
+// Benchmarks: `swift run -c release bench decode|postgres|mysql|parquet [--rows N] [--file PATH]`.
 // Prints Sluice's figures next to reference tools measured in the same run on the same file.
 import Foundation
 import MachineSimulator
@@ -40,11 +40,12 @@ if args.first == "daemon" {
     }
     exit(0)
 }
-guard let command = args.first, ["decode", "postgres", "parquet", "generate"].contains(command) else {
+guard let command = args.first, ["decode", "postgres", "mysql", "parquet", "generate"].contains(command) else {
     print("""
         usage: bench decode [--rows N] [--runs N] [--file PATH]
                bench postgres [--rows N] [--file PATH] [--url URL] [--password PW]
                bench parquet [--rows N] [--runs N] [--file PATH]   (DuckDB and pyarrow from scripts/py-env.sh)
+               bench mysql [--rows N] [--runs N] [--file PATH]     (the MariaDB of scripts/mariadb-start.sh)
                bench smb [--size-mib N]      (the SMB3 server of scripts/smb-start.sh; default 200)
                bench sftp [--size-mib N]     (the sshd of scripts/ssh-start.sh; default 200)
                bench daemon [--idle-pipelines 50] [--idle-seconds 300] [--appends 200] [--hosts 40]
@@ -107,6 +108,19 @@ case "parquet":
     }
     do {
         try ParquetBenchmark(file: path, rows: rows, runs: runs, sluice: sluice, python: python).run()
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
+case "mysql":
+    let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
+    guard FileManager.default.isExecutableFile(atPath: sluice) else {
+        print("error: \(sluice) is missing: swift build -c release --product sluice --static-swift-stdlib")
+        exit(1)
+    }
+    do {
+        try MySQLBenchmark(file: path, rows: rows, runs: runs, port: 53306, password: ProcessInfo.processInfo.environment["SLUICE_BENCH_MYSQL_PASSWORD"] ?? "testpw",
+                           sluice: sluice).run()
     } catch {
         print("error: \(error)")
         exit(1)

@@ -187,8 +187,9 @@ struct MySQLSinkTests {
         _ = try TestMySQL.query("CREATE TABLE `\(table)` (id BIGINT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB")
         let sink = TestMySQL.sink { $0.table = table; $0.load = .loadData }
         let cp = try await sink.open(context: context)
-        let refused = try await sink.write(batch([Field("id", .int64), Field("v", .string)],
+        var refused = try await sink.write(batch([Field("id", .int64), Field("v", .string)],
                                                  [Column(.int64([1, 2, 2, 3])), Column(.string(StringColumn(["a", "b", "c", "toolongvalue!"])))]))
+        refused += try await sink.flush()
         _ = try await sink.commit(cp)
         try await sink.close()
         #expect(refused.map(\.origin.line) == [4, 5])
