@@ -136,9 +136,8 @@ actor ExecChild {
         while stop?.isStopped != true {
             let left = deadline.timeIntervalSinceNow
             if left <= 0 {
-                let tail = stderrTail
-                kill()
-                throw ExecError(.hung, program: program, "\(what); it was killed", stderrTail: tail)
+                kill() // first: its standard error is then read to the end
+                throw ExecError(.hung, program: program, "\(what); it was killed", stderrTail: stderrTail)
             }
             var pfd = pollfd(fd: fd, events: events, revents: 0)
             let r = poll(&pfd, 1, Int32(min(left, 1) * 1000) + 1)

@@ -152,7 +152,9 @@ public actor ExecSink: Sink {
         let line = try await c.requireLine(timeout: configuration.timeout.seconds)
         let message: ExecProtocol.Message
         do { message = try ExecProtocol.decode(line) } catch {
-            throw ExecError(.garbage, program: c.program, "line \(await c.linesRead) of its output is not a protocol message: \(String(decoding: line.prefix(200), as: UTF8.self))",
+            let position = await c.linesRead
+            await c.kill() // first: its standard error is then read to the end
+            throw ExecError(.garbage, program: c.program, "line \(position) of its output is not a protocol message: \(String(decoding: line.prefix(200), as: UTF8.self))",
                             stderrTail: await c.stderrTail)
         }
         if message.type == "error" {

@@ -125,8 +125,10 @@ public struct ExecSource: Source {
         }
     }
 
+    /// Kills the program first, so that its standard error is read to the end for the message.
     private func garbage(_ child: ExecChild, _ message: String) async -> ExecError {
-        ExecError(.garbage, program: child.program, message, stderrTail: await child.stderrTail)
+        await child.kill()
+        return ExecError(.garbage, program: child.program, message, stderrTail: await child.stderrTail)
     }
 
     /// Tells the program which cursor is now durable.

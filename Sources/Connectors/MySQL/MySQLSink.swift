@@ -35,6 +35,8 @@ public actor MySQLSink: Sink {
         var rows = 0
     }
     private var pendingLoad = PendingLoad()
+    /// Rows that went through LOAD DATA (not the INSERT fallback), for tests.
+    private(set) var rowsByLoadData = 0
 
     public init(configuration: MySQLConfiguration, password: String?, logger: Logger) {
         self.configuration = configuration
@@ -159,6 +161,7 @@ public actor MySQLSink: Sink {
         switch outcome {
         case let .success((affected, warnings)) where warnings == 0 && affected == UInt64(pending.rows):
             try c.query("RELEASE SAVEPOINT sluice_load")
+            rowsByLoadData += pending.rows
             return []
         case .success:
             try c.query("ROLLBACK TO SAVEPOINT sluice_load")

@@ -61,9 +61,9 @@ def main():
         print("waiting for a lock that never comes", file=sys.stderr)
         time.sleep(3600)
     elif mode == "garbage":
+        print('  File "reader.py", line 12, in <module>', file=sys.stderr, flush=True)
         sys.stdout.write("Traceback (most recent call last):\n")
         sys.stdout.flush()
-        print('  File "reader.py", line 12, in <module>', file=sys.stderr)
         time.sleep(3600)
     elif mode == "error":
         send({"type": "error", "message": "table events does not exist", "retry": False})
