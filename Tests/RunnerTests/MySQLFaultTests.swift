@@ -161,7 +161,8 @@ struct MySQLFaultTests {
 
     @Test func twentyRandomCutsDuringOneLoad() throws {
         var fired = 0
-        _ = try loadThroughProxy("cuts20", commitRows: 1000, pipelineExtra: "batch_rows = 500") { proxy, p in
+        // 1M rows (100k under the sanitizers' scale): enough SQL on the wire for twenty cuts.
+        _ = try loadThroughProxy("cuts20", rows: TestScale.rows(1_000_000), commitRows: 1000, pipelineExtra: "batch_rows = 500") { proxy, p in
             let deadline = Date().addingTimeInterval(240)
             while fired < 20 && p.isRunning && Date() < deadline {
                 proxy.arm(.cut, afterUpstreamBytes: Int64.random(in: 50_000...250_000))
