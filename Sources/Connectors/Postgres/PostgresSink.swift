@@ -53,12 +53,11 @@ public actor PostgresSink: Sink {
         dropConnection(politely: !failed)
         failed = false
         let conn = try connect()
-        try run {
-            try conn.exec("""
-                CREATE TABLE IF NOT EXISTS \(SQL.identifier("public")).\(SQL.identifier(Self.checkpointTable)) (
-                    pipeline text PRIMARY KEY, checkpoint jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())
-                """)
-        }
+        // Hosts of a hall open their sinks at once: the first to create the table wins the race.
+        try createAllowingRace("""
+            CREATE TABLE IF NOT EXISTS \(SQL.identifier("public")).\(SQL.identifier(Self.checkpointTable)) (
+                pipeline text PRIMARY KEY, checkpoint jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())
+            """, conn)
         let rows = try run { try conn.exec("SELECT checkpoint::text FROM public.\(SQL.identifier(Self.checkpointTable)) WHERE pipeline = $1", [pipeline]) }
         guard let text = rows.first?.first ?? nil else { return Checkpoint() }
         do {
