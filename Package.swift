@@ -88,7 +88,7 @@ let package = Package(
         // none of libpq, libsmbclient, libssh2 or the compressors; `Connectors` bundles them all.
         connectors("CoreConnectors", folders: ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Exec"],
                    dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]),
-        connectors("PostgresConnector", folders: ["Postgres", "PostgresPartitions", "PostgresBackup"],
+        connectors("PostgresConnector", folders: ["Postgres", "PostgresPartitions", "PostgresBackup", "PostgresCoordination"],
                    dependencies: ["ConnectorKit", "CoreConnectors", "CLibPQ", .product(name: "Logging", package: "swift-log")]),
         connectors("SMBConnector", folders: ["SMB"],
                    dependencies: ["ConnectorKit", "CoreConnectors", "CSMBClient", .product(name: "Logging", package: "swift-log")]),

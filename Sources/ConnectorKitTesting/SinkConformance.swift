@@ -183,15 +183,15 @@ public enum SinkConformance {
 
         func failNextSave() { failing.withLock { $0 = true } }
 
-        func load() throws -> Checkpoint? { try inner.load() }
+        func load() async throws -> Checkpoint? { try await inner.load() }
 
-        func save(_ checkpoint: Checkpoint) throws {
+        func save(_ checkpoint: Checkpoint) async throws {
             let fail = failing.withLock { value -> Bool in
                 defer { value = false }
                 return value
             }
             if fail { throw SimulatedCrash() }
-            try inner.save(checkpoint)
+            try await inner.save(checkpoint)
         }
     }
 

@@ -11,12 +11,69 @@ import Foundation
 ///
 /// [daemon.on_failure]            # for every pipeline and job without an on_failure of its own
 /// webhook = "http://127.0.0.1:9000/alerts"
+///
+/// [daemon.cluster]               # several daemons sharing the pipeline files: each run happens once
+/// url = "postgresql://sluice@db.plant.local/plant"
+/// password = "${SLUICE_CLUSTER_PASSWORD}"
+/// node = "line-a"                # how other daemons name this one (default: host name and pid)
 /// ```
 public struct DaemonSettings: Sendable, Equatable {
     public var listen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9430)
     public var maxConcurrentRuns = 4
     public var logFormat: LogFormat?
     public var onFailure: AlertSettings?
+    public var cluster: ClusterSettings?
+
+    /// The PostgreSQL database that daemons sharing the pipeline files coordinate through: an
+    /// advisory lock per run, the last successful start of each work, and the checkpoints of
+    /// pipelines with `state = "postgres"`.
+    public struct ClusterSettings: Sendable, Equatable, Decodable {
+        /// `postgresql://user@host:port/db` or `host=… dbname=…` (no password in it).
+        public var url: String
+        public var password: Secret?
+        public var passwordFile: String?
+        public var node: String?
+        public var connectTimeout: ConfigDuration = ConfigDuration(seconds: 10)
+
+        enum CodingKeys: String, CodingKey {
+            case url, password, node
+            case passwordFile = "password_file"
+            case connectTimeout = "connect_timeout"
+        }
+
+        public init(url: String, node: String? = nil) {
+            self.url = url
+            self.node = node
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            url = try c.decode(String.self, forKey: .url)
+            password = try c.decodeIfPresent(Secret.self, forKey: .password)
+            passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+            node = try c.decodeIfPresent(String.self, forKey: .node)
+            connectTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .connectTimeout) ?? connectTimeout
+            if url.isEmpty { throw ConfigIssue(key: "url", message: "must be a postgresql:// URL or a key=value connection string") }
+            if url.contains("password=") || url.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
+                throw ConfigIssue(key: "url", message: "holds a password; use password = \"${ENV_VAR}\", password_file or ~/.pgpass instead")
+            }
+            try PasswordSetting.validate(password, file: passwordFile)
+            if let node, node.isEmpty || node.count > 48 { throw ConfigIssue(key: "node", message: "must be 1 to 48 characters") }
+        }
+
+        /// The password from `password` or the first line of `password_file` (relative to
+        /// sluice.toml's folder); nil lets libpq use ~/.pgpass.
+        public func resolvedPassword(settingsFile: String) throws -> String? {
+            if let password { return password.value }
+            guard let passwordFile else { return nil }
+            let path = passwordFile.hasPrefix("/") ? passwordFile
+                : URL(fileURLWithPath: settingsFile).deletingLastPathComponent().appendingPathComponent(passwordFile).path
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigError(file: settingsFile, line: nil, keyPath: "daemon.cluster.password_file", message: "cannot read \(path)")
+            }
+            return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        }
+    }
 
     public init() {}
 
@@ -48,6 +105,7 @@ public struct DaemonSettings: Sendable, Equatable {
                 settings.maxConcurrentRuns = table.maxConcurrentRuns ?? settings.maxConcurrentRuns
                 settings.logFormat = table.logFormat
                 settings.onFailure = table.onFailure
+                settings.cluster = table.cluster
             } catch { errors.append(error) }
         }
         if !errors.isEmpty { throw ConfigErrors(errors: errors) }
@@ -59,9 +117,10 @@ public struct DaemonSettings: Sendable, Equatable {
         var maxConcurrentRuns: Int?
         var logFormat: LogFormat?
         var onFailure: AlertSettings?
+        var cluster: ClusterSettings?
 
         enum CodingKeys: String, CodingKey {
-            case listen
+            case listen, cluster
             case maxConcurrentRuns = "max_concurrent_runs"
             case logFormat = "log_format"
             case onFailure = "on_failure"
@@ -83,6 +142,7 @@ public struct DaemonSettings: Sendable, Equatable {
                 logFormat = format
             }
             onFailure = try AlertSettings.decode(from: c, forKey: .onFailure)
+            cluster = try c.decodeIfPresent(ClusterSettings.self, forKey: .cluster)
         }
     }
 }

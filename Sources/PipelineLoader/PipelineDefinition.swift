@@ -87,6 +87,17 @@ public struct PipelineSettings: Decodable, Sendable {
     public var timezone: TimeZone = .current
     /// Where to say that this pipeline started failing, became degraded or recovered.
     public var onFailure: AlertSettings?
+    /// Where the engine keeps the checkpoint of a sink that does not keep its own (a PostgreSQL
+    /// or MySQL sink always keeps it with its rows).
+    public var state: StateLocation = .local
+
+    public enum StateLocation: String, ConfigEnum {
+        /// A file in the daemon's state folder.
+        case local
+        /// `sluice_checkpoints` in the cluster's PostgreSQL (`[daemon.cluster]` in sluice.toml),
+        /// so that any daemon of the cluster can take the pipeline over.
+        case postgres
+    }
 
     enum CodingKeys: String, CodingKey {
         case name, description, schedule
@@ -95,7 +106,7 @@ public struct PipelineSettings: Decodable, Sendable {
         case commitInterval = "commit_interval"
         case deadLetter = "dead_letter"
         case retryMaxDelay = "retry_max_delay"
-        case after, timezone
+        case after, timezone, state
         case onFailure = "on_failure"
     }
 
@@ -123,6 +134,7 @@ public struct PipelineSettings: Decodable, Sendable {
         commitInterval = try c.decodeIfPresent(ConfigDuration.self, forKey: .commitInterval)
         deadLetter = try c.decodeIfPresent(String.self, forKey: .deadLetter)
         retryMaxDelay = try c.decodeIfPresent(ConfigDuration.self, forKey: .retryMaxDelay) ?? retryMaxDelay
+        state = try c.decodeIfPresent(StateLocation.self, forKey: .state) ?? .local
         if !(1...1_000_000).contains(batchRows) { throw ConfigIssue(key: "batch_rows", message: "must be between 1 and 1000000") }
         if let commitRows, commitRows < 1 { throw ConfigIssue(key: "commit_rows", message: "must be at least 1") }
     }

@@ -74,5 +74,7 @@ func checkpointTool(_ name: String, config: ConfigOptions, options: RunOptions) 
         throw ExitCode(1)
     }
     let logger = options.makeLogger()
-    return CheckpointTool(pipeline: try definition.build(stateDirectory: stateDir, logger: logger), stateDirectory: stateDir, logger: logger)
+    let stores = try ClusterServices(settings: try config.loadSettings(), settingsFile: config.resolvedSettingsFile, stateDirectory: stateDir, logger: logger)
+        .checkpointStores
+    return CheckpointTool(pipeline: try definition.build(stateDirectory: stateDir, logger: logger), store: try stores.store(for: definition), logger: logger)
 }

@@ -13,6 +13,21 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("config-dir"), help: "Folder of pipeline files (default: /etc/sluice/connectors.d if it exists, else ./connectors.d).")
     var configDirectory: String?
 
+    @Option(name: .customLong("settings"), help: "The daemon's settings file (default: sluice.toml beside the config folder, e.g. /etc/sluice/sluice.toml).")
+    var settingsFile: String?
+
+    var resolvedSettingsFile: String {
+        settingsFile ?? URL(fileURLWithPath: resolvedConfigDirectory).deletingLastPathComponent().appendingPathComponent("sluice.toml").path
+    }
+
+    /// sluice.toml, or the defaults when there is none; errors are printed with file, line and key.
+    func loadSettings() throws -> DaemonSettings {
+        do { return try DaemonSettings.load(file: resolvedSettingsFile) } catch {
+            for e in error.errors { printError("error: \(e)") }
+            throw ExitCode(1)
+        }
+    }
+
     var resolvedConfigDirectory: String {
         if let configDirectory { return configDirectory }
         var isDir: ObjCBool = false

@@ -55,12 +55,24 @@ struct Once: AsyncParsableCommand {
         if let host = definition.host { logger[metadataKey: "host"] = "\(host)" }
         let pipeline = try definition.build(stateDirectory: stateDir, logger: logger)
         let context = RunContext(pipeline: name, logger: logger)
-        let engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDir, pipeline: name))
+        let cluster = try ClusterServices(settings: try config.loadSettings(), settingsFile: config.resolvedSettingsFile, stateDirectory: stateDir, logger: logger)
+        let engine = PipelineEngine(pipeline: pipeline, checkpointStore: try cluster.checkpointStores.store(for: definition))
         let started = Date()
+        // With daemons sharing the pipeline files, a manual run is claimed like theirs.
+        var lease: (any RunLease)?
+        if let coordinator = cluster.coordinator {
+            switch try await coordinator.claim(name) {
+            case .granted(let l): lease = l
+            case .heldElsewhere(let holder):
+                printError("error: \(name) is running on \(holder ?? "another daemon") now; try again when that run ends")
+                return false
+            }
+        }
         let progress = progressAllowed && !noProgress && isatty(2) == 1 ? ProgressLine(stats: context.stats, started: started) : nil
         progress?.start()
         var failure: (any Error)?
         do { try await engine.runRetrying(context: context, attempts: max(1, attempts)) } catch { failure = error }
+        await lease?.end(succeededRunStarted: failure == nil ? started : nil)
         progress?.stop()
         let c = context.stats.counts
         let seconds = Date().timeIntervalSince(started)

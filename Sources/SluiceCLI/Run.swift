@@ -17,20 +17,12 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("max-concurrent-runs"), help: "Pipelines and jobs running at the same time, at most (default: sluice.toml's, else 4).")
     var maxConcurrentRuns: Int?
 
-    @Option(name: .customLong("settings"), help: "The daemon's settings file (default: sluice.toml beside the config folder, e.g. /etc/sluice/sluice.toml).")
-    var settingsFile: String?
-
     @Option(name: .customLong("listen"), help: "Address of the status page, /metrics, /health, /ready and /api (default: sluice.toml's, else 127.0.0.1:9430; \"off\" for none).")
     var listen: String?
 
     func run() async throws {
         let dir = config.resolvedConfigDirectory
-        let settingsPath = settingsFile ?? URL(fileURLWithPath: dir).deletingLastPathComponent().appendingPathComponent("sluice.toml").path
-        var settings: DaemonSettings
-        do { settings = try DaemonSettings.load(file: settingsPath) } catch {
-            for e in error.errors { printError("error: \(e)") }
-            throw ExitCode(1)
-        }
+        var settings = try config.loadSettings()
         if let listen {
             do { settings.listen = try ListenAddress.parse(listen) } catch {
                 printError("error: --listen: \(error.message)")
@@ -46,10 +38,13 @@ struct Run: AsyncParsableCommand {
         defer { pidFile.release() }
         let metrics = PrometheusBackend()
         metrics.bootstrap()
+        let cluster = try ClusterServices(settings: settings, settingsFile: config.resolvedSettingsFile, stateDirectory: stateDir, logger: logger)
         let scheduler = Scheduler(maxConcurrentRuns: settings.maxConcurrentRuns, stateDirectory: stateDir, logger: logger,
-                                  defaultAlerts: settings.onFailure)
+                                  defaultAlerts: settings.onFailure, coordinator: cluster.coordinator)
         let state = DaemonState(status: scheduler.status)
-        let reloader = ConfigurationReloader(directory: dir, stateDirectory: stateDir, loader: SluiceCLI.loader(), scheduler: scheduler, logger: logger)
+        let reloader = ConfigurationReloader(directory: dir, stateDirectory: stateDir, loader: SluiceCLI.loader(), scheduler: scheduler, logger: logger,
+                                             checkpointStores: cluster.checkpointStores)
+        if let coordinator = cluster.coordinator { logger.info("runs are claimed through \(coordinator.description)", metadata: ["node": "\(cluster.node ?? "")"]) }
         let first = await reloader.reload()
         state.recordReload(first)
         let names = await reloader.names

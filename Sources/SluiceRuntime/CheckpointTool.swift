@@ -11,9 +11,9 @@ public struct CheckpointTool: Sendable {
     let store: any CheckpointStore
     let logger: Logger
 
-    public init(pipeline: Pipeline, stateDirectory: String, logger: Logger) {
+    public init(pipeline: Pipeline, store: any CheckpointStore, logger: Logger) {
         self.pipeline = pipeline
-        store = LocalCheckpointStore(stateDirectory: stateDirectory, pipeline: pipeline.name)
+        self.store = store
         self.logger = logger
     }
 

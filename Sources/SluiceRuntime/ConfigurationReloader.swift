@@ -38,6 +38,7 @@ public actor ConfigurationReloader {
     let directory: String
     let stateDirectory: String
     let loader: PipelineFileLoader
+    let checkpointStores: CheckpointStores
     let logger: Logger
     /// The works of each file at the last load, to keep when the file breaks.
     private var current: [String: (work: any ScheduledWork, fingerprint: String)] = [:]
@@ -45,9 +46,12 @@ public actor ConfigurationReloader {
     public private(set) var lastResult: ReloadResult?
 
     /// `loader` carries the plugin registry: the built-ins, and those of a package building its own sluice.
-    public init(directory: String, stateDirectory: String, loader: PipelineFileLoader, scheduler: Scheduler, logger: Logger) {
+    /// `checkpointStores`: where pipelines keep their checkpoints (default: the state folder).
+    public init(directory: String, stateDirectory: String, loader: PipelineFileLoader, scheduler: Scheduler, logger: Logger,
+                checkpointStores: CheckpointStores? = nil) {
         self.directory = directory
         self.loader = loader
+        self.checkpointStores = checkpointStores ?? CheckpointStores(stateDirectory: stateDirectory)
         self.stateDirectory = stateDirectory
         self.scheduler = scheduler
         self.logger = logger
@@ -92,8 +96,9 @@ public actor ConfigurationReloader {
                 continue
             }
             do {
+                let store = try checkpointStores.store(for: definition)
                 let pipeline = try definition.build(stateDirectory: stateDirectory, logger: logger)
-                wanted[definition.name] = (PipelineWork(definition: definition, pipeline: pipeline, stateDirectory: stateDirectory, logger: logger),
+                wanted[definition.name] = (PipelineWork(definition: definition, pipeline: pipeline, checkpointStore: store, logger: logger),
                                            fingerprint, definition.file)
             } catch {
                 errors.append("\(definition.file): \(error)")

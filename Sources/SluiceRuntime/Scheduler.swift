@@ -14,6 +14,10 @@ import PipelineLoader
 /// - A cron work that missed a firing while the daemon was down runs once at start (the last
 ///   start of every work is kept in the state folder), never once per missed firing.
 /// - `apply` adds, replaces and removes works while the others keep running.
+/// - With a `RunCoordinator` (daemons on several machines sharing the pipeline files), each run
+///   is claimed first: a work another daemon is running waits for its next attempt (a cron work
+///   retries every 30 s until its firing has been served by someone), and a firing another daemon
+///   already served is not run again.
 public actor Scheduler {
     public nonisolated let status: StatusRegistry
     private let logger: Logger
@@ -23,6 +27,7 @@ public actor Scheduler {
     private let executor: (any TaskExecutor)?
     /// Where to alert for works without an `on_failure` of their own (`[daemon.on_failure]`).
     private let defaultAlerts: AlertSettings?
+    private let coordinator: (any RunCoordinator)?
 
     private struct Entry {
         var work: any ScheduledWork
@@ -38,8 +43,9 @@ public actor Scheduler {
     /// - Parameter executor: where the loops run (default: the global pool); tests give them a
     ///   thread of their own so that other suites blocking the pool cannot stall them.
     public init(maxConcurrentRuns: Int = 4, degradedAfter: Int = 5, stateDirectory: String?, logger: Logger, status: StatusRegistry = StatusRegistry(),
-                executor: (any TaskExecutor)? = nil, defaultAlerts: AlertSettings? = nil) {
+                executor: (any TaskExecutor)? = nil, defaultAlerts: AlertSettings? = nil, coordinator: (any RunCoordinator)? = nil) {
         self.executor = executor
+        self.coordinator = coordinator
         self.defaultAlerts = defaultAlerts
         self.status = status
         self.logger = logger
@@ -74,7 +80,7 @@ public actor Scheduler {
         status.register(WorkStatus(name: work.name, group: work.group, host: work.host, kind: work.kind, schedule: work.schedule.description,
                                    after: work.after, state: .waiting, nextRun: nil, lastSuccess: nil, consecutiveFailures: 0, runs: []))
         let loop = WorkLoop(work: work, stop: stop, wakeup: wakeup, status: status, limiter: limiter, degradedAfter: degradedAfter,
-                            lastStarts: lastStarts, logger: logger, scheduler: self, alerts: work.alerts ?? defaultAlerts)
+                            lastStarts: lastStarts, logger: logger, scheduler: self, alerts: work.alerts ?? defaultAlerts, coordinator: coordinator)
         let task = Task(executorPreference: executor) { await loop.run() }
         entries[work.name] = Entry(work: work, fingerprint: fingerprint, stop: stop, wakeup: wakeup, task: task)
     }
@@ -112,6 +118,11 @@ struct WorkLoop: Sendable {
     let logger: Logger
     let scheduler: Scheduler
     let alerts: AlertSettings?
+    let coordinator: (any RunCoordinator)?
+
+    /// How soon a cron work whose firing another daemon is serving looks again (it runs it itself
+    /// if that daemon dies before succeeding).
+    static let elsewhereRecheck: Double = 30
 
     func run() async {
         var log = logger
@@ -121,6 +132,7 @@ struct WorkLoop: Sendable {
         var retryDelay: Double = 0
         var health = AlertTracker(degradedAfter: degradedAfter)
         var lastEnded: Date?
+        var elsewhereWait: Double?
         let metrics = RunMetrics(name: work.group ?? work.name, host: work.host, kind: work.kind)
         var catchUp = missedWhileDown()
         if catchUp { log.info("a scheduled run was missed while the daemon was down: running once now") }
@@ -130,6 +142,8 @@ struct WorkLoop: Sendable {
             let wait: Double?
             if catchUp {
                 wait = 0
+            } else if let elsewhereWait {
+                wait = elsewhereWait
             } else if failures > 0 {
                 wait = retryDelay
             } else {
@@ -137,12 +151,14 @@ struct WorkLoop: Sendable {
             }
             status.update(work.name) { s in
                 s.nextRun = wait.map { now.addingTimeInterval($0) }
-                s.state = failures == 0 ? .waiting : failures >= degradedAfter ? .degraded : .failing
+                if s.state != .elsewhere { s.state = failures == 0 ? .waiting : failures >= degradedAfter ? .degraded : .failing }
             }
             let triggered = await wakeup.wait(seconds: wait)
             if stop.isStopped { break }
             if wait == nil && !triggered { continue }
+            let wasCatchUp = catchUp
             catchUp = false
+            elsewhereWait = nil
 
             await limiter.acquire()
             if stop.isStopped {
@@ -150,11 +166,41 @@ struct WorkLoop: Sendable {
                 break
             }
             let started = Date()
-            status.update(work.name) { $0.state = .running; $0.nextRun = nil }
+            var lease: (any RunLease)?
+            if let coordinator {
+                switch await claim(coordinator, started: started, log: log) {
+                case .run(let l):
+                    lease = l
+                case .skip(let retry):
+                    await limiter.release()
+                    elsewhereWait = retry
+                    if retry == nil { lastEnded = Date() }
+                    continue
+                case .failed(let error):
+                    // The coordination database is unreachable: nothing runs unclaimed; retried
+                    // with backoff like a failed run.
+                    await limiter.release()
+                    failures += 1
+                    retryDelay = backoff.delay(afterFailures: failures)
+                    let message = "cannot claim the run (\(coordinator.description)): \(error)"
+                    status.record(work.name, RunRecord(started: started, ended: Date(), succeeded: false, error: message))
+                    status.update(work.name) { $0.consecutiveFailures = failures; $0.runningOn = nil }
+                    if let alert = health.failed(work.name, failures: failures, error: message) { notify(alert, log) }
+                    log.error("\(message); retrying in \(String(format: "%.1f", retryDelay)) s")
+                    if wasCatchUp { catchUp = true }
+                    continue
+                }
+            }
+            status.update(work.name) { $0.state = .running; $0.nextRun = nil; $0.runningOn = nil }
             // Only a cron work reads it back (catch-up after downtime): no file write per poll.
             if case .cron = work.schedule { lastStarts?.save(work.name, started) }
             do {
-                let outcome = try await work.run(stop: stop)
+                let outcome: RunOutcome
+                do { outcome = try await work.run(stop: stop) } catch {
+                    await lease?.end(succeededRunStarted: nil)
+                    throw error
+                }
+                await lease?.end(succeededRunStarted: started)
                 await limiter.release()
                 failures = 0
                 let ended = Date()
@@ -194,6 +240,37 @@ struct WorkLoop: Sendable {
             lastEnded = Date()
         }
         status.update(work.name) { $0.state = .stopped; $0.nextRun = nil }
+    }
+
+    private enum ClaimOutcome {
+        case run(any RunLease)
+        /// Not this daemon's run: look again after this many seconds (nil: at the next scheduled time).
+        case skip(retry: Double?)
+        case failed(any Error)
+    }
+
+    /// Claims the run from the coordinator. A work another daemon holds is skipped (status
+    /// `elsewhere`); so is a cron firing that another daemon has already served.
+    private func claim(_ coordinator: any RunCoordinator, started: Date, log: Logger) async -> ClaimOutcome {
+        let claim: RunClaim
+        do { claim = try await coordinator.claim(work.name) } catch { return .failed(error) }
+        switch claim {
+        case .heldElsewhere(let holder):
+            let was = status.status(of: work.name)?.state
+            status.update(work.name) { $0.state = .elsewhere; $0.runningOn = holder }
+            if was != .elsewhere { log.info("running on another daemon; this one waits", metadata: ["holder": "\(holder ?? "unknown")"]) }
+            if case .cron = work.schedule { return .skip(retry: Self.elsewhereRecheck) }
+            return .skip(retry: nil)
+        case .granted(let lease):
+            if case let .cron(cron) = work.schedule, let last = lease.lastSuccessfulStart,
+               let next = cron.next(after: last), next > started {
+                await lease.end(succeededRunStarted: nil)
+                status.update(work.name) { $0.state = .waiting; $0.runningOn = nil; $0.lastSuccess = max($0.lastSuccess ?? last, last) }
+                log.debug("this firing was served by another daemon", metadata: ["started": "\(last)"])
+                return .skip(retry: nil)
+            }
+            return .run(lease)
+        }
     }
 
     private func notify(_ alert: Alert, _ log: Logger) {

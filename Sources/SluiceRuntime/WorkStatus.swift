@@ -10,6 +10,9 @@ public enum WorkState: String, Sendable, Codable {
     case failing
     /// Failed `degradedAfter` times in a row; still retrying, at the longest backoff.
     case degraded
+    /// Another daemon of the cluster is running it (`runningOn` names it); this one looks again
+    /// at its next scheduled time.
+    case elsewhere
     /// Removed, or the daemon is stopping.
     case stopped
 }
@@ -61,6 +64,8 @@ public struct WorkStatus: Sendable, Codable, Equatable {
     /// Records and dead letters committed since the daemon started this work.
     public var totalRecords: Int64 = 0
     public var totalDeadLetters: Int64 = 0
+    /// The daemon running it when `state` is `elsewhere`.
+    public var runningOn: String?
 
     public var lastRun: RunRecord? { runs.last }
 

@@ -9,9 +9,9 @@ public struct PipelineWork: ScheduledWork {
     let engine: PipelineEngine
     let logger: Logger
 
-    public init(definition: PipelineDefinition, pipeline: Pipeline, stateDirectory: String, logger: Logger) {
+    public init(definition: PipelineDefinition, pipeline: Pipeline, checkpointStore: any CheckpointStore, logger: Logger) {
         self.definition = definition
-        engine = PipelineEngine(pipeline: pipeline, checkpointStore: LocalCheckpointStore(stateDirectory: stateDirectory, pipeline: definition.name))
+        engine = PipelineEngine(pipeline: pipeline, checkpointStore: checkpointStore)
         var l = logger
         l[metadataKey: "pipeline"] = "\(definition.group ?? definition.name)"
         if let host = definition.host { l[metadataKey: "host"] = "\(host)" }

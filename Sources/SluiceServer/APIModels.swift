@@ -11,6 +11,8 @@ struct PipelineSummaryJSON: Encodable {
     var schedule: String
     var after: [String]
     var state: String
+    /// The daemon running it when `state` is `elsewhere`.
+    var runningOn: String?
     var nextRun: Date?
     var lastSuccess: Date?
     var consecutiveFailures: Int
@@ -31,6 +33,7 @@ struct PipelineSummaryJSON: Encodable {
         schedule = s.schedule
         after = s.after
         state = s.state.rawValue
+        runningOn = s.runningOn
         nextRun = s.nextRun
         lastSuccess = s.lastSuccess
         consecutiveFailures = s.consecutiveFailures

@@ -19,7 +19,7 @@ public enum MetricCatalog {
         "sluice_runs_total": "Finished runs of a pipeline or job, by outcome.",
         "sluice_reloads_total": "Reloads of the pipeline files (SIGHUP or sluice reload), by result.",
         // Read from the status at each scrape (StatusMetrics).
-        "sluice_pipeline_state": "1 for the state a pipeline or job is in (waiting, running, failing, degraded, stopped), else 0.",
+        "sluice_pipeline_state": "1 for the state a pipeline or job is in (waiting, running, elsewhere — on another daemon of the cluster —, failing, degraded, stopped), else 0.",
         "sluice_last_success_timestamp_seconds": "When the last successful run of a pipeline or job ended (Unix time).",
         "sluice_consecutive_failures": "Failed runs in a row of a pipeline or job.",
         "sluice_lag_seconds": "Age of the newest loaded data: now minus the modification time of the newest source file a run loaded from.",

@@ -18,7 +18,7 @@ final class StatusMetrics: Sendable {
         let statuses = state.status.snapshot()
         for s in statuses {
             let base = [("pipeline", s.group ?? s.name)] + (s.host.map { [("host", $0)] } ?? []) + [("kind", s.kind.rawValue)]
-            for candidate in [WorkState.waiting, .running, .failing, .degraded, .stopped] {
+            for candidate in [WorkState.waiting, .running, .elsewhere, .failing, .degraded, .stopped] {
                 values.append(("sluice_pipeline_state", base + [("state", candidate.rawValue)], s.state == candidate ? 1 : 0))
             }
             values.append(("sluice_consecutive_failures", base, Double(s.consecutiveFailures)))

@@ -24,6 +24,7 @@ enum StatusPage {
   .state { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; font-weight: 600; }
   .state.waiting { background: var(--ok); } .state.running { background: var(--run); }
   .state.failing { background: var(--warn); } .state.degraded { background: var(--fail); } .state.stopped { background: var(--muted); }
+  .state.elsewhere { background: var(--idle); color: #333; }
   .strip { display: flex; gap: 2px; align-items: flex-end; height: 18px; }
   .strip i { display: block; width: 7px; height: 18px; border-radius: 1px; }
   .strip i.loaded { background: var(--ok); } .strip i.empty { background: var(--idle); } .strip i.failed { background: var(--fail); }
@@ -113,6 +114,7 @@ function render(data) {
     const shown = p.state === "running" && p.consecutive_failures > 0 ? "retrying" : p.state;
     const st = el("td"); st.appendChild(el("span", {class: "state " + shown}, shown));
     if (p.consecutive_failures > 0) st.appendChild(el("div", {class: "muted"}, p.consecutive_failures + " failure(s) in a row"));
+    if (p.state === "elsewhere") st.appendChild(el("div", {class: "muted"}, "running on " + (p.running_on || "another daemon")));
     tr.appendChild(st);
     tr.appendChild(el("td", {class: "muted"}, p.schedule));
     const last = p.last_run;

@@ -19,6 +19,9 @@ public struct ConnectorError: Error, Sendable, CustomStringConvertible {
         public static let checkpoint = Code(raw: "checkpoint")
         /// A commit was asked of a sink whose earlier write failed: it must be opened again first.
         public static let sinkFailed = Code(raw: "sink failed")
+        /// Another writer committed the pipeline's checkpoint since this run opened its sink (two
+        /// daemons ran it at once): nothing of this commit landed; the retry reopens from theirs.
+        public static let fenced = Code(raw: "fenced")
         /// Anything else; the message says what.
         public static let other = Code(raw: "error")
     }

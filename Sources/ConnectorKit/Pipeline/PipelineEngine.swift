@@ -359,6 +359,13 @@ struct SinkStage {
         do {
             checkpoint = try await committer.commit(checkpoint)
         } catch {
+            if (error as? ConnectorError)?.code == .fenced {
+                // Refused before anything landed: another writer's checkpoint holds this sequence.
+                abandon()
+                pendingRecords = 0
+                pendingLetters = 0
+                throw error
+            }
             // A commit cut off mid-way may or may not have landed: the next open tells (its
             // checkpoint has this sequence or not), and the counts follow.
             context.stats.update { $0.uncertainCommit = attempt }

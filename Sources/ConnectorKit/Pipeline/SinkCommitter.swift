@@ -14,7 +14,7 @@ public struct SinkCommitter: Sendable {
 
     /// Opens the sink and returns its last durable checkpoint.
     public func open(pipeline: String) async throws -> Checkpoint {
-        let stored = sink.checkpointCustody == .engine ? try store.load() : nil
+        let stored = sink.checkpointCustody == .engine ? try await store.load() : nil
         return try await sink.open(context: SinkContext(pipeline: pipeline, committed: stored))
     }
 
@@ -26,7 +26,7 @@ public struct SinkCommitter: Sendable {
         next.sequence += 1
         next.committedAt = Date().timeIntervalSince1970
         let committed = try await sink.commit(next)
-        if sink.checkpointCustody == .engine { try store.save(committed) }
+        if sink.checkpointCustody == .engine { try await store.save(committed) }
         return committed
     }
 }

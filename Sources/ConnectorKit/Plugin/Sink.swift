@@ -100,8 +100,11 @@ public struct SinkContext: Sendable {
     }
 }
 
-/// Where the engine keeps checkpoints for sinks that do not keep them with their data.
+/// Where the engine keeps checkpoints for sinks that do not keep them with their data: a file in
+/// the state folder, or a database row that daemons on several machines share.
 public protocol CheckpointStore: Sendable {
-    func load() throws -> Checkpoint?
-    func save(_ checkpoint: Checkpoint) throws
+    func load() async throws -> Checkpoint?
+    /// Saves the checkpoint a sink has just committed. A shared store refuses (`.fenced`) one
+    /// whose predecessor is not the checkpoint it holds: another daemon moved the pipeline on.
+    func save(_ checkpoint: Checkpoint) async throws
 }

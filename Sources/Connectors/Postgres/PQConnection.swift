@@ -367,6 +367,12 @@ package final class PQConnection {
 
 /// SQL text helpers. Identifiers from pipeline files are always quoted with these, never spliced raw.
 package enum SQL {
+    /// What `CREATE … IF NOT EXISTS` reports when another session creates the same object at the
+    /// same moment: duplicate_table, a unique violation in the catalog, the row type already
+    /// existing (duplicate_object), depending on where the two meet; a schema as duplicate_schema.
+    /// Each means the object now exists.
+    package static let concurrentCreationStates: Set<String> = ["42P07", "42P06", "23505", "42710"]
+
     /// `"name"` with embedded quotes doubled: any string is a safe identifier this way.
     package static func identifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 

@@ -90,13 +90,24 @@ public actor PostgresSink: Sink {
             }
             let json = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
             try beginIfNeeded(conn)
-            try run {
+            // Fencing: the row moves only from the sequence this run opened at. Should two
+            // daemons ever load the same pipeline at once (a coordination lock lost with its
+            // connection), the second commit finds the row moved, changes nothing and fails, and
+            // its transaction, rows included, is rolled back.
+            let moved = try run {
                 try conn.exec("""
-                    INSERT INTO public.\(SQL.identifier(Self.checkpointTable)) (pipeline, checkpoint, updated_at) VALUES ($1, $2::jsonb, now())
+                    INSERT INTO public.\(SQL.identifier(Self.checkpointTable)) AS c (pipeline, checkpoint, updated_at) VALUES ($1, $2::jsonb, now())
                     ON CONFLICT (pipeline) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = now()
-                    """, [pipeline, json])
-                try conn.exec("COMMIT")
+                    WHERE COALESCE((c.checkpoint->>'sequence')::bigint, 0) = $3::bigint
+                    RETURNING 1
+                    """, [pipeline, json, String(checkpoint.sequence - 1)])
             }
+            if moved.isEmpty {
+                throw ConnectorError(.fenced, "the checkpoint of pipeline \(pipeline) was committed by another writer since this run started "
+                                     + "(two daemons loading it at once?); this transaction is rolled back and the run starts again from that checkpoint",
+                                     pipeline: pipeline, plugin: "postgres")
+            }
+            try run { try conn.exec("COMMIT") }
             inTransaction = false
             return checkpoint
         }
@@ -400,11 +411,7 @@ public actor PostgresSink: Sink {
         var raced = false
         if case let .failure(error) = outcome {
             let state = error.sqlState
-            // A session creating the same table at the same moment shows up as
-            // duplicate_table, as a unique violation in the catalog, or as its row
-            // type already existing (duplicate_object), depending on where the two meet;
-            // a schema as duplicate_schema.
-            guard ["42P07", "42P06", "23505", "42710"].contains(state) else { throw converted(error) }
+            guard SQL.concurrentCreationStates.contains(state) else { throw converted(error) }
             raced = true
         }
         if raced {

@@ -79,6 +79,7 @@ struct PostgresSinkTests {
         #expect(refused.isEmpty)
         cp.files["f.csv"] = FileCursor()
         #expect(try await sink.flush().isEmpty)
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         let rows = try TestPostgres.query("SET TIME ZONE 'UTC'; SELECT b::text, i::text, l::text, f::text, d::text, s, day::text, ts::text, z::text FROM \(schema).types ORDER BY i")
         #expect(rows.count == 3)
@@ -100,6 +101,7 @@ struct PostgresSinkTests {
         for h in (0..<(40 * 24)).reversed() { ts.append(start + Int64(h) * 3_600_000_000) }
         _ = try await sink.write(batch([Field("ts", .timestamp, nullable: false), Field("v", .int64)], [Column(.timestamp(ts)), Column(.int64(ts.map { $0 / 1000 }))]))
         #expect(try await sink.flush().isEmpty)
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         cp.outputs["x"] = 1
         let parts = try TestPostgres.query("""
@@ -122,16 +124,18 @@ struct PostgresSinkTests {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "veiculos"; $0.mode = .upsert; $0.key = ["placa"] }
-        let cp = try await sink.open(context: context)
+        var cp = try await sink.open(context: context)
         let fields = [Field("placa", .string, nullable: false), Field("modelo", .string), Field("km", .int64)]
         _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["ABC1D23", "XYZ9K88", "QWE4R56"]))),
                                                 Column(.string(StringColumn(["Volvo", "Scania", "MB"]))), Column(.int64([100, 200, 300]))]))
         #expect(try await sink.flush().isEmpty)
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         // One changed (twice in the batch: the last wins), one new, one unchanged.
         _ = try await sink.write(batch(fields, [Column(.string(StringColumn(["XYZ9K88", "NEW0A00", "XYZ9K88"]))),
                                                 Column(.string(StringColumn(["Scania R", "Iveco", "Scania S"]))), Column(.int64([250, 10, 260]))]))
         #expect(try await sink.flush().isEmpty)
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         let rows = try TestPostgres.query("SELECT placa, modelo, km::text FROM \(schema).veiculos ORDER BY placa")
         #expect(rows == [["ABC1D23", "Volvo", "100"], ["NEW0A00", "Iveco", "10"], ["QWE4R56", "MB", "300"], ["XYZ9K88", "Scania S", "260"]])
@@ -197,12 +201,13 @@ struct PostgresSinkTests {
             CREATE TABLE \(schema).manutencoes (placa text NOT NULL REFERENCES \(schema).veiculos (placa), custo bigint);
             """)
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "manutencoes"; $0.createTable = false }
-        let cp = try await sink.open(context: context)
+        var cp = try await sink.open(context: context)
         let placas = (0..<100).map { $0 == 17 ? "Z" : $0 == 60 ? "Y" : ["A", "B", "C"][$0 % 3] }
         // Append mode streams into one COPY; the foreign key is checked when it ends (flush).
         var refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
                                                  [Column(.string(StringColumn(placas))), Column(.int64((0..<100).map { Int64($0) }))]))
         refused += try await sink.flush()
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         #expect(refused.map(\.origin.line) == [19, 62])
         #expect(refused.first?.reason.contains("foreign key") == true)
@@ -235,6 +240,7 @@ struct PostgresSinkTests {
         }
         refused += try await sink.flush()
         cp.files["f.csv"] = FileCursor()
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         #expect(refused.count == 2)
         #expect(refused.contains { $0.reason.contains("23503") && $0.origin.line == 12 })
@@ -248,9 +254,10 @@ struct PostgresSinkTests {
         try TestPostgres.connection().exec("CREATE TABLE \(schema).y (id int)")
         let name = "x\"; DROP TABLE y; --"
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = name }
-        let cp = try await sink.open(context: context)
+        var cp = try await sink.open(context: context)
         _ = try await sink.write(batch([Field("v", .int64)], [Column(.int64([42]))]))
         #expect(try await sink.flush().isEmpty)
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         let tables = try TestPostgres.query("SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY 1").map { $0[0]! }
         #expect(tables.sorted() == [name, "y"].sorted())
