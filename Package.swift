@@ -166,7 +166,7 @@ let package = Package(
             dependencies: ["Parquet", "CompressionCodecs", "ConnectorKit", "MachineSimulator", "TestSupport"],
             exclude: ["Readers"]
         ),
-        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceRuntime", "SluiceServer", "ConnectorKit", "PipelineLoader", "TestSupport"]),
+        .testTarget(name: "SluiceRuntimeTests", dependencies: ["SluiceRuntime", "SluiceServer", "ConnectorKit", "PipelineLoader", "TestSupport", "PostgresConnector"]),
         .testTarget(
             name: "RunnerTests",
             dependencies: ["MachineSimulator", "Runner", "TestSupport", "Parquet", "ConnectorKit", "SluiceServer"]

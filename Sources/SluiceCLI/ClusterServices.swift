@@ -25,10 +25,12 @@ struct ClusterServices {
             printError("error: \(error)")
             throw ExitCode(1)
         }
-        let database = PostgresClusterDatabase(url: cluster.url, password: password, node: cluster.node, connectTimeout: cluster.connectTimeout.seconds)
+        let database = PostgresClusterDatabase(url: cluster.url, password: password,
+                                               node: cluster.node ?? PostgresClusterDatabase.defaultNode(stateDirectory: stateDirectory),
+                                               connectTimeout: cluster.connectTimeout.seconds)
         coordinator = PostgresRunCoordinator(database: database, logger: logger)
         node = database.node
-        checkpointStores = CheckpointStores(stateDirectory: stateDirectory) { pipeline in
+        checkpointStores = CheckpointStores(stateDirectory: stateDirectory, instance: database.node) { pipeline in
             PostgresCheckpointStore(database: database, pipeline: pipeline)
         }
     }

@@ -56,7 +56,8 @@ struct Once: AsyncParsableCommand {
         let pipeline = try definition.build(stateDirectory: stateDir, logger: logger)
         let context = RunContext(pipeline: name, logger: logger)
         let cluster = try ClusterServices(settings: try config.loadSettings(), settingsFile: config.resolvedSettingsFile, stateDirectory: stateDir, logger: logger)
-        let engine = PipelineEngine(pipeline: pipeline, checkpointStore: try cluster.checkpointStores.store(for: definition))
+        let engine = PipelineEngine(pipeline: pipeline, checkpointStore: try cluster.checkpointStores.store(for: definition),
+                                    deadLetterKey: cluster.checkpointStores.deadLetterKey)
         let started = Date()
         // With daemons sharing the pipeline files, a manual run is claimed like theirs.
         var lease: (any RunLease)?

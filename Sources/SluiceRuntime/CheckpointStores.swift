@@ -6,13 +6,20 @@ import PipelineLoader
 /// "postgres"`), so that another daemon can take the pipeline over from it.
 public struct CheckpointStores: Sendable {
     public let stateDirectory: String
+    /// This daemon's name in its cluster (stable across restarts); nil outside a cluster.
+    public let instance: String?
     /// The shared store of one pipeline; nil when no `[daemon.cluster]` is configured.
     public let shared: (@Sendable (_ pipeline: String) -> any CheckpointStore)?
 
-    public init(stateDirectory: String, shared: (@Sendable (_ pipeline: String) -> any CheckpointStore)? = nil) {
+    public init(stateDirectory: String, instance: String? = nil, shared: (@Sendable (_ pipeline: String) -> any CheckpointStore)? = nil) {
         self.stateDirectory = stateDirectory
+        self.instance = instance
         self.shared = shared
     }
+
+    /// Under which key a checkpoint keeps this daemon's dead-letter length: in a cluster the
+    /// checkpoint travels between daemons, and each has its own dead-letter file.
+    public var deadLetterKey: String { DeadLetterWriter.outputKey(instance: instance) }
 
     public func store(for definition: PipelineDefinition) throws -> any CheckpointStore {
         switch definition.settings.state {

@@ -98,7 +98,8 @@ public actor ConfigurationReloader {
             do {
                 let store = try checkpointStores.store(for: definition)
                 let pipeline = try definition.build(stateDirectory: stateDirectory, logger: logger)
-                wanted[definition.name] = (PipelineWork(definition: definition, pipeline: pipeline, checkpointStore: store, logger: logger),
+                wanted[definition.name] = (PipelineWork(definition: definition, pipeline: pipeline, checkpointStore: store,
+                                                                        deadLetterKey: checkpointStores.deadLetterKey, logger: logger),
                                            fingerprint, definition.file)
             } catch {
                 errors.append("\(definition.file): \(error)")

@@ -28,6 +28,7 @@ public actor Scheduler {
     /// Where to alert for works without an `on_failure` of their own (`[daemon.on_failure]`).
     private let defaultAlerts: AlertSettings?
     private let coordinator: (any RunCoordinator)?
+    private let elsewhereRecheck: Double
 
     private struct Entry {
         var work: any ScheduledWork
@@ -43,9 +44,11 @@ public actor Scheduler {
     /// - Parameter executor: where the loops run (default: the global pool); tests give them a
     ///   thread of their own so that other suites blocking the pool cannot stall them.
     public init(maxConcurrentRuns: Int = 4, degradedAfter: Int = 5, stateDirectory: String?, logger: Logger, status: StatusRegistry = StatusRegistry(),
-                executor: (any TaskExecutor)? = nil, defaultAlerts: AlertSettings? = nil, coordinator: (any RunCoordinator)? = nil) {
+                executor: (any TaskExecutor)? = nil, defaultAlerts: AlertSettings? = nil, coordinator: (any RunCoordinator)? = nil,
+                elsewhereRecheck: Double = 30) {
         self.executor = executor
         self.coordinator = coordinator
+        self.elsewhereRecheck = elsewhereRecheck
         self.defaultAlerts = defaultAlerts
         self.status = status
         self.logger = logger
@@ -80,7 +83,8 @@ public actor Scheduler {
         status.register(WorkStatus(name: work.name, group: work.group, host: work.host, kind: work.kind, schedule: work.schedule.description,
                                    after: work.after, state: .waiting, nextRun: nil, lastSuccess: nil, consecutiveFailures: 0, runs: []))
         let loop = WorkLoop(work: work, stop: stop, wakeup: wakeup, status: status, limiter: limiter, degradedAfter: degradedAfter,
-                            lastStarts: lastStarts, logger: logger, scheduler: self, alerts: work.alerts ?? defaultAlerts, coordinator: coordinator)
+                            lastStarts: lastStarts, logger: logger, scheduler: self, alerts: work.alerts ?? defaultAlerts, coordinator: coordinator,
+                            elsewhereRecheck: elsewhereRecheck)
         let task = Task(executorPreference: executor) { await loop.run() }
         entries[work.name] = Entry(work: work, fingerprint: fingerprint, stop: stop, wakeup: wakeup, task: task)
     }
@@ -119,10 +123,9 @@ struct WorkLoop: Sendable {
     let scheduler: Scheduler
     let alerts: AlertSettings?
     let coordinator: (any RunCoordinator)?
-
     /// How soon a cron work whose firing another daemon is serving looks again (it runs it itself
     /// if that daemon dies before succeeding).
-    static let elsewhereRecheck: Double = 30
+    let elsewhereRecheck: Double
 
     func run() async {
         var log = logger
@@ -259,7 +262,7 @@ struct WorkLoop: Sendable {
             let was = status.status(of: work.name)?.state
             status.update(work.name) { $0.state = .elsewhere; $0.runningOn = holder }
             if was != .elsewhere { log.info("running on another daemon; this one waits", metadata: ["holder": "\(holder ?? "unknown")"]) }
-            if case .cron = work.schedule { return .skip(retry: Self.elsewhereRecheck) }
+            if case .cron = work.schedule { return .skip(retry: elsewhereRecheck) }
             return .skip(retry: nil)
         case .granted(let lease):
             if case let .cron(cron) = work.schedule, let last = lease.lastSuccessfulStart,

@@ -9,9 +9,10 @@ public struct PipelineWork: ScheduledWork {
     let engine: PipelineEngine
     let logger: Logger
 
-    public init(definition: PipelineDefinition, pipeline: Pipeline, checkpointStore: any CheckpointStore, logger: Logger) {
+    public init(definition: PipelineDefinition, pipeline: Pipeline, checkpointStore: any CheckpointStore,
+                deadLetterKey: String = DeadLetterWriter.outputKey, logger: Logger) {
         self.definition = definition
-        engine = PipelineEngine(pipeline: pipeline, checkpointStore: checkpointStore)
+        engine = PipelineEngine(pipeline: pipeline, checkpointStore: checkpointStore, deadLetterKey: deadLetterKey)
         var l = logger
         l[metadataKey: "pipeline"] = "\(definition.group ?? definition.name)"
         if let host = definition.host { l[metadataKey: "host"] = "\(host)" }

@@ -8,10 +8,18 @@ public final class DeadLetterWriter {
     private let file: CommittedAppendFile
     private let pipeline: String
     public private(set) var written: Int64 = 0
+    /// Where in `Checkpoint.outputs` this file's committed length is kept.
+    public let key: String
 
-    public init(path: String, pipeline: String, committedLength: Int64?) throws {
+    /// The key of a daemon's own dead-letter file when daemons of a cluster share the checkpoint:
+    /// each daemon writes its own file, so each length is kept under its own key (a length measured
+    /// on one machine's file must never cut another's).
+    public static func outputKey(instance: String?) -> String { instance.map { "\(outputKey)@\($0)" } ?? outputKey }
+
+    public init(path: String, pipeline: String, committedLength: Int64?, key: String = DeadLetterWriter.outputKey) throws {
         file = try CommittedAppendFile(path: path, committedLength: committedLength)
         self.pipeline = pipeline
+        self.key = key
     }
 
     public var path: String { file.path }

@@ -10,10 +10,14 @@ import Logging
 public struct PipelineEngine: Sendable {
     public let pipeline: Pipeline
     public let checkpointStore: any CheckpointStore
+    /// The `Checkpoint.outputs` key of this process's dead-letter file (see
+    /// `DeadLetterWriter.outputKey(instance:)`).
+    public let deadLetterKey: String
 
-    public init(pipeline: Pipeline, checkpointStore: any CheckpointStore) {
+    public init(pipeline: Pipeline, checkpointStore: any CheckpointStore, deadLetterKey: String = DeadLetterWriter.outputKey) {
         self.pipeline = pipeline
         self.checkpointStore = checkpointStore
+        self.deadLetterKey = deadLetterKey
     }
 
     /// Runs once, and again after a lost connection (server down at start, restarted, a cut or
@@ -71,11 +75,11 @@ public struct PipelineEngine: Sendable {
         var checkpoint = try await committer.open(pipeline: p.name)
         context.stats.settleUncertainCommit(opened: checkpoint)
         let deadLetters = try DeadLetterWriter(path: p.deadLetterPath, pipeline: p.name,
-                                               committedLength: checkpoint.outputs[DeadLetterWriter.outputKey])
-        if checkpoint.outputs[DeadLetterWriter.outputKey] == nil {
+                                               committedLength: checkpoint.outputs[deadLetterKey], key: deadLetterKey)
+        if checkpoint.outputs[deadLetterKey] == nil {
             // First run: commit the outputs' current lengths before writing anything, so that a
             // crash before the first real commit cuts our writes off instead of keeping them twice.
-            checkpoint.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
+            checkpoint.outputs[deadLetterKey] = try deadLetters.sync()
             checkpoint = try await committer.commit(checkpoint)
         }
         let resumeFrom = checkpoint
@@ -354,7 +358,7 @@ struct SinkStage {
             pendingRecords -= n
             context.stats.update { $0.recordsSent -= n }
         }
-        checkpoint.outputs[DeadLetterWriter.outputKey] = try deadLetters.sync()
+        checkpoint.outputs[deadLetters.key] = try deadLetters.sync()
         let attempt = UncertainCommit(sequence: checkpoint.sequence + 1, records: pendingRecords, deadLetters: pendingLetters)
         do {
             checkpoint = try await committer.commit(checkpoint)

@@ -10,18 +10,22 @@ public struct PostgresClusterDatabase: Sendable {
     public let node: String
     let connectTimeout: Int
 
-    public init(url: String, password: String?, node: String?, connectTimeout: Double = 10) {
+    public init(url: String, password: String?, node: String, connectTimeout: Double = 10) {
         self.url = url
         self.password = password
-        self.node = node ?? Self.defaultNode()
+        self.node = node
         self.connectTimeout = max(1, Int(connectTimeout))
     }
 
-    /// `host-name:pid`: unique among the daemons of a cluster, readable in `pg_stat_activity`.
-    static func defaultNode() -> String {
+    /// `host-name:1a2b3c4d`, the second part from the state folder's path: unique among the
+    /// daemons of a cluster (two on one machine have two state folders), the same after a restart
+    /// (its dead-letter file keeps its key), readable in `pg_stat_activity`.
+    public static func defaultNode(stateDirectory: String) -> String {
         var name = [CChar](repeating: 0, count: 256)
         let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "sluice"
-        return "\(host.prefix(40)):\(getpid())"
+        var hash: UInt32 = 2_166_136_261 // FNV-1a
+        for byte in URL(fileURLWithPath: stateDirectory).standardizedFileURL.path.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return "\(host.prefix(36)):\(String(format: "%08x", hash))"
     }
 
     /// The database and host, without user or parameters, for logs.

@@ -41,7 +41,8 @@ public struct PostgresRunCoordinator: RunCoordinator {
     }
 }
 
-/// One lock session: its own connection on its own thread, ended with the lease.
+/// One lock session: its own connection on its own thread, ended with the lease. A lease dropped
+/// without `end` (a path that forgot it) still releases the lock: the connection closes with it.
 actor LockSession {
     nonisolated let executor = ThreadExecutor(name: "sluice-run-lock")
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }

@@ -1,0 +1,199 @@
+import Foundation
+import MachineSimulator
+import Testing
+import TestSupport
+
+/// Three `sluice run` daemons on one machine share one connectors.d, one sluice.toml with
+/// `[daemon.cluster]` and one PostgreSQL, each with its own state folder, as daemons on three
+/// machines would. One is SIGKILLed in the middle of a load, again and again, and started again:
+/// another daemon takes the load over from the committed checkpoint; every pipeline keeps loading;
+/// in the end every row is in its table once (count, distinct timestamps, an md5 over every
+/// column against psql's own `\copy` of the source), and the JSONL pipeline whose checkpoint lives
+/// in PostgreSQL (`state = "postgres"`) wrote every line once to the shared folder.
+@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+struct ClusterDaemonTests {
+    /// `PostgresRunCoordinator`'s lock key seed ("SLCE").
+    static let lockSeed = 0x534C_4345
+
+    final class Daemon {
+        let index: Int
+        let args: [String]
+        var process: Process
+        var collected: Sluice.Collected
+        var node: String { "d\(index)" }
+
+        init(index: Int, args: [String]) throws {
+            self.index = index
+            self.args = args
+            (process, collected) = try Self.launch(args, node: "d\(index)")
+        }
+
+        static func launch(_ args: [String], node: String) throws -> (Process, Sluice.Collected) {
+            let (p, out, err) = try Sluice.start(args, environment: ["SLUICE_TEST_NODE": node])
+            return (p, Sluice.collect(out, err))
+        }
+
+        /// SIGKILL, then the same daemon (same state folder and node) started again; returns what
+        /// the killed one logged.
+        func killAndRestart() throws -> String {
+            kill(process.processIdentifier, SIGKILL)
+            let result = Sluice.finish(process, collected, timeLimit: 10)
+            (process, collected) = try Self.launch(args, node: node)
+            return result.stderr
+        }
+    }
+
+    static func holder(_ work: String) -> String? {
+        let name = try? PG.psql("""
+            SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+              AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('\(work)', \(lockSeed))
+            """)
+        guard let name, name.hasPrefix("sluice-lock ") else { return nil }
+        return String(name.dropFirst("sluice-lock ".count))
+    }
+
+    static func count(_ table: String) -> Int { Int((try? PG.psql("SELECT count(*) FROM \"\(table)\"")) ?? "") ?? 0 }
+
+    static func sum(_ csv: String) -> Int64 {
+        Sluice.lines(csv).dropFirst().reduce(0) { $0 + Int64($1.split(separator: ",").last!)! }
+    }
+
+    @Test func threeDaemonsShareThePipelinesAndTakeOverFromAKilledOne() throws {
+        let dir = try Sluice.tempDir("cluster")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let suffix = UUID().uuidString.prefix(6).lowercased()
+        let loads = ["a", "b", "c"].map { (name: "cluster_\($0)_\(suffix)", table: "cluster_\($0)_\(suffix)") }
+        let filesPipeline = "cluster_files_\(suffix)"
+        let sharedOutput = "\(dir)/shared/\(filesPipeline).jsonl"
+        defer {
+            for l in loads { PG.dropLoad(l.table, pipeline: l.name) }
+            _ = try? PG.psql("DELETE FROM sluice_checkpoints WHERE pipeline = '\(filesPipeline)'; DELETE FROM sluice_runs WHERE work LIKE 'cluster_%_\(suffix)'")
+        }
+        var expected: [String: Int] = [:]
+        let initialRows = TestScale.rows(400_000)
+        func input(_ pipeline: String) -> String { "\(dir)/\(pipeline)/in/line-01/data.csv" }
+        func grow(_ pipeline: String, by rows: Int) throws {
+            let total = (expected[pipeline] ?? 0) + rows
+            try MachineSimulator(style: .linux, seed: UInt64(abs(pipeline.hashValue) % 1000)).write(path: input(pipeline), machine: "line-01", totalRows: total, mode: .append)
+            expected[pipeline] = total
+        }
+        try "testpw\n".write(toFile: "\(dir)/pgpass", atomically: true, encoding: .utf8)
+        let commitRows = TestScale.rows(20_000)
+        for l in loads {
+            try grow(l.name, by: initialRows)
+            try Sluice.write("""
+                [pipeline]
+                name = "\(l.name)"
+                schedule = "every 1s"
+                commit_rows = \(commitRows)
+                \(Sluice.simulatorInput("\(dir)/\(l.name)", requiredTimestamp: true))
+                [sink]
+                type = "postgres"
+                url = "\(PG.url)"
+                password_file = "\(dir)/pgpass"
+                table = "\(l.table)"
+                partition = { column = "timestamp", interval = "day", premake = 1 }
+                """, to: "\(dir)/conf/\(l.name).toml")
+        }
+        try grow(filesPipeline, by: initialRows / 2)
+        try Sluice.write("""
+            [pipeline]
+            name = "\(filesPipeline)"
+            schedule = "every 1s"
+            commit_rows = \(commitRows)
+            state = "postgres"
+            \(Sluice.simulatorInput("\(dir)/\(filesPipeline)", requiredTimestamp: true))
+            [sink]
+            type = "jsonl"
+            path = "\(sharedOutput)"
+            """, to: "\(dir)/conf/\(filesPipeline).toml")
+        try Sluice.write("""
+            [daemon]
+            max_concurrent_runs = 2
+            [daemon.cluster]
+            url = "\(PG.url)"
+            password_file = "\(dir)/pgpass"
+            node = "${SLUICE_TEST_NODE}"
+            """, to: "\(dir)/sluice.toml")
+        _ = try? PG.psql("DELETE FROM sluice_checkpoints WHERE pipeline LIKE 'cluster_%_\(suffix)'")
+
+        let daemons = try (1...3).map { i in
+            try Daemon(index: i, args: ["run", "--config-dir", "\(dir)/conf", "--settings", "\(dir)/sluice.toml", "--state-dir", "\(dir)/state-\(i)"])
+        }
+        defer { for d in daemons where d.process.isRunning { kill(d.process.processIdentifier, SIGKILL) } }
+        func loaded(_ pipeline: String) -> Int {
+            pipeline == filesPipeline ? Sluice.lines(sharedOutput).count : Self.count(loads.first { $0.name == pipeline }!.table)
+        }
+        let pipelines = loads.map(\.name) + [filesPipeline]
+
+        // Kill whichever daemon holds a load in its middle; when every load is done, grow an input.
+        let wantedKills = 8
+        var kills = 0
+        var killedLogs: [String] = []
+        var sawElsewhere = false
+        let deadline = Date().addingTimeInterval(300)
+        while kills < wantedKills && Date() < deadline {
+            var killed = false
+            for pipeline in pipelines.shuffled() {
+                let done = loaded(pipeline)
+                // Never more than the source holds, at any moment: a daemon that took a pipeline
+                // over from a checkpoint other than the committed one would write rows again.
+                #expect(done <= expected[pipeline]!, "\(pipeline): \(done) rows for \(expected[pipeline]!) in the source")
+                guard done > 0, done < expected[pipeline]!, let node = Self.holder(pipeline),
+                      let daemon = daemons.first(where: { $0.node == node }) else { continue }
+                if !sawElsewhere, let other = daemons.first(where: { $0.node != node }),
+                   let base = try? HTTP.daemonAddress(stateDirectory: "\(dir)/state-\(other.index)", process: other.process, timeout: 2),
+                   let (_, v) = try? HTTP.json(base + "/api/pipelines"),
+                   let list = (v as? [String: Any])?["pipelines"] as? [[String: Any]] {
+                    sawElsewhere = list.contains { ($0["name"] as? String) == pipeline && ($0["state"] as? String) == "elsewhere" && ($0["running_on"] as? String) == node }
+                }
+                Thread.sleep(forTimeInterval: Double.random(in: 0...0.3))
+                killedLogs.append(try daemon.killAndRestart())
+                kills += 1
+                killed = true
+                break
+            }
+            if !killed {
+                if pipelines.allSatisfy({ loaded($0) == expected[$0]! }) { try grow(pipelines.randomElement()!, by: initialRows / 2) }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        #expect(kills == wantedKills, "only \(kills) of \(wantedKills) kills landed mid-load in 300 s")
+        #expect(sawElsewhere, "no daemon's status showed a pipeline running on another daemon")
+
+        // Every pipeline keeps running: what is left, and rows appended now, all land.
+        for pipeline in pipelines { try grow(pipeline, by: TestScale.rows(5_000)) }
+        let settle = Date().addingTimeInterval(240)
+        while Date() < settle && !pipelines.allSatisfy({ loaded($0) >= expected[$0]! }) { Thread.sleep(forTimeInterval: 0.2) }
+        for pipeline in pipelines { #expect(loaded(pipeline) == expected[pipeline]!, "\(pipeline): \(loaded(pipeline)) of \(expected[pipeline]!)") }
+
+        var logs: [String] = []
+        for d in daemons {
+            kill(d.process.processIdentifier, SIGTERM)
+            let result = Sluice.finish(d.process, d.collected, timeLimit: 60)
+            #expect(result.status == 0, "daemon \(d.node): \(result.stderr.suffix(2000))")
+            logs.append(result.stderr)
+        }
+        #expect((logs + killedLogs).contains { $0.contains("running on another daemon") }, "no daemon waited for another")
+
+        for l in loads {
+            try PG.verifyLoad(l.table, rows: expected[l.name]!, sum: Self.sum(input(l.name)), source: input(l.name))
+        }
+        // The shared JSONL file: every source row once (timestamps are unique in the source), the
+        // same sum of counts.
+        var stamps = Set<String>()
+        var total: Int64 = 0
+        for line in Sluice.lines(sharedOutput) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            stamps.insert(try #require(object["timestamp"] as? String))
+            total += Int64(try #require(object["count"] as? Int))
+        }
+        #expect(Sluice.lines(sharedOutput).count == expected[filesPipeline]!)
+        #expect(stamps.count == expected[filesPipeline]!)
+        #expect(total == Self.sum(input(filesPipeline)))
+        // …and its checkpoint is the one in PostgreSQL, where every daemon found it.
+        let committed = try PG.psql("SELECT (checkpoint->>'sequence')::bigint > 0 FROM sluice_checkpoints WHERE pipeline = '\(filesPipeline)'")
+        #expect(committed == "t", "no checkpoint of \(filesPipeline) in sluice_checkpoints")
+    }
+}
