@@ -13,12 +13,13 @@ let connectorFolders = ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Exe
 
 /// A connector target made of some folders of Sources/Connectors; their READMEs are documentation
 /// (Codecs, shared text decoding, is not a plugin and has none).
-func connectors(_ name: String, folders: [String], dependencies: [Target.Dependency]) -> Target {
+func connectors(_ name: String, folders: [String], dependencies: [Target.Dependency], documents: [String] = []) -> Target {
     .target(
         name: name,
         dependencies: dependencies,
         path: "Sources/Connectors",
-        exclude: connectorFolders.filter { !folders.contains($0) } + folders.filter { !$0.hasSuffix(".swift") && $0 != "Codecs" }.map { "\($0)/README.md" },
+        exclude: connectorFolders.filter { !folders.contains($0) } + folders.filter { !$0.hasSuffix(".swift") && $0 != "Codecs" }.map { "\($0)/README.md" }
+            + documents,
         sources: folders
     )
 }
@@ -88,8 +89,9 @@ let package = Package(
         // none of libpq, libsmbclient, libssh2 or the compressors; `Connectors` bundles them all.
         connectors("CoreConnectors", folders: ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Exec"],
                    dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]),
-        connectors("PostgresConnector", folders: ["Postgres", "PostgresPartitions", "PostgresBackup", "PostgresCoordination"],
-                   dependencies: ["ConnectorKit", "CoreConnectors", "CLibPQ", .product(name: "Logging", package: "swift-log")]),
+        connectors("PostgresConnector", folders: ["Postgres", "PostgresPartitions", "PostgresBackup"],
+                   dependencies: ["ConnectorKit", "CoreConnectors", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+                   documents: ["Postgres/Cluster/README.md"]),
         connectors("SMBConnector", folders: ["SMB"],
                    dependencies: ["ConnectorKit", "CoreConnectors", "CSMBClient", .product(name: "Logging", package: "swift-log")]),
         connectors("SFTPConnector", folders: ["SFTP"],

@@ -42,8 +42,11 @@ public actor BrokenSink: Sink {
     public func flush() async throws -> [DeadLetter] { try await inner.flush() }
     public func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint {
         guard fault == .storesAStaleCheckpoint else { return try await inner.commit(checkpoint) }
-        let stale = firstCommitted ?? checkpoint
+        // The first commit's cursors under this commit's sequence: a sink that fences on the
+        // sequence takes it, and the data moves on while the cursors do not.
+        var stale = firstCommitted ?? checkpoint
         firstCommitted = stale
+        stale.sequence = checkpoint.sequence
         _ = try await inner.commit(stale)
         return checkpoint
     }

@@ -142,7 +142,9 @@ public struct DaemonSettings: Sendable, Equatable {
                 logFormat = format
             }
             onFailure = try AlertSettings.decode(from: c, forKey: .onFailure)
-            cluster = try c.decodeIfPresent(ClusterSettings.self, forKey: .cluster)
+            do { cluster = try c.decodeIfPresent(ClusterSettings.self, forKey: .cluster) } catch let issue as ConfigIssue {
+                throw ConfigIssue(key: ["cluster"] + issue.key, message: issue.message)
+            }
         }
     }
 }

@@ -17,8 +17,8 @@ struct Checkpoints: AsyncParsableCommand {
         @OptionGroup var options: RunOptions
 
         func run() async throws {
-            let tool = try checkpointTool(name, config: config, options: options)
-            let report = try await tool.show()
+            let (tool, cluster) = try checkpointTool(name, config: config, options: options)
+            let report = try await claimed(name, cluster) { try await tool.show() }
             let c = report.checkpoint
             let when = c.committedAt.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) } ?? "time not recorded"
             print(c.sequence == 0 ? "\(name): nothing committed yet" : "\(name): commit \(c.sequence) (\(when)), \(c.files.count) file(s)")
@@ -47,9 +47,9 @@ struct Checkpoints: AsyncParsableCommand {
         @OptionGroup var options: RunOptions
 
         func run() async throws {
-            let tool = try checkpointTool(name, config: config, options: options)
+            let (tool, cluster) = try checkpointTool(name, config: config, options: options)
             let changed: [String]
-            do { changed = try await tool.reset(file: file, to: toEnd ? .end : .start) } catch let e as CheckpointTool.Failure {
+            do { changed = try await claimed(name, cluster) { try await tool.reset(file: file, to: toEnd ? .end : .start) } } catch let e as CheckpointTool.Failure {
                 printError("error: \(e)")
                 throw ExitCode(1)
             }
@@ -60,7 +60,7 @@ struct Checkpoints: AsyncParsableCommand {
 }
 
 /// The pipeline built for a checkpoint tool, refused while a daemon schedules it.
-func checkpointTool(_ name: String, config: ConfigOptions, options: RunOptions) throws -> CheckpointTool {
+func checkpointTool(_ name: String, config: ConfigOptions, options: RunOptions) throws -> (CheckpointTool, ClusterServices) {
     let stateDir = options.resolvedStateDirectory
     if let pid = DaemonPIDFile.runningDaemon(stateDirectory: stateDir),
        ConfigurationReloader.readResult(stateDirectory: stateDir)?.scheduled.contains(name) ?? true {
@@ -74,7 +74,28 @@ func checkpointTool(_ name: String, config: ConfigOptions, options: RunOptions) 
         throw ExitCode(1)
     }
     let logger = options.makeLogger()
-    let stores = try ClusterServices(settings: try config.loadSettings(), settingsFile: config.resolvedSettingsFile, stateDirectory: stateDir, logger: logger)
-        .checkpointStores
-    return CheckpointTool(pipeline: try definition.build(stateDirectory: stateDir, logger: logger), store: try stores.store(for: definition), logger: logger)
+    let cluster = try ClusterServices(settings: try config.loadSettings(), settingsFile: config.resolvedSettingsFile, stateDirectory: stateDir, logger: logger)
+    let tool = CheckpointTool(pipeline: try definition.build(stateDirectory: stateDir, logger: logger),
+                              store: try cluster.checkpointStores.store(for: definition), logger: logger)
+    return (tool, cluster)
+}
+
+/// In a cluster, the tool holds the pipeline's run lock while it reads or changes the checkpoint:
+/// no daemon runs the pipeline meanwhile, and one that does makes the tool wait its turn.
+func claimed<T>(_ name: String, _ cluster: ClusterServices, _ body: () async throws -> T) async throws -> T {
+    guard let coordinator = cluster.coordinator else { return try await body() }
+    switch try await coordinator.claim(name) {
+    case .heldElsewhere(let holder):
+        printError("error: \(name) is running on \(holder ?? "another daemon") now; try again when that run ends")
+        throw ExitCode(1)
+    case .granted(let lease):
+        do {
+            let result = try await body()
+            await lease.end(succeededRunStarted: nil)
+            return result
+        } catch {
+            await lease.end(succeededRunStarted: nil)
+            throw error
+        }
+    }
 }

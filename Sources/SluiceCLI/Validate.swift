@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConnectorKit
 import PipelineLoader
 
 struct Validate: ParsableCommand {
@@ -7,7 +8,9 @@ struct Validate: ParsableCommand {
     @OptionGroup var config: ConfigOptions
 
     func run() throws {
-        let (pipelines, jobs, errors, dir) = loadPipelines(config)
+        let (pipelines, jobs, loadErrors, dir) = loadPipelines(config)
+        let settings = try config.loadSettings()
+        let errors = loadErrors + Self.sharedStateWithoutCluster(pipelines, settings: settings, settingsFile: config.resolvedSettingsFile)
         for e in errors { printError("error: \(e)") }
         if errors.isEmpty {
             let jobsText = jobs.isEmpty ? "" : " and \(jobs.count) job\(jobs.count == 1 ? "" : "s")"
@@ -16,6 +19,21 @@ struct Validate: ParsableCommand {
         } else {
             printError("\(errors.count) error\(errors.count == 1 ? "" : "s") in \(dir)")
             throw ExitCode(1)
+        }
+    }
+}
+
+extension Validate {
+    /// `state = "postgres"` needs the cluster database of sluice.toml.
+    static func sharedStateWithoutCluster(_ pipelines: [PipelineDefinition], settings: DaemonSettings, settingsFile: String) -> [ConfigError] {
+        guard settings.cluster == nil else { return [] }
+        var seen = Set<String>()
+        return pipelines.filter { $0.settings.state == .postgres && seen.insert($0.file).inserted }.map { p in
+            let text = (try? String(contentsOfFile: p.file, encoding: .utf8)) ?? ""
+            let line = text.split(separator: "\n", omittingEmptySubsequences: false)
+                .firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("state") }.map { $0 + 1 }
+            return ConfigError(file: p.file, line: line, keyPath: "pipeline.state",
+                               message: "\"postgres\" keeps the checkpoint in the cluster's database, and \(settingsFile) has no [daemon.cluster] url")
         }
     }
 }

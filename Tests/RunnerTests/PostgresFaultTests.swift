@@ -59,7 +59,7 @@ struct PostgresFaultTests {
     @Test func connectionCutAfterTheLastBatchBeforeCommit() throws {
         let r = try loadThroughProxy("cut_before_commit") { proxy, _ in
             // The checkpoint row goes out just before COMMIT: cut before the server sees it.
-            proxy.arm(.cut, whenUpstreamContains: "\"sluice_checkpoints\" (pipeline, checkpoint", occurrence: 4)
+            proxy.arm(.cut, whenUpstreamContains: "\"sluice_checkpoints\" AS c (pipeline, checkpoint", occurrence: 4)
             #expect(waitUntil(60) { proxy.faultsFired == 1 }, "the cut never fired")
         }
         #expect(r.stderr.contains("retrying in"), "\(r.stderr)")

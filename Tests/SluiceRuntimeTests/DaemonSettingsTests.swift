@@ -16,7 +16,14 @@ import Testing
             log_format = "json"
             [daemon.on_failure]
             webhook = "http://127.0.0.1:9000/hook"
-            """, file: "/etc/sluice/sluice.toml")
+            [daemon.cluster]
+            url = "postgresql://sluice@db.plant.local/plant"
+            password = "${CLUSTER_PW}"
+            node = "line-a"
+            """, file: "/etc/sluice/sluice.toml", environment: ["CLUSTER_PW": "s3cret"])
+        #expect(s.cluster?.url == "postgresql://sluice@db.plant.local/plant")
+        #expect(try s.cluster?.resolvedPassword(settingsFile: "/etc/sluice/sluice.toml") == "s3cret")
+        #expect(s.cluster?.node == "line-a")
         #expect(s.listen == ListenAddress(host: "0.0.0.0", port: 9500))
         #expect(s.maxConcurrentRuns == 8)
         #expect(s.logFormat == .json)
@@ -34,6 +41,9 @@ import Testing
         ("[daemon]\nlisten_on = \"127.0.0.1:1\"", 2, "daemon.listen_on", "unknown key"),
         ("[daemon]\n[daemon.on_failure]\nwebhook = \"ftp://x\"", 3, "daemon.on_failure.webhook", "http://"),
         ("[deamon]\nlisten = \"off\"", 1, "deamon", "unknown section"),
+        ("[daemon.cluster]\nurl = \"postgresql://u:pw@db/plant\"", 2, "daemon.cluster.url", "holds a password"),
+        ("[daemon.cluster]\nnode = \"x\"", 1, "daemon.cluster.url", "url"),
+        ("[daemon.cluster]\nurl = \"postgresql://u@db/p\"\nnodes = \"x\"", 3, "daemon.cluster.nodes", "unknown key"),
     ])
     func settingsErrorsNameFileLineAndKey(text: String, line: Int, key: String, message: String) {
         do {

@@ -130,8 +130,23 @@ public actor MySQLSink: Sink {
                 throw ConnectorError(.other, "mysql: rows were refused at a commit without flush; call flush before commit", pipeline: pipeline, plugin: "mysql")
             }
             let text = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
-            try c.query("INSERT INTO \(MySQLSQL.identifier(Self.checkpointTable)) (pipeline, checkpoint) VALUES (\(literal(c, pipeline)), \(literal(c, text))) "
-                        + "ON DUPLICATE KEY UPDATE checkpoint = VALUES(checkpoint)")
+            let table = MySQLSQL.identifier(Self.checkpointTable)
+            // Fencing, as in PostgreSQL: the row moves only from the sequence this run opened at
+            // (the row is locked until the commit), so two daemons loading the pipeline at once
+            // cannot both commit.
+            let current = try c.query("SELECT checkpoint FROM \(table) WHERE pipeline = \(literal(c, pipeline)) FOR UPDATE")
+            let committed: Int64? = try (current.first?.first ?? nil).map { try JSONDecoder().decode(Checkpoint.self, from: Data($0.utf8)).sequence }
+            let fenced = ConnectorError(.fenced, "mysql: the checkpoint of pipeline \(pipeline) was committed by another writer since this run started "
+                                        + "(two daemons loading it at once?); this transaction is rolled back", pipeline: pipeline, plugin: "mysql")
+            if (committed ?? 0) != checkpoint.sequence - 1 { throw fenced }
+            if committed == nil {
+                do { try c.query("INSERT INTO \(table) (pipeline, checkpoint) VALUES (\(literal(c, pipeline)), \(literal(c, text)))") } catch {
+                    if (error as? MySQLError)?.code == 1062 { throw fenced } // another writer's first commit came first
+                    throw error
+                }
+            } else {
+                try c.query("UPDATE \(table) SET checkpoint = \(literal(c, text)) WHERE pipeline = \(literal(c, pipeline))")
+            }
             try c.commit()
             return checkpoint
         }

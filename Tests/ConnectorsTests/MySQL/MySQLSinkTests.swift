@@ -96,10 +96,11 @@ struct MySQLSinkTests {
         let table = TestMySQL.freshTable("types")
         defer { TestMySQL.drop(table) }
         let sink = TestMySQL.sink { $0.table = table; $0.load = load }
-        let cp = try await sink.open(context: context)
+        var cp = try await sink.open(context: context)
         let b = SinkConformance.batch(0, rows: 300)
         #expect(try await sink.write(b).isEmpty)
         #expect(try await sink.flush().isEmpty)
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         try await sink.close()
         // load_data really went through LOAD DATA (a silent fallback to INSERT would also pass).
@@ -162,11 +163,12 @@ struct MySQLSinkTests {
         _ = try TestMySQL.query("INSERT INTO `\(parent)` VALUES ('A'), ('B'), ('C')")
         _ = try TestMySQL.query("CREATE TABLE `\(child)` (placa VARCHAR(16) NOT NULL, custo BIGINT, FOREIGN KEY (placa) REFERENCES `\(parent)` (placa)) ENGINE=InnoDB")
         let sink = TestMySQL.sink { $0.table = child; $0.createTable = false; $0.rowsPerStatement = 1000; $0.load = load }
-        let cp = try await sink.open(context: context)
+        var cp = try await sink.open(context: context)
         let placas = (0..<100).map { $0 == 17 ? "Z" : $0 == 60 ? "Y" : ["A", "B", "C"][$0 % 3] }
         var refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
                                                  [Column(.string(StringColumn(placas))), Column(.int64((0..<100).map { Int64($0) }))]))
         refused += try await sink.flush()
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         try await sink.close()
         #expect(refused.map(\.origin.line) == [19, 62])
@@ -181,10 +183,11 @@ struct MySQLSinkTests {
         defer { TestMySQL.drop(table) }
         _ = try TestMySQL.query("CREATE TABLE `\(table)` (id BIGINT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB")
         let sink = TestMySQL.sink { $0.table = table; $0.load = .loadData }
-        let cp = try await sink.open(context: context)
+        var cp = try await sink.open(context: context)
         var refused = try await sink.write(batch([Field("id", .int64), Field("v", .string)],
                                                  [Column(.int64([1, 2, 2, 3])), Column(.string(StringColumn(["a", "b", "c", "toolongvalue!"])))]))
         refused += try await sink.flush()
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         try await sink.close()
         #expect(refused.map(\.origin.line) == [4, 5])
@@ -218,9 +221,10 @@ struct MySQLSinkTests {
         let table = "t`; DROP TABLE x; -- " + UUID().uuidString.prefix(6)
         defer { _ = try? TestMySQL.query("DROP TABLE IF EXISTS `\(table.replacingOccurrences(of: "`", with: "``"))`") }
         let sink = TestMySQL.sink { $0.table = table }
-        let cp = try await sink.open(context: context)
+        var cp = try await sink.open(context: context)
         let values = ["it's", "back\\slash", "quote\"", "nul\u{0}byte", "emoji 🏭", "'); DROP TABLE t; --"]
         _ = try await sink.write(batch([Field("v", .string)], [Column(.string(StringColumn(values)))]))
+        cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
         try await sink.close()
         let stored = try TestMySQL.query("SELECT v FROM `\(table.replacingOccurrences(of: "`", with: "``"))`").map { $0[0] ?? "" }
@@ -240,5 +244,39 @@ struct MySQLSinkTests {
         let sink = MySQLSink(configuration: MySQLConfiguration(url: TestMySQL.url(port: port), table: "t"), password: TestMySQL.password, logger: Logger(label: "test"))
         let error = await #expect(throws: ConnectorError.self) { _ = try await sink.open(context: context) }
         #expect(error?.code == .notConnected, "\(String(describing: error))")
+    }
+}
+
+extension MySQLSinkTests {
+    /// Two sinks opened on the same pipeline (two daemons at once): the second commit is refused
+    /// and rolled back with its rows; both for a first commit (no row yet) and a later one.
+    @Test func twoSinksLoadingThePipelineAtOnceCannotBothCommit() async throws {
+        let table = TestMySQL.freshTable("fenced")
+        defer { TestMySQL.drop(table) }
+        let context = SinkContext(pipeline: "fence-\(table)")
+        defer { _ = try? TestMySQL.query("DELETE FROM sluice_checkpoints WHERE pipeline = '\(context.pipeline)'") }
+        func rows(_ values: [Int64]) -> RecordBatch { batch([Field("v", .int64)], [Column(.int64(values))]) }
+        for round in 0..<2 {
+            let first = TestMySQL.sink { $0.table = table }
+            let second = TestMySQL.sink { $0.table = table }
+            var opened = try await first.open(context: context)
+            #expect(try await second.open(context: context) == opened)
+            #expect(opened.sequence == Int64(round))
+            _ = try await first.write(rows([1, 2, 3]))
+            _ = try await second.write(rows([1, 2, 3]))
+            opened.sequence += 1
+            _ = try await first.flush()
+            _ = try await first.commit(opened)
+            _ = try await second.flush()
+            do {
+                _ = try await second.commit(opened)
+                Issue.record("round \(round): the second writer committed the same rows again")
+            } catch let error as ConnectorError {
+                #expect(error.code == .fenced, "\(error)")
+            }
+            try await first.close()
+            try await second.close()
+            #expect(try TestMySQL.query("SELECT count(*), sum(v) FROM `\(table)`").first == ["\(3 * (round + 1))", "\(6 * (round + 1))"])
+        }
     }
 }
