@@ -15,31 +15,64 @@ struct ClusterDaemonTests {
     /// `PostgresRunCoordinator`'s lock key seed ("SLCE").
     static let lockSeed = 0x534C_4345
 
+    /// One daemon; its output goes to a log file per start, not a pipe: another daemon started
+    /// meanwhile could inherit a pipe's write end and keep it open after this one is killed.
     final class Daemon {
         let index: Int
         let args: [String]
+        let logFolder: String
         var process: Process
-        var collected: Sluice.Collected
+        var starts = 0
         var node: String { "d\(index)" }
 
-        init(index: Int, args: [String]) throws {
+        init(index: Int, args: [String], logFolder: String) throws {
             self.index = index
             self.args = args
-            (process, collected) = try Self.launch(args, node: "d\(index)")
+            self.logFolder = logFolder
+            process = Process()
+            try launch()
         }
 
-        static func launch(_ args: [String], node: String) throws -> (Process, Sluice.Collected) {
-            let (p, out, err) = try Sluice.start(args, environment: ["SLUICE_TEST_NODE": node])
-            return (p, Sluice.collect(out, err))
+        var logPath: String { "\(logFolder)/d\(index)-\(starts).log" }
+
+        private func launch() throws {
+            starts += 1
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Sluice.binary)
+            p.arguments = args + ["--listen", "127.0.0.1:0"]
+            p.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_TEST_NODE": node]) { $1 }
+            p.standardOutput = log
+            p.standardError = log
+            try p.run()
+            try log.close()
+            process = p
         }
+
+        var output: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
         /// SIGKILL, then the same daemon (same state folder and node) started again; returns what
         /// the killed one logged.
         func killAndRestart() throws -> String {
             kill(process.processIdentifier, SIGKILL)
-            let result = Sluice.finish(process, collected, timeLimit: 10)
-            (process, collected) = try Self.launch(args, node: node)
-            return result.stderr
+            process.waitUntilExit()
+            let logged = output
+            try launch()
+            return logged
+        }
+
+        /// SIGTERM; the exit status (nil when it had to be killed after `timeLimit` seconds) and the log.
+        func stop(timeLimit: Double) -> (status: Int32?, log: String) {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(timeLimit)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return (nil, output)
+            }
+            return (process.terminationStatus, output)
         }
     }
 
@@ -64,6 +97,25 @@ struct ClusterDaemonTests {
             result[f[0]] = (Int(f[1]) ?? 0, f[2].hasPrefix("sluice-lock ") ? String(f[2].dropFirst("sluice-lock ".count)) : nil)
         }
         return result
+    }
+
+    /// Line ends in a file, counted in place (the shared JSONL output grows to hundreds of MB).
+    static func completeLines(_ path: String) -> Int {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
+        defer { try? handle.close() }
+        var lines = 0
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            lines += chunk.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int in
+                var found = 0
+                var offset = 0
+                while offset < raw.count, let hit = memchr(raw.baseAddress! + offset, 0x0A, raw.count - offset) {
+                    found += 1
+                    offset = UnsafeRawPointer(hit) - raw.baseAddress! + 1
+                }
+                return found
+            }
+        }
+        return lines
     }
 
     static func count(_ table: String) -> Int { Int((try? PG.psql("SELECT count(*) FROM \"\(table)\"")) ?? "") ?? 0 }
@@ -132,11 +184,12 @@ struct ClusterDaemonTests {
         _ = try? PG.psql("DELETE FROM sluice_checkpoints WHERE pipeline LIKE 'cluster_%_\(suffix)'")
 
         let daemons = try (1...3).map { i in
-            try Daemon(index: i, args: ["run", "--config-dir", "\(dir)/conf", "--settings", "\(dir)/sluice.toml", "--state-dir", "\(dir)/state-\(i)"])
+            try Daemon(index: i, args: ["run", "--config-dir", "\(dir)/conf", "--settings", "\(dir)/sluice.toml", "--state-dir", "\(dir)/state-\(i)"],
+                       logFolder: dir)
         }
         defer { for d in daemons where d.process.isRunning { kill(d.process.processIdentifier, SIGKILL) } }
         func loaded(_ pipeline: String) -> Int {
-            pipeline == filesPipeline ? Sluice.lines(sharedOutput).count : Self.count(loads.first { $0.name == pipeline }!.table)
+            pipeline == filesPipeline ? Self.completeLines(sharedOutput) : Self.count(loads.first { $0.name == pipeline }!.table)
         }
         let pipelines = loads.map(\.name) + [filesPipeline]
 
@@ -149,9 +202,11 @@ struct ClusterDaemonTests {
         let deadline = Date().addingTimeInterval(300)
         while kills < wantedKills && Date() < deadline {
             let seen = Self.observe(works)
+            let fileRows = Self.completeLines(sharedOutput)
+            func rows(_ pipeline: String) -> Int { pipeline == filesPipeline ? fileRows : seen[pipeline]?.rows ?? 0 }
             var killed = false
             for pipeline in pipelines.shuffled() {
-                let done = pipeline == filesPipeline ? loaded(pipeline) : seen[pipeline]?.rows ?? 0
+                let done = rows(pipeline)
                 // Never more than the source holds, at any moment: a daemon that took a pipeline
                 // over from a checkpoint other than the committed one would write rows again.
                 #expect(done <= expected[pipeline]!, "\(pipeline): \(done) rows for \(expected[pipeline]!) in the source")
@@ -169,8 +224,8 @@ struct ClusterDaemonTests {
                 killed = true
                 break
             }
-            if !killed && pipelines.allSatisfy({ (($0 == filesPipeline ? loaded($0) : seen[$0]?.rows) ?? 0) == expected[$0]! }) {
-                for pipeline in pipelines { try grow(pipeline, by: initialRows / 2) }
+            if !killed && pipelines.allSatisfy({ rows($0) == expected[$0]! }) {
+                for pipeline in pipelines { try grow(pipeline, by: pipeline == filesPipeline ? initialRows / 4 : initialRows / 2) }
             }
         }
         let killPhase = (kills: kills, seconds: Int(Date().timeIntervalSince(deadline) + 300))
@@ -183,10 +238,9 @@ struct ClusterDaemonTests {
 
         var logs: [String] = []
         for d in daemons {
-            kill(d.process.processIdentifier, SIGTERM)
-            let result = Sluice.finish(d.process, d.collected, timeLimit: 60)
-            #expect(result.status == 0, "daemon \(d.node): \(result.stderr.suffix(2000))")
-            logs.append(result.stderr)
+            let result = d.stop(timeLimit: 60)
+            #expect(result.status == 0, "daemon \(d.node): \(result.log.suffix(2000))")
+            logs.append(result.log)
         }
         let problems = (logs + killedLogs).flatMap { $0.split(separator: "\n") }.filter { $0.contains("error") || $0.contains("warning") }
         #expect(killPhase.kills == wantedKills,
