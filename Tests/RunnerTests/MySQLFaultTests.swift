@@ -119,7 +119,7 @@ struct MySQLFaultTests {
     /// The checkpoint row goes out just before COMMIT: cut before the server sees it.
     @Test func connectionCutBeforeTheCommit() throws {
         let r = try loadThroughProxy("cut_before_commit") { proxy, _ in
-            proxy.arm(.cut, whenUpstreamContains: "INSERT INTO `sluice_checkpoints` (pipeline, checkpoint)", occurrence: 4)
+            proxy.arm(.cut, whenUpstreamContains: "UPDATE `sluice_checkpoints` SET checkpoint", occurrence: 3)
             #expect(waitUntil(60) { proxy.faultsFired == 1 }, "the cut never fired")
         }
         #expect(r.stderr.contains("retrying in"), "\(r.stderr)")
