@@ -42,6 +42,15 @@ struct DaemonHTTPTests {
         }?["value"] as? Double
     }
 
+    /// "200 ×12, 503" for a list of answers.
+    static func runLengths(_ answers: [String]) -> String {
+        var runs: [(String, Int)] = []
+        for a in answers {
+            if runs.last?.0 == a { runs[runs.count - 1].1 += 1 } else { runs.append((a, 1)) }
+        }
+        return runs.map { $0.1 > 1 ? "\($0.0) ×\($0.1)" : $0.0 }.joined(separator: ", ")
+    }
+
     @Test func metricsReadyAndAPIFollowARealLoadAndADatabaseThatGoesAway() throws {
         let own = (port: String(Int(PG.port)! + 3), dir: "/tmp/sluice-test-pg-ready")
         #expect(try PG.script("pg-start.sh", server: own) == 0)
@@ -104,19 +113,42 @@ struct DaemonHTTPTests {
         outage.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_PG_PORT": own.port, "SLUICE_PG_DIR": own.dir]) { $1 }
         outage.standardOutput = FileHandle.nullDevice
         try outage.run()
-        try Self.waitUntil(10, "the server down") { (try? PG.psql("SELECT 1", port: own.port)) == nil }
+        // No child process may be waited for until it ends (see HTTP.listening): the server is
+        // probed with a TCP connect, /ready over a plain socket.
+        var events = ["outage started \(Date())"]
+        try Self.waitUntil(10, "the server down") { !HTTP.listening(port: Int(own.port)!) }
+        events.append("server down \(Date())")
         try MachineSimulator(style: .linux, seed: 11).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: rows + 500, mode: .append)
+        events.append("appended \(Date())")
         // The reasons of the first 503 (the server may be back by a later call).
         var reasons: [[String: Any]] = []
+        var answers: [String] = []  // what /ready answered, for the failure message
         let waitLimit = Date().addingTimeInterval(50)
         while Date() < waitLimit {
-            if let r = try? HTTP.json(base + "/ready"), r.status == 503 {
-                reasons = (r.value as? [String: Any])?["reasons"] as? [[String: Any]] ?? []
-                break
+            do {
+                let r = try HTTP.get(base + "/ready")
+                answers.append("\(r.status) \(r.body)")
+                if r.status == 503 {
+                    let value = try JSONSerialization.jsonObject(with: Data(r.body.utf8))
+                    reasons = (value as? [String: Any])?["reasons"] as? [[String: Any]] ?? []
+                    break
+                }
+            } catch {
+                answers.append("\(error)")
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        #expect(!reasons.isEmpty, "/ready never answered 503 while the database was down")
+        if reasons.isEmpty {
+            let listing = (try? HTTP.get(base + "/api/pipelines").body) ?? "no answer"
+            let listeners = (try? ExternalTool.run("/usr/bin/ss", ["-ltnp"]).output) ?? ""
+            Issue.record("events: \(events.joined(separator: "; ")); loop ended \(Date())")
+            Issue.record("at \(base) (daemon pid \(p.processIdentifier)) /api/pipelines said: \(listing)\nlisteners: \(listeners)")
+            kill(p.processIdentifier, SIGTERM)
+            let log = Sluice.finish(p, collected, timeLimit: 30).stderr
+            Issue.record("/ready never answered 503 while the database was down; it answered \(Self.runLengths(answers)); the daemon logged:\n\(log.suffix(6000))")
+            outage.waitUntilExit()
+            return
+        }
         #expect(reasons.contains { ($0["name"] as? String) == "pg_http" && ["failing", "degraded"].contains($0["state"] as? String ?? "") },
                 "\(reasons)")
         #expect(try HTTP.get(base + "/health").status == 200, "liveness does not depend on the pipelines")

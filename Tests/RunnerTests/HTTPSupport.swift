@@ -1,27 +1,85 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A blocking GET for the daemon's endpoints (the tests are synchronous).
 enum HTTP {
     struct Reply { var status: Int; var body: String; var contentType: String }
     struct Failure: Error, CustomStringConvertible { var description: String }
 
+    /// One request on its own connection (`Connection: close`), over a plain socket: nothing is
+    /// cached or reused between calls, so each answer is the daemon's answer at that moment.
     static func get(_ url: String, timeout: Double = 10) throws -> Reply {
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        var request = URLRequest(url: URL(string: url)!)
-        request.timeoutInterval = timeout
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            let http = response as? HTTPURLResponse
-            box.set(error.map { .failure(Failure(description: "\(url): \($0)")) }
-                ?? .success(Reply(status: http?.statusCode ?? 0, body: String(decoding: data ?? Data(), as: UTF8.self),
-                                  contentType: http?.value(forHTTPHeaderField: "Content-Type") ?? "")))
-            done.signal()
-        }.resume()
-        guard done.wait(timeout: .now() + timeout + 5) == .success else { throw Failure(description: "\(url): no answer") }
-        return try box.get()
+        guard let u = URL(string: url), let host = u.host, let port = u.port else { throw Failure(description: "\(url): not http://host:port/…") }
+        let path = u.path.isEmpty ? "/" : u.path + (u.query.map { "?" + $0 } ?? "")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "\(url): socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw Failure(description: "\(url): not an IPv4 address") }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(description: "\(url): connect: \(String(cString: strerror(errno)))") }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+            throw Failure(description: "\(url): send: \(String(cString: strerror(errno)))")
+        }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { break }
+            guard n > 0 else { throw Failure(description: "\(url): no answer (\(String(cString: strerror(errno))))") }
+            response += chunk[0..<n]
+        }
+        return try parse(response, url: url)
+    }
+
+    /// Whether something listens on 127.0.0.1:`port` (a TCP connect, no child process: while a
+    /// long-running child such as scripts/pg-restart.sh runs, Foundation's `Process` on Linux may
+    /// report another child's exit only once that one ends).
+    static func listening(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// Status line, headers, and a body sent whole, with Content-Length or chunked.
+    static func parse(_ response: [UInt8], url: String) throws -> Reply {
+        guard let split = response.indices.first(where: { response[$0...].starts(with: [13, 10, 13, 10]) }) else {
+            throw Failure(description: "\(url): an incomplete answer (\(response.count) bytes)")
+        }
+        let head = String(decoding: response[..<split], as: UTF8.self).components(separatedBy: "\r\n")
+        let statusWords = head[0].split(separator: " ")
+        guard statusWords.count >= 2, let status = Int(statusWords[1]) else { throw Failure(description: "\(url): status line \(head[0])") }
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        var body = Array(response[(split + 4)...])
+        if headers["transfer-encoding"]?.lowercased() == "chunked" {
+            var decoded: [UInt8] = []
+            var i = 0
+            while let lineEnd = body[i...].indices.first(where: { body[$0...].starts(with: [13, 10]) }),
+                  let size = Int(String(decoding: body[i..<lineEnd], as: UTF8.self).split(separator: ";")[0], radix: 16), size > 0 {
+                decoded += body[(lineEnd + 2)..<(lineEnd + 2 + size)]
+                i = lineEnd + 2 + size + 2
+            }
+            body = decoded
+        }
+        return Reply(status: status, body: String(decoding: body, as: UTF8.self), contentType: headers["content-type"] ?? "")
     }
 
     static func json(_ url: String) throws -> (status: Int, value: Any) {
@@ -40,14 +98,6 @@ enum HTTP {
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw Failure(description: "the daemon wrote no HTTP address in \(Int(timeout)) s")
-    }
-
-    private final class Box: @unchecked Sendable {
-        // @unchecked: written once by the session's callback before the semaphore is signalled,
-        // read only after waiting on it.
-        private var result: Result<Reply, Failure>?
-        func set(_ r: Result<Reply, Failure>) { result = r }
-        func get() throws -> Reply { try result!.get() }
     }
 }
 
