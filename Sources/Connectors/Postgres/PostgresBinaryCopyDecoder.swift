@@ -191,24 +191,36 @@ package struct PostgresBinaryCopyDecoder {
             let sign = UInt16(bitPattern: PostgresBinaryCopyDecoder.int16(v, 4))
             guard sign == 0 || sign == 0x4000 else { throw Failure(description: "column \(column): NaN or infinity in a numeric column") }
             guard ndigits >= 0, v.count == 8 + 2 * ndigits else { throw Failure(description: "column \(column): malformed numeric") }
+            func digit(_ i: Int) -> Int128 { Int128(PostgresBinaryCopyDecoder.int16(v, 8 + 2 * i)) }
+            // The value is digits × 10^power. Digits below the scale must be zero; they are cut
+            // before accumulating, as the padding of the last digit would overflow 38 digits.
+            var power = 4 * (weight - ndigits + 1) + scale
+            var n = ndigits
+            while power <= -4 && n > 0 {
+                guard digit(n - 1) == 0 else { throw Failure(description: "column \(column): a numeric with more decimals than its scale \(scale)") }
+                n -= 1
+                power += 4
+            }
             var acc: Int128 = 0
-            for i in 0..<ndigits {
-                let (m, o1) = acc.multipliedReportingOverflow(by: 10000)
-                let (a, o2) = m.addingReportingOverflow(Int128(PostgresBinaryCopyDecoder.int16(v, 8 + 2 * i)))
+            for i in 0..<n {
+                var d = digit(i), width: Int128 = 10000
+                if i == n - 1 && power < 0 {
+                    let cut: Int128 = power == -1 ? 10 : power == -2 ? 100 : 1000
+                    guard d % cut == 0 else { throw Failure(description: "column \(column): a numeric with more decimals than its scale \(scale)") }
+                    d /= cut
+                    width /= cut
+                    power = 0
+                }
+                let (m, o1) = acc.multipliedReportingOverflow(by: width)
+                let (a, o2) = m.addingReportingOverflow(d)
                 guard !o1, !o2 else { throw Failure(description: "column \(column): numeric beyond 38 digits") }
                 acc = a
             }
-            var power = 4 * (weight - ndigits + 1) + scale
             while power > 0 {
                 let (m, o) = acc.multipliedReportingOverflow(by: 10)
                 guard !o else { throw Failure(description: "column \(column): numeric beyond 38 digits") }
                 acc = m
                 power -= 1
-            }
-            while power < 0 {
-                guard acc % 10 == 0 else { throw Failure(description: "column \(column): a numeric with more decimals than its scale \(scale)") }
-                acc /= 10
-                power += 1
             }
             return sign == 0x4000 ? -acc : acc
         }

@@ -13,8 +13,12 @@ public struct PostgresConfiguration: PluginConfiguration {
         public var interval: Interval = .day
         /// Partitions made ahead of today (pg_partman's premake).
         public var premake: Int = 4
+        /// Rows are copied into their partition itself (Sluice makes and names the partitions, so
+        /// it knows each row's), sparing the server the routing of every row; false copies into
+        /// the parent table, e.g. for statement triggers defined on it.
+        public var direct: Bool = true
 
-        enum CodingKeys: String, CodingKey { case column, interval, premake }
+        enum CodingKeys: String, CodingKey { case column, interval, premake, direct }
 
         public init(column: String) { self.column = column }
 
@@ -23,6 +27,7 @@ public struct PostgresConfiguration: PluginConfiguration {
             column = try c.decode(String.self, forKey: .column)
             interval = try c.decodeIfPresent(Interval.self, forKey: .interval) ?? .day
             premake = try c.decodeIfPresent(Int.self, forKey: .premake) ?? 4
+            direct = try c.decodeIfPresent(Bool.self, forKey: .direct) ?? true
         }
     }
 

@@ -69,6 +69,27 @@ struct PartitionPlan: Sendable {
         return out
     }
 
+    /// The interval start of each of `rows` (nil for a NULL).
+    func startOfRows(_ column: Column, _ rows: [Int]) -> [Int?] {
+        var lastDay = Int.min, lastStart = 0
+        func startOf(_ day: Int) -> Int {
+            if day != lastDay { lastDay = day; lastStart = start(ofDay: day) }
+            return lastStart
+        }
+        switch column.values {
+        case let .date(a):
+            return rows.map { column.isNull($0) ? nil : startOf(Int(a[$0])) }
+        case let .timestamp(a):
+            return rows.map { r in
+                if column.isNull(r) { return nil }
+                let t = a[r]
+                return startOf(Int(t >= 0 ? t / 86_400_000_000 : (t - 86_399_999_999) / 86_400_000_000))
+            }
+        default:
+            return rows.map { _ in nil }
+        }
+    }
+
     private func format2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
     private func format4(_ v: Int) -> String { String(repeating: "0", count: max(0, 4 - String(v).count)) + String(v) }
 }

@@ -29,8 +29,13 @@ public actor PostgresSink: Sink {
     private var stream: [(batch: RecordBatch, rows: [Int])] = []
     private var streamRows = 0
     private var copyOpen = false
+    /// The table the open COPY fills: the target, or one of its partitions (rows go straight to
+    /// theirs, grouped by interval; PostgreSQL then routes no row).
+    private var copyTarget = ""
     /// Rows per streamed COPY: bounds the memory held for a retry and the work redone after a refusal.
     static let streamSegmentRows = 32_768
+    /// Its buffers are reused from batch to batch.
+    private var encoder = PostgresCopyEncoder()
 
     public init(configuration: PostgresConfiguration, password: String?, logger: Logger) {
         self.configuration = configuration
@@ -206,6 +211,8 @@ public actor PostgresSink: Sink {
         try beginIfNeeded(conn)
         var refused: [DeadLetter] = []
         var rows = Array(0..<batch.count)
+        /// Rows by the partition they go to, when they go straight there.
+        var groups: [(table: String, rows: [Int])] = []
         if let plan, let p = configuration.partition, let idx = batch.schema.index(of: p.column) {
             let col = batch.columns[idx]
             rows = rows.filter { r in
@@ -220,16 +227,33 @@ public actor PostgresSink: Sink {
                 refused += try endStream(conn) // no DDL while a COPY is open
                 for start in missing.sorted() { try ensurePartition(start: start, conn) }
             }
+            if p.direct && configuration.mode == .append {
+                groups = Self.grouped(rows, starts: plan.startOfRows(col, rows)).map { (SQL.qualified(configuration.schema, plan.name(table: configuration.table, start: $0.start)), $0.rows) }
+            }
         }
+        if groups.isEmpty { groups = [(target, rows)] }
         switch configuration.mode {
         case .upsert:
             rows = lastRowPerKey(batch, rows)
-            try load(batch, rows: rows, conn, refused: &refused)
+            try load(batch, rows: rows, into: target, conn, refused: &refused)
         case .append:
-            try stream(batch, rows: rows, conn)
+            for group in groups {
+                refused += try stream(batch, rows: group.rows, into: group.table, conn)
+            }
             if streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
         }
         return refused
+    }
+
+    /// `rows` grouped by interval start, in the order each start first appears (log lines come
+    /// in time order: nearly always one group, two across midnight).
+    static func grouped(_ rows: [Int], starts: [Int?]) -> [(start: Int, rows: [Int])] {
+        var out: [(start: Int, rows: [Int])] = []
+        for (r, start) in zip(rows, starts) {
+            guard let start else { continue }
+            if let i = out.lastIndex(where: { $0.start == start }) { out[i].rows.append(r) } else { out.append((start, [r])) }
+        }
+        return out
     }
 
     private func deadLetter(_ batch: RecordBatch, _ row: Int, _ reason: String) -> DeadLetter {
@@ -242,31 +266,37 @@ public actor PostgresSink: Sink {
         stream = []
         streamRows = 0
         copyOpen = false
+        copyTarget = ""
     }
 
-    /// Sends `rows` into the open COPY, opening one (inside a savepoint) when needed.
-    private func stream(_ batch: RecordBatch, rows: [Int], _ conn: PQConnection) throws {
-        guard !rows.isEmpty else { return }
+    /// Sends `rows` into the open COPY into `table`, first ending one into another table and
+    /// opening one (inside a savepoint) when needed. Returns the rows a COPY it ended refused.
+    private func stream(_ batch: RecordBatch, rows: [Int], into table: String, _ conn: PQConnection) throws -> [DeadLetter] {
+        guard !rows.isEmpty else { return [] }
+        var refused: [DeadLetter] = []
+        if copyOpen && copyTarget != table { refused = try endStream(conn) }
         if !copyOpen {
             let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
             try run {
                 try conn.exec("SAVEPOINT sluice_batch")
-                try conn.beginCopy("COPY \(target) (\(columns)) FROM STDIN (FORMAT binary)")
+                try conn.beginCopy("COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)")
                 copyOpen = true
+                copyTarget = table
                 try conn.putCopyData(PostgresBinaryCopy.header)
             }
         }
-        let data = PostgresBinaryCopy.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false)
-        try run { try conn.putCopyData(data) }
+        encoder.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false)
+        try run { try conn.putCopyData(encoder.bytes) }
         stream.append((batch, rows))
         streamRows += rows.count
+        return refused
     }
 
     /// Ends the open COPY. When the server refuses it for a per-row reason, rolls back to the
     /// savepoint and loads the kept batches again one by one, bisecting to the refused rows.
     private func endStream(_ conn: PQConnection) throws -> [DeadLetter] {
         guard copyOpen else { return [] }
-        let sent = stream
+        let sent = stream, table = copyTarget
         resetStream()
         do {
             try conn.putCopyData(PostgresBinaryCopy.trailer)
@@ -276,7 +306,7 @@ public actor PostgresSink: Sink {
         } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
             try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_batch") }
             var refused: [DeadLetter] = []
-            for (batch, rows) in sent { try load(batch, rows: rows, conn, refused: &refused) }
+            for (batch, rows) in sent { try load(batch, rows: rows, into: table, conn, refused: &refused) }
             return refused
         } catch {
             throw converted(error)
@@ -285,11 +315,11 @@ public actor PostgresSink: Sink {
 
     /// Loads `rows` inside a savepoint; when the server refuses them for a per-row reason
     /// (constraint violation, bad value) the rows are split in halves until the bad ones are found.
-    private func load(_ batch: RecordBatch, rows: [Int], _ conn: PQConnection, refused: inout [DeadLetter]) throws {
+    private func load(_ batch: RecordBatch, rows: [Int], into table: String, _ conn: PQConnection, refused: inout [DeadLetter]) throws {
         guard !rows.isEmpty else { return }
         do {
             try conn.exec("SAVEPOINT sluice_batch")
-            try copy(batch, rows: rows, conn)
+            try copy(batch, rows: rows, into: table, conn)
             try conn.exec("RELEASE SAVEPOINT sluice_batch")
         } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
             _ = try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_batch") }
@@ -298,19 +328,20 @@ public actor PostgresSink: Sink {
                 return
             }
             let mid = rows.count / 2
-            try load(batch, rows: Array(rows[..<mid]), conn, refused: &refused)
-            try load(batch, rows: Array(rows[mid...]), conn, refused: &refused)
+            try load(batch, rows: Array(rows[..<mid]), into: table, conn, refused: &refused)
+            try load(batch, rows: Array(rows[mid...]), into: table, conn, refused: &refused)
         } catch {
             throw converted(error)
         }
     }
 
-    private func copy(_ batch: RecordBatch, rows: [Int], _ conn: PQConnection) throws(PQError) {
+    private func copy(_ batch: RecordBatch, rows: [Int], into table: String, _ conn: PQConnection) throws(PQError) {
         let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
-        let data = PostgresBinaryCopy.encode(batch, rows: rows.count == batch.count ? nil : rows)
+        encoder.encode(batch, rows: rows.count == batch.count ? nil : rows)
+        let data = encoder.bytes
         switch configuration.mode {
         case .append:
-            try conn.copyIn("COPY \(target) (\(columns)) FROM STDIN (FORMAT binary)", data: data)
+            try conn.copyIn("COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)", data: data)
         case .upsert:
             let stage = SQL.identifier("sluice_stage_" + configuration.table)
             try conn.exec("CREATE TEMP TABLE IF NOT EXISTS \(stage) (LIKE \(target) INCLUDING DEFAULTS)")

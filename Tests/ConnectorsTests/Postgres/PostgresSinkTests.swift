@@ -120,6 +120,49 @@ struct PostgresSinkTests {
         #expect(defaults.first?.first == "0")
     }
 
+    /// Rows are copied into their partition itself (the parent's statement trigger never fires),
+    /// or through the parent with `direct = false`; either way the same rows land in the same
+    /// partitions and a row a partition refuses is found and dead-lettered.
+    @Test(arguments: [true, false])
+    func rowsGoStraightToTheirPartitionOrThroughTheParent(direct: Bool) async throws {
+        let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
+        try TestPostgres.connection().exec("""
+            CREATE TABLE \(schema).readings (ts timestamp with time zone NOT NULL, v bigint CHECK (v <> 13)) PARTITION BY RANGE (ts);
+            CREATE TABLE \(schema).statements (target text);
+            CREATE FUNCTION \(schema).count_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO \(schema).statements VALUES (TG_TABLE_NAME); RETURN NULL; END $$;
+            CREATE TRIGGER parent_statement AFTER INSERT ON \(schema).readings FOR EACH STATEMENT EXECUTE FUNCTION \(schema).count_statement();
+            """)
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "readings"; var p = PostgresConfiguration.Partitioning(column: "ts"); p.direct = direct; p.premake = 0; $0.partition = p }
+        var cp = try await sink.open(context: context)
+        // Three days, the rows of two of them interleaved, in two batches; v = 13 is refused.
+        let day: Int64 = 86_400_000_000, start: Int64 = 1_704_067_200_000_000  // 2024-01-01
+        var refused: [DeadLetter] = []
+        for b in 0..<2 {
+            let ts = (0..<300).map { i in start + Int64((b * 300 + i) % 3) * day + Int64(b * 300 + i) * 1_000_000 }
+            refused += try await sink.write(batch([Field("ts", .timestamp, nullable: false), Field("v", .int64)],
+                                                  [Column(.timestamp(ts)), Column(.int64((0..<300).map { Int64(b * 300 + $0) }))]))
+        }
+        refused += try await sink.flush()
+        cp.sequence += 1
+        _ = try await sink.commit(cp)
+        #expect(refused.count == 1)
+        #expect(refused.first?.reason.contains("23514") == true, "\(refused.map(\.reason))")
+        #expect(refused.first?.origin.line == 15)  // row 13 of the first batch
+        let perPartition = try TestPostgres.query("""
+            SELECT tableoid::regclass::text, count(*), min(v) FROM \(schema).readings GROUP BY 1 ORDER BY 1
+            """)
+        #expect(perPartition == [["\(schema).readings_p20240101", "200", "0"], ["\(schema).readings_p20240102", "199", "1"], ["\(schema).readings_p20240103", "200", "2"]])
+        #expect(try TestPostgres.query("SELECT count(*) FROM \(schema).readings WHERE (ts AT TIME ZONE 'UTC')::date <> (date '2024-01-01' + v::int % 3)") == [["0"]])
+        let parentStatements = try TestPostgres.query("SELECT count(*) FROM \(schema).statements")[0][0]!
+        if direct {
+            #expect(parentStatements == "0", "a COPY went through the parent table")
+        } else {
+            #expect(parentStatements != "0", "no COPY went through the parent table")
+        }
+    }
+
     @Test func upsertUpdatesChangedRowsAndInsertsNewOnes() async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
