@@ -12,14 +12,13 @@ struct PostgresBenchmark {
     var password: String
     var sluice: String
     var python: String?
+    var runs: Int
     let schema = "sluice_bench"
     let work = NSTemporaryDirectory() + "sluice-bench-pg-\(UUID().uuidString.prefix(8))"
 
     static let columns = """
         "timestamp" timestamp with time zone NOT NULL, machine text, temperature double precision, pressure numeric(8,2), status text, "count" bigint
         """
-
-    struct Row { var label: String; var run: ChildRun; var note: String = "" }
 
     @discardableResult
     func psql(_ sql: String) throws -> String {
@@ -54,7 +53,7 @@ struct PostgresBenchmark {
     }
 
     /// A pipeline file for `sluice once`, loading the benchmark file into `table`.
-    func pipeline(_ name: String, table: String, partitioned: Bool) throws -> String {
+    func pipeline(_ name: String, table: String, partition: String?) throws -> String {
         let conf = "\(work)/\(name)"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true)
         try (simulatorPipeline(name: name, file: file) + """
@@ -64,18 +63,36 @@ struct PostgresBenchmark {
             password_file = "\(work)/pgpass"
             schema = "\(schema)"
             table = "\(table)"
-            \(partitioned ? "partition = { column = \"timestamp\", interval = \"day\", premake = 0 }" : "")
+            \(partition.map { "partition = { column = \"timestamp\", interval = \"day\", premake = 0\($0) }" } ?? "")
             """).write(toFile: "\(conf)/\(name).toml", atomically: true, encoding: .utf8)
         return conf
     }
 
-    func timedSluice(_ name: String, table: String, partitioned: Bool) throws -> ChildRun {
-        let conf = try pipeline(name, table: table, partitioned: partitioned)
-        _ = try psql("DELETE FROM public.sluice_checkpoints WHERE pipeline = '\(name)'")
-        try psql("CHECKPOINT")
-        let r = try spawnMeasured(sluice, ["once", name, "--config-dir", conf, "--state-dir", "\(work)/state-\(name)", "--no-progress"])
-        guard r.status == 0 else { throw BenchError("sluice once \(name): \(r.stderr)") }
-        return r
+    /// One way of loading the file, timed as a process; `reset` (untimed) empties its table first.
+    struct Side {
+        var label: String
+        var table: String
+        var note: String
+        var reset: () throws -> Void
+        var run: () throws -> ChildRun
+    }
+
+    /// `sluice once` into a table it creates (partitions too, during the load): the table and the
+    /// checkpoint are dropped before each run.
+    func sluiceSide(_ label: String, name: String, table: String, partition: String?, note: String) throws -> Side {
+        let conf = try pipeline(name, table: table, partition: partition)
+        return Side(label: label, table: table, note: note, reset: {
+            try psql("DROP TABLE IF EXISTS \(schema).\(table) CASCADE; DELETE FROM public.sluice_checkpoints WHERE pipeline = '\(name)'")
+            try? FileManager.default.removeItem(atPath: "\(work)/state-\(name)")
+        }, run: {
+            let r = try spawnMeasured(sluice, ["once", name, "--config-dir", conf, "--state-dir", "\(work)/state-\(name)", "--no-progress"])
+            guard r.status == 0 else { throw BenchError("sluice once \(name): \(r.stderr)") }
+            return r
+        })
+    }
+
+    func psqlSide(_ label: String, table: String, command: String, note: String) -> Side {
+        Side(label: label, table: table, note: note, reset: { try psql("TRUNCATE \(schema).\(table)") }, run: { try timedPSQL(command) })
     }
 
     func run() throws {
@@ -91,49 +108,34 @@ struct PostgresBenchmark {
             CREATE TABLE \(schema).psql_plain (\(Self.columns));
             CREATE TABLE \(schema).psql_parted (\(Self.columns)) PARTITION BY RANGE ("timestamp");
             CREATE TABLE \(schema).binary_plain (\(Self.columns));
+            CREATE TABLE \(schema).pandas_plain (\(Self.columns));
             """)
-        var results: [Row] = []
-
-        let psqlPlain = try timedPSQL("\\copy \(schema).psql_plain FROM '\(file)' CSV HEADER")
+        // psql cannot make partitions: they are made beforehand, untimed, from the file's days;
+        // and the binary ceiling's input is psql's own binary COPY of the rows.
+        _ = try timedPSQL("\\copy \(schema).psql_plain FROM '\(file)' CSV HEADER")
         try expectRows("psql_plain")
-        results.append(Row(label: "psql \\copy CSV → plain table", run: psqlPlain))
-
-        // psql cannot make partitions: they are made beforehand, untimed.
-        let days = try psql("""
+        _ = try psql(try psql("""
             SELECT string_agg(format('CREATE TABLE \(schema).psql_parted_%s PARTITION OF \(schema).psql_parted FOR VALUES FROM (%L) TO (%L);',
                    to_char(d, 'YYYYMMDD'), d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00'), ' ')
             FROM (SELECT DISTINCT ("timestamp" AT TIME ZONE 'UTC')::date AS d FROM \(schema).psql_plain) x
-            """)
-        _ = try psql(days)
-        let psqlParted = try timedPSQL("\\copy \(schema).psql_parted FROM '\(file)' CSV HEADER")
-        try expectRows("psql_parted")
+            """))
         let partitions = try psql("SELECT count(*) FROM pg_inherits WHERE inhparent = '\(schema).psql_parted'::regclass")
-        results.append(Row(label: "psql \\copy CSV → partitioned", run: psqlParted, note: "\(partitions) partitions made beforehand"))
-
         let binFile = "\(work)/rows.bin"
         _ = try psql("\\copy \(schema).psql_plain TO '\(binFile)' (FORMAT binary)")
-        let binary = try timedPSQL("\\copy \(schema).binary_plain FROM '\(binFile)' (FORMAT binary)")
-        try expectRows("binary_plain")
-        results.append(Row(label: "psql \\copy binary (ceiling)", run: binary, note: "rows already encoded"))
 
-        let sluicePlain = try timedSluice("bench_plain", table: "sluice_plain", partitioned: false)
-        try expectRows("sluice_plain")
-        results.append(Row(label: "sluice once → plain table", run: sluicePlain))
-
-        let sluiceParted = try timedSluice("bench_parted", table: "sluice_parted", partitioned: true)
-        try expectRows("sluice_parted")
-        let made = try psql("SELECT count(*) FROM pg_inherits WHERE inhparent = '\(schema).sluice_parted'::regclass")
-        results.append(Row(label: "sluice once → partitioned", run: sluiceParted, note: "\(made) partitions made during the load"))
-
-        // The rows must be the same rows.
-        let checksum = "SELECT md5(string_agg(concat_ws('|', \"timestamp\", machine, temperature, pressure, status, \"count\"), ',' ORDER BY \"timestamp\")) FROM \(schema)."
-        let reference = try psql(checksum + "psql_plain")
-        for t in ["sluice_plain", "sluice_parted", "binary_plain"] where try psql(checksum + t) != reference {
-            throw BenchError("\(schema).\(t) differs from psql's load")
-        }
-
+        var sides = [
+            psqlSide("psql `\\copy` CSV → plain table", table: "psql_plain", command: "\\copy \(schema).psql_plain FROM '\(file)' CSV HEADER", note: ""),
+            try sluiceSide("**sluice once → plain table**", name: "bench_plain", table: "sluice_plain", partition: nil, note: "table created by the run"),
+            psqlSide("psql `\\copy` CSV → partitioned", table: "psql_parted", command: "\\copy \(schema).psql_parted FROM '\(file)' CSV HEADER",
+                     note: "\(partitions) partitions made beforehand"),
+            try sluiceSide("**sluice once → partitioned**", name: "bench_parted", table: "sluice_parted", partition: "",
+                           note: "rows copied into their partitions; table and \(partitions) partitions made by the run"),
+            try sluiceSide("sluice once → partitioned, `direct = false`", name: "bench_parent", table: "sluice_parent", partition: ", direct = false",
+                           note: "rows copied into the parent (the server routes them)"),
+            psqlSide("psql `\\copy` binary → plain (ceiling)", table: "binary_plain", command: "\\copy \(schema).binary_plain FROM '\(binFile)' (FORMAT binary)",
+                     note: "rows already encoded: the server parses no text"),
+        ]
         if let python {
-            _ = try psql("CREATE TABLE \(schema).pandas_plain (\(Self.columns))")
             let script = """
                 import sys, pandas as pd, sqlalchemy
                 df = pd.read_csv(sys.argv[1], parse_dates=["timestamp"])
@@ -141,30 +143,67 @@ struct PostgresBenchmark {
                 df.to_sql("pandas_plain", engine, schema="\(schema)", if_exists="append", index=False, method="multi", chunksize=5000)
                 """
             let sqlURL = url.replacingOccurrences(of: "postgresql://", with: "postgresql+psycopg2://").replacingOccurrences(of: "?sslmode=disable", with: "")
-            try psql("CHECKPOINT")
-            let r = try spawnMeasured(python, ["-c", script, file, sqlURL], environment: ["PGPASSWORD": password])
-            if r.status == 0, (try? count("pandas_plain")) == rows {
-                results.append(Row(label: "pandas read_csv + to_sql", run: r, note: "method=multi, chunksize=5000"))
-            } else {
-                print("pandas run failed (status \(r.status)): \(r.stderr.suffix(400))")
+            sides.append(Side(label: "pandas `read_csv` + `to_sql`", table: "pandas_plain", note: "method=multi, chunksize=5000",
+                              reset: { try psql("TRUNCATE \(schema).pandas_plain") }, run: {
+                try psql("CHECKPOINT")
+                let r = try spawnMeasured(python, ["-c", script, file, sqlURL], environment: ["PGPASSWORD": password])
+                guard r.status == 0 else { throw BenchError("pandas: exit \(r.status): \(r.stderr.suffix(400))") }
+                return r
+            }))
+        }
+
+        // Rounds: every side once per round, in the same order (A B C … A B C …).
+        var results = [[ChildRun]](repeating: [], count: sides.count)
+        let checksum = "SELECT md5(string_agg(concat_ws('|', \"timestamp\", machine, temperature, pressure, status, \"count\"), ',' ORDER BY \"timestamp\")) FROM \(schema)."
+        var reference: String?
+        for round in 0..<runs {
+            for (i, side) in sides.enumerated() {
+                try side.reset()
+                try psql("CHECKPOINT")
+                results[i].append(try side.run())
+                try expectRows(side.table)
+                // The rows must be the same rows (checked in the first round; the loads do not change).
+                if round == 0 {
+                    let sum = try psql(checksum + side.table)
+                    if reference == nil { reference = sum } else if sum != reference { throw BenchError("\(schema).\(side.table) differs from psql's load") }
+                }
             }
         }
 
-        print("PostgreSQL load benchmark: \(rows) rows, \(String(format: "%.1f", Double(size) / 1e6)) MB CSV (\(file))")
-        print("  each load is one process, timed end to end (start, read, parse, cast, load, commit)")
-        for r in results {
-            let label = r.label.padding(toLength: 32, withPad: " ", startingAt: 0)
-            print("  \(label) \(String(format: "%7.3f", r.run.seconds)) s  \(String(format: "%10.0f", Double(rows) / r.run.seconds)) rows/s  peak RSS \(String(format: "%6.1f", r.run.peakRSSMiB)) MiB  \(r.note)")
+        let median = ParquetBenchmark.median
+        let date = ISO8601DateFormatter().string(from: Date())
+        print("### bench postgres — \(date)\n")
+        print("`swift run -c release bench postgres --rows \(rows) --runs \(runs)`: \(rows) simulator rows, \(String(format: "%.1f", Double(size) / 1e6)) MB CSV, "
+              + "PostgreSQL on the same machine. Each load is one process timed end to end (Sluice: `sluice once`, start-up, table creation, "
+              + "checkpoint and commit included); the sides run in turn, \(runs) rounds; medians. CPU is the loading process's user + system "
+              + "time (the server's is not in it). The tables hold the same rows (md5 over every column).\n")
+        print("| load | seconds | rows/s | CPU seconds | peak RSS MiB | note |")
+        print("|---|---:|---:|---:|---:|---|")
+        for (i, side) in sides.enumerated() {
+            let t = median(results[i].map(\.seconds))
+            print("| \(side.label) | \(String(format: "%.3f", t)) | \(String(format: "%.0f", Double(rows) / t)) | \(String(format: "%.3f", median(results[i].map(\.cpuSeconds)))) | "
+                  + "\(String(format: "%.1f", results[i].map(\.peakRSSMiB).max() ?? 0)) | \(side.note) |")
         }
-        func ratio(_ a: ChildRun, _ b: ChildRun) -> String { String(format: "%.2f×", b.seconds / a.seconds) }
-        print("  Sluice ÷ psql CSV \\copy (speed): plain \(ratio(sluicePlain, psqlPlain)), partitioned \(ratio(sluiceParted, psqlParted))  (target ≥ 1.0×)")
-        print("  Sluice ÷ binary \\copy ceiling:   plain \(ratio(sluicePlain, binary)); psql CSV ÷ ceiling \(ratio(psqlPlain, binary))")
-        if let pandas = results.first(where: { $0.label.hasPrefix("pandas") }) {
-            print("  Sluice ÷ pandas to_sql:           plain \(ratio(sluicePlain, pandas.run))")
+        func index(_ table: String) -> Int? { sides.firstIndex { $0.table == table } }
+        print("\n| ratio | speed: their seconds ÷ Sluice's, median of the rounds (> 1 = Sluice faster) | target |")
+        print("|---|---:|---|")
+        func ratio(_ ours: String, _ theirs: String, _ label: String, _ target: String) {
+            guard let o = index(ours), let t = index(theirs) else { return }
+            let r = zip(results[t], results[o]).map { $0.seconds / $1.seconds }
+            print("| \(label) | \(String(format: "%.2f×", median(r))) | \(target) |")
+        }
+        ratio("sluice_plain", "psql_plain", "Sluice → plain vs psql `\\copy` CSV → plain", "≥ 1.45×")
+        ratio("sluice_parted", "psql_parted", "Sluice → partitioned vs psql `\\copy` CSV → premade partitions", "≥ 1.45×")
+        ratio("sluice_parent", "psql_parted", "Sluice → partitioned through the parent vs psql `\\copy` CSV → premade partitions", "")
+        ratio("sluice_plain", "binary_plain", "Sluice → plain vs the binary `\\copy` ceiling", "≥ 0.9×")
+        ratio("sluice_parted", "binary_plain", "Sluice → partitioned vs the binary `\\copy` ceiling", "≥ 0.9×")
+        if python != nil {
+            ratio("sluice_plain", "pandas_plain", "Sluice → plain vs pandas `to_sql`", "≥ 30×")
         } else {
-            print("  pandas to_sql: not measured (set SLUICE_BENCH_PYTHON to a python with pandas, sqlalchemy and psycopg2)")
+            print("\npandas `to_sql`: not measured (no Python with pandas, SQLAlchemy and psycopg2: run scripts/py-env.sh)")
         }
-        print("  Sluice peak RSS: plain \(String(format: "%.1f", sluicePlain.peakRSSMiB)) MiB, partitioned \(String(format: "%.1f", sluiceParted.peakRSSMiB)) MiB  (target ≤ 64 MiB)")
+        let peak = [index("sluice_plain"), index("sluice_parted"), index("sluice_parent")].compactMap { $0 }.flatMap { results[$0].map(\.peakRSSMiB) }.max() ?? 0
+        print("\nSluice's highest peak RSS over every run: \(String(format: "%.1f", peak)) MiB (target ≤ 64 MiB).")
         _ = try? psql("DROP SCHEMA \(schema) CASCADE; DELETE FROM public.sluice_checkpoints WHERE pipeline LIKE 'bench\\_%'")
     }
 }

@@ -69,3 +69,23 @@ func simulatorPipeline(name: String, file: String) -> String {
 
     """
 }
+
+/// The python3 of scripts/py-env.sh (made when missing) or `SLUICE_BENCH_PYTHON`, checked to
+/// import `modules`: the reference tools are always measured, never skipped.
+func benchPython(importing modules: String) throws -> String {
+    var python = ProcessInfo.processInfo.environment["SLUICE_BENCH_PYTHON"] ?? FileManager.default.currentDirectoryPath + "/.build/pyenv/bin/python3"
+    if (try? spawnMeasured(python, ["-c", "import \(modules)"]).status) != 0 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["scripts/py-env.sh"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        python = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").last.map(String.init) ?? python
+        p.waitUntilExit()
+    }
+    guard (try? spawnMeasured(python, ["-c", "import \(modules)"]).status) == 0 else {
+        throw BenchError("\(python) cannot import \(modules): run scripts/py-env.sh")
+    }
+    return python
+}

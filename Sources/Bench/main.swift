@@ -43,7 +43,7 @@ if args.first == "daemon" {
 guard let command = args.first, ["decode", "postgres", "mysql", "parquet", "generate"].contains(command) else {
     print("""
         usage: bench decode [--rows N] [--runs N] [--file PATH]
-               bench postgres [--rows N] [--file PATH] [--url URL] [--password PW]
+               bench postgres [--rows N] [--runs N] [--file PATH] [--url URL] [--password PW]
                bench parquet [--rows N] [--runs N] [--file PATH]   (DuckDB and pyarrow from scripts/py-env.sh)
                bench mysql [--rows N] [--runs N] [--file PATH]     (the MariaDB of scripts/mariadb-start.sh)
                bench smb [--size-mib N]      (the SMB3 server of scripts/smb-start.sh; default 200)
@@ -95,17 +95,7 @@ case "parquet":
         exit(1)
     }
     // DuckDB and pyarrow from scripts/py-env.sh (run here when missing), so they are always measured.
-    var python = ProcessInfo.processInfo.environment["SLUICE_BENCH_PYTHON"] ?? FileManager.default.currentDirectoryPath + "/.build/pyenv/bin/python3"
-    if (try? spawnMeasured(python, ["-c", "import duckdb, pyarrow"]).status) != 0 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["scripts/py-env.sh"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        python = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").last.map(String.init) ?? python
-        p.waitUntilExit()
-    }
+    let python = try benchPython(importing: "duckdb, pyarrow")
     do {
         try ParquetBenchmark(file: path, rows: rows, runs: runs, sluice: sluice, python: python).run()
     } catch {
@@ -131,13 +121,10 @@ case "postgres":
         print("error: \(sluice) is missing: swift build -c release --product sluice --static-swift-stdlib")
         exit(1)
     }
-    // A Python with pandas, SQLAlchemy and psycopg2 for the to_sql comparison, if there is one.
-    let candidates = [ProcessInfo.processInfo.environment["SLUICE_BENCH_PYTHON"], "/usr/bin/python3"].compactMap { $0 }
-    let python = candidates.first { p in
-        (try? spawnMeasured(p, ["-c", "import pandas, sqlalchemy, psycopg2"]).status) == 0
-    }
+    // pandas, SQLAlchemy and psycopg2 from scripts/py-env.sh (run here when missing), so to_sql is always measured.
+    let python = try benchPython(importing: "pandas, sqlalchemy, psycopg2")
     do {
-        try PostgresBenchmark(file: path, rows: rows, url: url, password: password, sluice: sluice, python: python).run()
+        try PostgresBenchmark(file: path, rows: rows, url: url, password: password, sluice: sluice, python: python, runs: runs).run()
     } catch {
         print("error: \(error)")
         exit(1)
