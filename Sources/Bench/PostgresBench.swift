@@ -77,12 +77,23 @@ struct PostgresBenchmark {
         var run: () throws -> ChildRun
     }
 
-    /// `sluice once` into a table it creates (partitions too, during the load): the table and the
-    /// checkpoint are dropped before each run.
-    func sluiceSide(_ label: String, name: String, table: String, partition: String?, note: String) throws -> Side {
+    /// `sluice once` into `table`. Before each run the checkpoint is deleted and the table emptied
+    /// (`keepTable`: as a daemon finds it, with its partitions, made by an untimed first load) or
+    /// dropped (the run creates it, and its partitions during the load).
+    func sluiceSide(_ label: String, name: String, table: String, partition: String?, keepTable: Bool, note: String) throws -> Side {
         let conf = try pipeline(name, table: table, partition: partition)
+        let run = {
+            let r = try spawnMeasured(sluice, ["once", name, "--config-dir", conf, "--state-dir", "\(work)/state-\(name)", "--no-progress"])
+            guard r.status == 0 else { throw BenchError("sluice once \(name): \(r.stderr)") }
+            return r
+        }
+        let forget = "DELETE FROM public.sluice_checkpoints WHERE pipeline = '\(name)'"
+        if keepTable {
+            try psql("DROP TABLE IF EXISTS \(schema).\(table) CASCADE; " + forget)
+            _ = try run()
+        }
         return Side(label: label, table: table, note: note, reset: {
-            try psql("DROP TABLE IF EXISTS \(schema).\(table) CASCADE; DELETE FROM public.sluice_checkpoints WHERE pipeline = '\(name)'")
+            try psql((keepTable ? "TRUNCATE \(schema).\(table); " : "DROP TABLE IF EXISTS \(schema).\(table) CASCADE; ") + forget)
             try? FileManager.default.removeItem(atPath: "\(work)/state-\(name)")
         }, run: {
             let r = try spawnMeasured(sluice, ["once", name, "--config-dir", conf, "--state-dir", "\(work)/state-\(name)", "--no-progress"])
@@ -125,13 +136,16 @@ struct PostgresBenchmark {
 
         var sides = [
             psqlSide("psql `\\copy` CSV → plain table", table: "psql_plain", command: "\\copy \(schema).psql_plain FROM '\(file)' CSV HEADER", note: ""),
-            try sluiceSide("**sluice once → plain table**", name: "bench_plain", table: "sluice_plain", partition: nil, note: "table created by the run"),
+            try sluiceSide("**sluice once → plain table**", name: "bench_plain", table: "sluice_plain", partition: nil, keepTable: false,
+                           note: "table created by the run"),
             psqlSide("psql `\\copy` CSV → partitioned", table: "psql_parted", command: "\\copy \(schema).psql_parted FROM '\(file)' CSV HEADER",
                      note: "\(partitions) partitions made beforehand"),
-            try sluiceSide("**sluice once → partitioned**", name: "bench_parted", table: "sluice_parted", partition: "",
-                           note: "rows copied into their partitions; table and \(partitions) partitions made by the run"),
+            try sluiceSide("**sluice once → partitioned**", name: "bench_parted", table: "sluice_parted", partition: "", keepTable: true,
+                           note: "rows copied into their partitions; the \(partitions) partitions exist (an untimed first load made them)"),
             try sluiceSide("sluice once → partitioned, `direct = false`", name: "bench_parent", table: "sluice_parent", partition: ", direct = false",
-                           note: "rows copied into the parent (the server routes them)"),
+                           keepTable: true, note: "rows copied into the parent (the server routes them); partitions exist"),
+            try sluiceSide("sluice once → partitioned, new table", name: "bench_new", table: "sluice_new", partition: "", keepTable: false,
+                           note: "table and \(partitions) partitions made during the load (DDL in the loading transaction)"),
             psqlSide("psql `\\copy` binary → plain (ceiling)", table: "binary_plain", command: "\\copy \(schema).binary_plain FROM '\(binFile)' (FORMAT binary)",
                      note: "rows already encoded: the server parses no text"),
         ]
@@ -195,6 +209,7 @@ struct PostgresBenchmark {
         ratio("sluice_plain", "psql_plain", "Sluice → plain vs psql `\\copy` CSV → plain", "≥ 1.45×")
         ratio("sluice_parted", "psql_parted", "Sluice → partitioned vs psql `\\copy` CSV → premade partitions", "≥ 1.45×")
         ratio("sluice_parent", "psql_parted", "Sluice → partitioned through the parent vs psql `\\copy` CSV → premade partitions", "")
+        ratio("sluice_new", "psql_parted", "Sluice → partitioned, new table, vs psql `\\copy` CSV → premade partitions", "")
         ratio("sluice_plain", "binary_plain", "Sluice → plain vs the binary `\\copy` ceiling", "≥ 0.9×")
         ratio("sluice_parted", "binary_plain", "Sluice → partitioned vs the binary `\\copy` ceiling", "≥ 0.9×")
         if python != nil {
@@ -202,7 +217,7 @@ struct PostgresBenchmark {
         } else {
             print("\npandas `to_sql`: not measured (no Python with pandas, SQLAlchemy and psycopg2: run scripts/py-env.sh)")
         }
-        let peak = [index("sluice_plain"), index("sluice_parted"), index("sluice_parent")].compactMap { $0 }.flatMap { results[$0].map(\.peakRSSMiB) }.max() ?? 0
+        let peak = [index("sluice_plain"), index("sluice_parted"), index("sluice_parent"), index("sluice_new")].compactMap { $0 }.flatMap { results[$0].map(\.peakRSSMiB) }.max() ?? 0
         print("\nSluice's highest peak RSS over every run: \(String(format: "%.1f", peak)) MiB (target ≤ 64 MiB).")
         _ = try? psql("DROP SCHEMA \(schema) CASCADE; DELETE FROM public.sluice_checkpoints WHERE pipeline LIKE 'bench\\_%'")
     }

@@ -1,87 +1,108 @@
-import ConnectorKit
-import Connectors
 import Foundation
-import Logging
 
-/// `bench smb` (and `bench sftp`): a full pull of one large file through the file source, against
-/// the reference client getting the same file in the same run; then a 1 MiB append to that file
-/// and the bytes that travel to load it. Bytes on the wire are the loopback interface's counters
-/// (both directions, protocol and TCP headers included), so only run it on an otherwise idle machine.
-struct RemotePullBenchmark<FS: FileSystem> {
+/// `bench smb` (and `bench sftp`): a full pull of one large file by `sluice once` (a process:
+/// start-up, connection, login, pull, CSV split, discard and checkpoint included) against the
+/// reference client getting the same file to /dev/null, also as a process, in alternating rounds;
+/// then a 1 MiB append to that file and the bytes that travel to load it. Bytes on the wire are
+/// the loopback interface's counters (both directions, protocol and TCP headers included), so
+/// only run it on an otherwise idle machine.
+struct RemotePullBenchmark {
     var name: String
-    /// The file's folder on the server's disk, and the file system reaching that folder remotely.
+    var sluice: String
+    /// The file's folder on the server's disk.
     var localFolder: String
-    /// Pairs compared like with like (e.g. both encrypted): Sluice's source, made afresh per pull
-    /// (a new connection, so each pull pays its connect and login as the reference client does),
-    /// and the reference client, which must write the file to /dev/null.
+    /// Pairs compared like with like (e.g. both encrypted): the `[source]` lines of Sluice's
+    /// pipeline, and the reference client, which must write the file to /dev/null.
     var comparisons: [Comparison]
-    var fileSystemBytesRead: @Sendable (FS) async -> Int64
 
     struct Comparison {
         var label: String
-        var makeFileSystem: () throws -> FS
+        var source: String
         var reference: (label: String, path: String, args: [String])
     }
     var sizeMiB: Int
-    var repetitions = 3
+    var runs = 3
 
     let file = "big.csv"
+    let work = NSTemporaryDirectory() + "sluice-bench-pull-\(UUID().uuidString.prefix(8))"
 
-    func run() async throws {
-        let path = "\(localFolder)/\(file)"
-        try makeFile(path)
-        let bytes = Double(sizeMiB) * 1_048_576
-        print("\(name) pull benchmark: \(sizeMiB) MiB file (\(path)), \(repetitions) runs each, alternating; best run shown")
-        for c in comparisons {
-            var ours: [(Double, Int64)] = []
-            var theirs: [(Double, Int64)] = []
-            for _ in 0..<repetitions {
-                ours.append(try await measuredOnLoopback { try await pull(try c.makeFileSystem()) })
-                theirs.append(try await measuredOnLoopback {
-                    let r = try spawnMeasured(c.reference.path, c.reference.args)
-                    guard r.status == 0 else { throw BenchError("\(c.reference.label) failed (\(r.status)): \(r.stderr)") }
-                })
-            }
-            let bestOurs = ours.min { $0.0 < $1.0 }!
-            let bestTheirs = theirs.min { $0.0 < $1.0 }!
-            func line(_ label: String, _ m: (Double, Int64)) {
-                print("  \(label.padding(toLength: 44, withPad: " ", startingAt: 0)) \(String(format: "%7.3f", m.0)) s  \(String(format: "%7.1f", bytes / m.0 / 1_048_576)) MiB/s  \(String(format: "%6.1f", Double(m.1) / 1_048_576)) MiB on the wire")
-            }
-            print("  \(c.label):")
-            line("sluice \(name) source (pull)", bestOurs)
-            line(c.reference.label, bestTheirs)
-            print("    Sluice ÷ \(c.reference.label) (speed): \(String(format: "%.2f", bestTheirs.0 / bestOurs.0))×  (target ≥ 0.8×)")
-            print("    all runs, s: sluice \(ours.map { String(format: "%.3f", $0.0) }.joined(separator: " ")); reference \(theirs.map { String(format: "%.3f", $0.0) }.joined(separator: " "))")
-        }
-
-        // Append: load the whole file through the engine (checkpoint kept), append 1 MiB, load again.
-        let state = NSTemporaryDirectory() + "sluice-bench-\(name)-state-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: state) }
-        let fileSystem = try comparisons[0].makeFileSystem()
-        let engine = PipelineEngine(
-            pipeline: Pipeline(name: "bench-\(name)", source: TailingSource(fileSystem: fileSystem, options: TailerOptions(glob: Glob(file))),
-                               decoder: CSVDecoder(CSVConfiguration()), transforms: [], sink: DiscardSink(), deadLetterPath: state + "/dead-letter.jsonl"),
-            checkpointStore: LocalCheckpointStore(stateDirectory: state, pipeline: "bench-\(name)"))
-        let logger = Logger(label: "bench")
-        try await engine.runOnce(context: RunContext(pipeline: "bench", logger: logger))
-        let appended = try append(path, bytes: 1 << 20)
-        let before = await fileSystemBytesRead(fileSystem)
-        let context = RunContext(pipeline: "bench", logger: logger)
-        let (_, wire) = try await measuredOnLoopback { try await engine.runOnce(context: context) }
-        let payload = await fileSystemBytesRead(fileSystem) - before
-        print("  1 MiB append (\(appended) B) to the \(sizeMiB) MiB file, loaded: \(context.stats.counts.recordsWritten) records;",
-              "file bytes read \(payload) B; on the wire \(String(format: "%.3f", Double(wire) / 1_048_576)) MiB (target ≤ 1.1 MB = \(String(format: "%.3f", 1.1e6 / 1_048_576)) MiB)")
-        try? FileManager.default.removeItem(atPath: path)
+    /// A pipeline reading `file` through `source` into the discard sink; returns its folder.
+    func pipeline(_ name: String, source: String) throws -> String {
+        let conf = "\(work)/\(name)"
+        try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true)
+        try """
+            [pipeline]
+            name = "\(name)"
+            [source]
+            \(source)
+            glob = "\(file)"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            [sink]
+            type = "discard"
+            """.write(toFile: "\(conf)/\(name).toml", atomically: true, encoding: .utf8)
+        return conf
     }
 
-    /// The whole file through the tailer, no decoding: what the source moves and how fast.
-    func pull(_ fileSystem: FS) async throws {
-        let source = TailingSource(fileSystem: fileSystem, options: TailerOptions(glob: Glob(file)))
-        let counted = Counter()
-        try await source.run(from: Checkpoint(), context: RunContext(pipeline: "bench", logger: Logger(label: "bench"))) { event in
-            if case let .bytes(_, chunk) = event { counted.add(chunk.count) }
+    func once(_ name: String, conf: String, freshState: Bool) throws -> ChildRun {
+        if freshState { try? FileManager.default.removeItem(atPath: "\(work)/state-\(name)") }
+        let r = try spawnMeasured(sluice, ["once", name, "--config-dir", conf, "--state-dir", "\(work)/state-\(name)", "--no-progress"])
+        guard r.status == 0 else { throw BenchError("sluice once \(name): exit \(r.status): \(r.stderr.suffix(600))") }
+        return r
+    }
+
+    func run() throws {
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let path = "\(localFolder)/\(file)"
+        try makeFile(path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let bytes = Double(sizeMiB) * 1_048_576
+        let date = ISO8601DateFormatter().string(from: Date())
+        print("### bench \(name) — \(date)\n")
+        print("`swift run -c release bench \(name) --size-mib \(sizeMiB)`: a \(sizeMiB) MiB CSV file on the server on 127.0.0.1. Each side is "
+              + "one process timed end to end: `sluice once` (start-up, connection, login, pull, CSV split, discard sink, checkpoint) and the "
+              + "reference client getting the file to /dev/null; sides alternate, \(runs) rounds; medians. On the wire: both directions "
+              + "of the loopback interface during the run.\n")
+        print("| comparison | tool | seconds | MiB/s | CPU seconds | MiB on the wire | peak RSS MiB |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        var ratios: [(String, Double)] = []
+        for (k, c) in comparisons.enumerated() {
+            let conf = try pipeline("bench_pull_\(k)", source: c.source)
+            var ours: [(ChildRun, Int64)] = []
+            var theirs: [(ChildRun, Int64)] = []
+            for _ in 0..<runs {
+                ours.append(try measuredOnLoopback { try once("bench_pull_\(k)", conf: conf, freshState: true) })
+                theirs.append(try measuredOnLoopback {
+                    let r = try spawnMeasured(c.reference.path, c.reference.args)
+                    guard r.status == 0 else { throw BenchError("\(c.reference.label) failed (\(r.status)): \(r.stderr)") }
+                    return r
+                })
+            }
+            let median = ParquetBenchmark.median
+            func row(_ tool: String, _ m: [(ChildRun, Int64)]) {
+                let t = median(m.map(\.0.seconds))
+                print("| \(c.label) | \(tool) | \(String(format: "%.3f", t)) | \(String(format: "%.1f", bytes / t / 1_048_576)) | "
+                      + "\(String(format: "%.3f", median(m.map(\.0.cpuSeconds)))) | \(String(format: "%.1f", median(m.map { Double($0.1) }) / 1_048_576)) | "
+                      + "\(String(format: "%.1f", m.map(\.0.peakRSSMiB).max() ?? 0)) |")
+            }
+            row("**sluice once** (\(name) source → csv → discard)", ours)
+            row(c.reference.label, theirs)
+            ratios.append((c.label + " vs " + c.reference.label, median(zip(theirs, ours).map { $0.0.seconds / $1.0.seconds })))
         }
-        guard counted.value == Int64(sizeMiB) << 20 else { throw BenchError("pulled \(counted.value) bytes, expected \(Int64(sizeMiB) << 20)") }
+        print("\n| ratio | speed: their seconds ÷ Sluice's, median of the rounds (> 1 = Sluice faster) | target |")
+        print("|---|---:|---|")
+        for (label, r) in ratios { print("| \(label) | \(String(format: "%.2f×", r)) | ≥ 0.9× |") }
+
+        // Append: the whole file loaded (checkpoint kept), 1 MiB appended, loaded again.
+        let conf = try pipeline("bench_append", source: comparisons[0].source)
+        _ = try once("bench_append", conf: conf, freshState: true)
+        let appended = try append(path, bytes: 1 << 20)
+        let (_, wire) = try measuredOnLoopback { try once("bench_append", conf: conf, freshState: false) }
+        print("\nA 1 MiB append (\(appended) B) to the \(sizeMiB) MiB file, loaded by a second `sluice once` (\(comparisons[0].label)): "
+              + "\(String(format: "%.3f", Double(wire) / 1_048_576)) MiB on the wire, connection and login included "
+              + "(target ≤ 1.1 MB = \(String(format: "%.3f", 1.1e6 / 1_048_576)) MiB).")
     }
 
     func makeFile(_ path: String) throws {
@@ -109,12 +130,11 @@ struct RemotePullBenchmark<FS: FileSystem> {
         return data.count
     }
 
-    /// Wall time of `body`, and the bytes the loopback interface carried meanwhile.
-    func measuredOnLoopback(_ body: () async throws -> Void) async throws -> (Double, Int64) {
+    /// What `body` returns, and the bytes the loopback interface carried meanwhile.
+    func measuredOnLoopback<T>(_ body: () throws -> T) throws -> (T, Int64) {
         let before = Self.loopbackBytes()
-        let started = Date()
-        try await body()
-        return (Date().timeIntervalSince(started), Self.loopbackBytes() - before)
+        let value = try body()
+        return (value, Self.loopbackBytes() - before)
     }
 
     /// Bytes received on `lo` (on loopback every byte sent is also received once).
@@ -126,13 +146,4 @@ struct RemotePullBenchmark<FS: FileSystem> {
         }
         return 0
     }
-}
-
-/// A byte counter the tailer's `@Sendable` callback can add to.
-final class Counter: @unchecked Sendable {
-    // @unchecked: `value` is only touched under `lock`.
-    private let lock = NSLock()
-    private var total: Int64 = 0
-    func add(_ n: Int) { lock.lock(); total += Int64(n); lock.unlock() }
-    var value: Int64 { lock.lock(); defer { lock.unlock() }; return total }
 }

@@ -1,34 +1,33 @@
-import ConnectorKit
-import Connectors
 import Foundation
-import Logging
 
 /// `bench smb`: the SMB3 Samba server of scripts/smb-start.sh, against `smbclient -c 'get …'`.
-func smbBenchmark(sizeMiB: Int) async throws {
+func smbBenchmark(sizeMiB: Int, runs: Int, sluice: String) throws {
     let base = ProcessInfo.processInfo.environment["SLUICE_SMB_DIR"] ?? "/tmp/sluice-test-smb"
     let folder = "sluice-bench"
-    var configuration = SMBConfiguration(url: "smb://127.0.0.1:4453/logs/\(folder)")
-    configuration.username = "sluicetest"
-    configuration.password = Secret("testpw")
-    let context = PluginBuildContext(pipeline: "bench", configFile: "bench", baseDirectory: "/tmp", stateDirectory: "/tmp", logger: Logger(label: "bench"))
-    let auth = NSTemporaryDirectory() + "sluice-bench-smb-auth"
-    try "username = sluicetest\npassword = testpw\n".write(toFile: auth, atomically: true, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(atPath: auth) }
-    func source(_ encryption: SMBEncryption) -> () throws -> SMBFileSystem {
-        var c = configuration
-        c.encryption = encryption
-        return { try c.makeSource(context: context).fileSystem }
+    let secrets = NSTemporaryDirectory() + "sluice-bench-smb-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(atPath: secrets) }
+    try "username = sluicetest\npassword = testpw\n".write(toFile: "\(secrets)/auth", atomically: true, encoding: .utf8)
+    try "testpw\n".write(toFile: "\(secrets)/password", atomically: true, encoding: .utf8)
+    func source(_ encryption: String) -> String {
+        """
+        type = "smb"
+        url = "smb://127.0.0.1:4453/logs/\(folder)"
+        username = "sluicetest"
+        password_file = "\(secrets)/password"
+        encryption = "\(encryption)"
+        """
     }
     func smbclient(_ protection: String) -> (String, String, [String]) {
         ("smbclient get --client-protection=\(protection)", "/usr/bin/smbclient",
-         ["//127.0.0.1/logs", "-p", "4453", "-A", auth, "--client-protection=\(protection)", "-c", "get \(folder)/big.csv /dev/null"])
+         ["//127.0.0.1/logs", "-p", "4453", "-A", "\(secrets)/auth", "--client-protection=\(protection)", "-c", "get \(folder)/big.csv /dev/null"])
     }
-    try await RemotePullBenchmark(
-        name: "smb", localFolder: "\(base)/smb3/logs/\(folder)",
+    try RemotePullBenchmark(
+        name: "smb", sluice: sluice, localFolder: "\(base)/smb3/logs/\(folder)",
         comparisons: [
-            .init(label: "encrypted (Sluice's default, encryption = \"auto\": SMB3 AES)", makeFileSystem: source(.auto), reference: smbclient("encrypt")),
-            .init(label: "unencrypted (encryption = \"off\"; smbclient's default)", makeFileSystem: source(.off), reference: smbclient("off")),
+            .init(label: "encrypted (Sluice's default, encryption = \"auto\": SMB3 AES)", source: source("auto"), reference: smbclient("encrypt")),
+            .init(label: "unencrypted (encryption = \"off\"; smbclient's default)", source: source("off"), reference: smbclient("off")),
         ],
-        fileSystemBytesRead: { await $0.bytesRead }, sizeMiB: sizeMiB
+        sizeMiB: sizeMiB, runs: runs
     ).run()
 }

@@ -4,10 +4,28 @@ import Foundation
 import MachineSimulator
 
 let args = CommandLine.arguments.dropFirst()
+/// The release `sluice` next to this `bench` binary: every benchmark times it as a process.
+func sluiceBinary() -> String {
+    let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
+    guard FileManager.default.isExecutableFile(atPath: sluice) else {
+        print("error: \(sluice) is missing: swift build -c release --product sluice --static-swift-stdlib")
+        exit(1)
+    }
+    return sluice
+}
+
 if let remote = args.first, remote == "smb" || remote == "sftp" {
-    let size = args.dropFirst().first == "--size-mib" ? Int(args.dropFirst(2).first ?? "") ?? 200 : 200
+    var options = args.dropFirst().makeIterator()
+    var size = 200, remoteRuns = 3
+    while let a = options.next() {
+        switch a {
+        case "--size-mib": size = Int(options.next() ?? "") ?? size
+        case "--runs": remoteRuns = max(1, Int(options.next() ?? "") ?? remoteRuns)
+        default: print("unknown option \(a)"); exit(2)
+        }
+    }
     do {
-        if remote == "smb" { try await smbBenchmark(sizeMiB: size) } else { try await sftpBenchmark(sizeMiB: size) }
+        if remote == "smb" { try smbBenchmark(sizeMiB: size, runs: remoteRuns, sluice: sluiceBinary()) } else { try sftpBenchmark(sizeMiB: size, runs: remoteRuns, sluice: sluiceBinary()) }
     } catch {
         print("error: \(error)")
         exit(1)
@@ -46,8 +64,8 @@ guard let command = args.first, ["decode", "postgres", "mysql", "parquet", "gene
                bench postgres [--rows N] [--runs N] [--file PATH] [--url URL] [--password PW]
                bench parquet [--rows N] [--runs N] [--file PATH]   (DuckDB and pyarrow from scripts/py-env.sh)
                bench mysql [--rows N] [--runs N] [--file PATH]     (the MariaDB of scripts/mariadb-start.sh)
-               bench smb [--size-mib N]      (the SMB3 server of scripts/smb-start.sh; default 200)
-               bench sftp [--size-mib N]     (the sshd of scripts/ssh-start.sh; default 200)
+               bench smb [--size-mib N] [--runs N]   (the SMB3 server of scripts/smb-start.sh; default 200)
+               bench sftp [--size-mib N] [--runs N]  (the sshd of scripts/ssh-start.sh; default 200)
                bench daemon [--idle-pipelines 50] [--idle-seconds 300] [--appends 200] [--hosts 40]
                              (idle CPU, append→PostgreSQL latency with watch 1s, a hall of SMB1 hosts;
                               PostgreSQL of scripts/pg-start.sh, Samba press servers started here)

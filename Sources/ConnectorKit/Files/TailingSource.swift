@@ -20,7 +20,7 @@ public struct TailerOptions: Sendable {
     public var maxDepth: Int
 
     /// Bytes per read request unless a source asks otherwise.
-    public static let defaultChunkSize = 1 << 20
+    public static let defaultChunkSize = 1 << 18
 
     public init(glob: Glob, settleSeconds: Double = 0, afterLoad: AfterLoad = .keep, chunkSize: Int = TailerOptions.defaultChunkSize, maxDepth: Int = 32) {
         self.glob = glob
