@@ -9,7 +9,7 @@ struct Sluice: AsyncParsableCommand {
         commandName: "sluice",
         abstract: "Moves machine logs (CSV, TXT) from factory PCs into PostgreSQL, Parquet and files.",
         version: SluiceVersion.current,
-        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Reload.self, Checkpoints.self, Sample.self, Simulate.self, ParquetCommand.self, SMBHelper.self])
+        subcommands: [Validate.self, ListPipelines.self, Once.self, Run.self, Reload.self, Checkpoints.self, Cat.self, Sample.self, Simulate.self, ParquetCommand.self, SMBHelper.self])
 
     static func main() async {
         MemoryTuning.apply()

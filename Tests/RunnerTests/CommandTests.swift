@@ -35,6 +35,39 @@ import Testing
         #expect(r.stderr.contains("\(dir)/b.toml:10: sink.path: environment variable SLUICE_TEST_UNSET_VAR is not set"))
     }
 
+    /// `sluice cat` prints a file as the source reads it, byte for byte (CRLF, `;`, a last line
+    /// without its end); only files the source lists: another name, or one that climbs out of the
+    /// folder, is an error naming what there is.
+    @Test func catPrintsAFileAsTheSourceReadsIt() throws {
+        let dir = try Sluice.tempDir("cat")
+        var text = "Data;Hora;Temp\r\n"
+        for i in 0..<30_000 { text += "0\(i % 9 + 1)/11/2026;12:\(i % 60):00;\(i % 50),\(i % 10)\r\n" }
+        text += "01/12/2026;00:00:00;1,5"  // still being written
+        try Sluice.write(text, to: "\(dir)/in/press-01/log.txt")
+        try Sluice.write("secret\n", to: "\(dir)/outside.txt")
+        try Sluice.write("""
+            [source]
+            type = "files"
+            path = "\(dir)/in"
+            glob = "**/*.txt"
+            [[transform]]
+            type = "csv"
+            delimiter = ";"
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/out.jsonl"
+            """, to: "\(dir)/conf/press.toml")
+        let r = try Sluice.run(["cat", "press", "press-01/log.txt", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == text)
+        for other in ["press-02/log.txt", "../outside.txt"] {
+            let miss = try Sluice.run(["cat", "press", other, "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
+            #expect(miss.status == 1)
+            #expect(miss.stderr.contains("has no file '\(other)'; it has: press-01/log.txt"), "\(miss.stderr)")
+            #expect(miss.stdout.isEmpty)
+        }
+    }
+
     /// Files that hold raw rows stay private: the state folder, a pipeline's folder, its
     /// checkpoint, its dead letters and the JSON-lines output are created for the owner only,
     /// whatever the umask.
