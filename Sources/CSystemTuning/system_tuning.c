@@ -5,8 +5,10 @@
 int sluice_tune_malloc(int arenas, int mmap_threshold) {
     return mallopt(M_ARENA_MAX, arenas) && mallopt(M_MMAP_THRESHOLD, mmap_threshold);
 }
+int sluice_keep_free_heap(int bytes) { return mallopt(M_TRIM_THRESHOLD, bytes); }
 #else
 int sluice_tune_malloc(int arenas, int mmap_threshold) { (void)arenas; (void)mmap_threshold; return 0; }
+int sluice_keep_free_heap(int bytes) { (void)bytes; return 0; }
 #endif
 
 #if defined(__linux__)

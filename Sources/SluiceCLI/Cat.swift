@@ -13,8 +13,9 @@ struct Cat: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @OptionGroup var options: RunOptions
 
-    /// Bytes per read: large requests keep a remote pipe full.
-    static let chunk = 1 << 20
+    /// Bytes per read: the same requests as a run's (the bytes come the way a run gets them,
+    /// and stay below the heap's mmap threshold, see MemoryTuning).
+    static let chunk = TailerOptions.defaultChunkSize
 
     func run() async throws {
         let (pipelines, _, errors, dir) = loadPipelines(config)
@@ -32,8 +33,10 @@ struct Cat: AsyncParsableCommand {
         do {
             try await copy(from: source, logger: logger)
             await source.endRun(context: RunContext(pipeline: name, logger: logger))
+            await source.shutdown()
         } catch {
             await source.endRun(context: RunContext(pipeline: name, logger: logger))
+            await source.shutdown()
             throw error
         }
     }

@@ -73,6 +73,7 @@ struct Once: AsyncParsableCommand {
         progress?.start()
         var failure: (any Error)?
         do { try await engine.runRetrying(context: context, attempts: max(1, attempts)) } catch { failure = error }
+        await pipeline.source.shutdown()
         await lease?.end(succeededRunStarted: failure == nil ? started : nil)
         progress?.stop()
         let c = context.stats.counts

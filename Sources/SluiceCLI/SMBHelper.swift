@@ -16,6 +16,7 @@ struct SMBHelper: AsyncParsableCommand {
     func run() async throws {
         // Never outlive the daemon, even one killed with SIGKILL.
         if sluice_exit_with_parent(getppid()) == 1 { return }
+        MemoryTuning.applyForSMBHelper()
         let level = Logger.Level(rawValue: logLevel) ?? .warning
         LoggingBootstrap.once(level: level, format: .text)
         var logger = Logger(label: "sluice-smb-helper")

@@ -48,6 +48,7 @@ public struct CheckpointTool: Sendable {
             listed = (try? await source.listFiles(logger: logger)) ?? []
             for e in listed { entries[e.path] = e }
             await source.endRun(context: RunContext(pipeline: pipeline.name, logger: logger))
+            await source.shutdown()
         }
         let files = checkpoint.files.keys.sorted().map { path in
             let c = checkpoint.files[path]!
@@ -92,6 +93,7 @@ public struct CheckpointTool: Sendable {
                     changed.append(entry.path)
                 }
                 await source.endRun(context: RunContext(pipeline: pipeline.name, logger: logger))
+                await source.shutdown()
             }
             _ = try await committer.commit(checkpoint)
             try await pipeline.sink.close()

@@ -27,6 +27,64 @@ struct RemoteSourceEndToEndTests {
             """ }
     }
 
+    /// Megabytes through the SMB helper and its read-ahead: `sluice cat` prints the file's exact
+    /// bytes, `sluice once` loads every row exactly once and then only the rows appended, and
+    /// each command ends its helper with its input (logged off, exit status 0), not by killing it.
+    @Test func smbHelperPullsLargeFilesExactlyAndEndsWithTheCommand() throws {
+        #expect(try ServerScripts.run("smb-start.sh", "smb3") == 0)
+        let dir = try Sluice.tempDir("smb-pull")
+        let sub = URL(fileURLWithPath: dir).lastPathComponent
+        let remote = "\(ServerScripts.smbBase)/smb3/logs/\(sub)"
+        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        defer { try? FileManager.default.removeItem(atPath: remote) }
+        try "testpw\n".write(toFile: "\(dir)/smb.pw", atomically: true, encoding: .utf8)
+        func rows(_ r: Range<Int>) -> String { r.map { "\($0);press-\($0 % 7);\(String(repeating: "x", count: $0 % 90))\n" }.joined() }
+        var text = "seq;machine;note\n" + rows(0..<110_000)
+        try text.write(toFile: "\(remote)/big.csv", atomically: false, encoding: .utf8)
+        #expect(text.utf8.count > 5 << 20)
+        try Sluice.write("""
+            [source]
+            type = "smb"
+            url = "smb://127.0.0.1:4453/logs/\(sub)"
+            username = "sluicetest"
+            password_file = "\(dir)/smb.pw"
+            glob = "*.csv"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            delimiter = ";"
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/out.jsonl"
+            """, to: "\(dir)/conf/press.toml")
+        let args = ["--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--log-level", "debug"]
+
+        let cat = try Sluice.run(["cat", "press", "big.csv"] + args)
+        #expect(cat.status == 0, "\(cat.stderr.suffix(2000))")
+        let same = cat.stdout == text  // one Bool: a failed #expect on megabyte strings would diff them
+        #expect(same, "sluice cat printed \(cat.stdout.utf8.count) bytes, the file has \(text.utf8.count)")
+        #expect(cat.stderr.contains("SMB helper ended") && cat.stderr.contains("status=0") && cat.stderr.contains("reason=exit"), "\(cat.stderr.suffix(2000))")
+
+        let first = try Sluice.run(["once", "press", "--no-progress"] + args)
+        #expect(first.status == 0 && first.stdout.contains("110000 records written"), "\(first.stdout) \(first.stderr.suffix(2000))")
+        #expect(first.stderr.contains("SMB helper ended") && first.stderr.contains("status=0"), "\(first.stderr.suffix(2000))")
+        let added = rows(110_000..<130_000)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(remote)/big.csv"))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(added.utf8))
+        try h.close()
+        text += added
+        let second = try Sluice.run(["once", "press", "--no-progress"] + args)
+        #expect(second.status == 0 && second.stdout.contains("20000 records written"), "\(second.stdout) \(second.stderr.suffix(2000))")
+        let loaded = Sluice.lines("\(dir)/out.jsonl")
+        let seqs = loaded.compactMap { line -> Int? in
+            guard let data = line.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            return (o["seq"] as? String).flatMap(Int.init)
+        }
+        let exactlyOnce = seqs == Array(0..<130_000)
+        #expect(exactlyOnce, "\(seqs.count) rows loaded, \(Set(seqs).count) distinct; first gap at \(zip(seqs, 0...).first { $0 != $1 }.map { "\($0)" } ?? "none")")
+    }
+
     /// Two pipelines in one daemon, a remote one and a local one, every 1 s. The remote server
     /// stops; the local pipeline keeps loading; the remote one backs off, and catches up exactly
     /// once the server is back.

@@ -21,11 +21,14 @@ public protocol FileSystem: Sendable {
     func finishReading(_ path: String) async
     /// The run is over (finished or failed): a remote file system may close its connection.
     func finishRun() async
+    /// No run will follow: end what outlives runs (a helper process, a kept connection).
+    func shutdown() async
 }
 
 extension FileSystem {
     public func finishReading(_ path: String) async {}
     public func finishRun() async {}
+    public func shutdown() async {}
 }
 
 public struct FileEntry: Sendable, Hashable {

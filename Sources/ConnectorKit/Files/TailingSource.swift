@@ -95,6 +95,10 @@ public struct TailingSource<FS: FileSystem>: Source {
         await fileSystem.finishRun()
     }
 
+    public func shutdown() async {
+        await fileSystem.shutdown()
+    }
+
     public func didCommit(file: String, cursor: FileCursor, context: RunContext) async throws {
         switch options.afterLoad {
         case .keep: return

@@ -20,12 +20,16 @@ public protocol Source: Sendable {
     /// The engine's run is over, committed or failed, after-load actions done: the place to close
     /// connections, so none is left for the process's exit to tear down.
     func endRun(context: RunContext) async
+    /// The source will not run again (a command such as `sluice once` ends): end what it keeps
+    /// between runs, such as an SMB helper process, so it ends cleanly rather than with the process.
+    func shutdown() async
 }
 
 extension Source {
     public func didCommit(file: String, cursor: FileCursor, context: RunContext) async throws {}
     public func committed(_ checkpoint: Checkpoint, context: RunContext) async {}
     public func endRun(context: RunContext) async {}
+    public func shutdown() async {}
 }
 
 /// What a source hands downstream.

@@ -40,6 +40,12 @@ public protocol RemoteFileClient: Actor {
     func move(_ relative: String, intoDirectory directory: String) throws
     /// The engine's run is over.
     func endRun()
+    /// No run will follow.
+    func shutdown()
+}
+
+extension RemoteFileClient {
+    public func shutdown() {}
 }
 
 /// A folder on a remote server (SMB, SFTP) as the tailer's `FileSystem`: the name checks and
@@ -86,6 +92,10 @@ public struct RemoteFileSystem<Client: RemoteFileClient>: FileSystem {
 
     public func finishRun() async {
         await client.endRun()
+    }
+
+    public func shutdown() async {
+        await client.shutdown()
     }
 
     public func remove(_ path: String) async throws {

@@ -89,6 +89,12 @@ public actor SMBHelperClient: RemoteFileClient {
         _ = try? call(SMBHelperProtocol.Request(op: .endRun))
     }
 
+    /// The helper ends at the end of its input, logging off the share, and is reaped (its CPU
+    /// time is then counted with this process's, as `time` and the benchmarks see it).
+    public func shutdown() {
+        stopHelper(kill: false)
+    }
+
     /// The helper's process id, while one runs (for tests and logs).
     public var helperProcessID: Int32? { child?.process.processIdentifier }
 
@@ -98,7 +104,7 @@ public actor SMBHelperClient: RemoteFileClient {
         let c = try started()
         let deadline = Date().addingTimeInterval(deadlineSeconds)
         do {
-            try SMBHelperProtocol.writeAll(c.requests.fileHandleForWriting.fileDescriptor, SMBHelperProtocol.frame(request))
+            try SMBHelperProtocol.writeFrame(c.requests.fileHandleForWriting.fileDescriptor, request)
             let fd = c.answers.fileHandleForReading.fileDescriptor
             let response = try SMBHelperProtocol.readFrame(SMBHelperProtocol.Response.self, from: fd, deadline: deadline)
             let payload = response.payload > 0 ? try SMBHelperProtocol.readExactly(fd, response.payload, deadline: deadline) : []
@@ -141,6 +147,7 @@ public actor SMBHelperClient: RemoteFileClient {
                    answers.fileHandleForWriting.fileDescriptor, answers.fileHandleForReading.fileDescriptor] {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
+        SMBHelperProtocol.enlarge(pipe: answers.fileHandleForWriting.fileDescriptor)
         p.standardInput = requests
         p.standardOutput = answers
         p.standardError = FileHandle.standardError
@@ -151,7 +158,7 @@ public actor SMBHelperClient: RemoteFileClient {
         child = c
         logger.debug("SMB helper started", metadata: ["pid": "\(p.processIdentifier)"])
         do {
-            try SMBHelperProtocol.writeAll(requests.fileHandleForWriting.fileDescriptor, SMBHelperProtocol.frame(openRequest))
+            try SMBHelperProtocol.writeFrame(requests.fileHandleForWriting.fileDescriptor, openRequest)
             let r = try SMBHelperProtocol.readFrame(SMBHelperProtocol.Response.self, from: answers.fileHandleForReading.fileDescriptor,
                                                     deadline: Date().addingTimeInterval(deadlineSeconds))
             if let e = r.error { throw SMBError(kind: SMBHelperProtocol.errorKind(e.kind), share: endpoint.shareDescription, path: "", code: e.code, message: e.message) }
@@ -178,5 +185,7 @@ public actor SMBHelperClient: RemoteFileClient {
         if c.process.isRunning { kill(c.process.processIdentifier, SIGKILL) }
         c.process.waitUntilExit()
         try? c.answers.fileHandleForReading.close()
+        logger.debug("SMB helper ended", metadata: ["pid": "\(c.process.processIdentifier)", "status": "\(c.process.terminationStatus)",
+                                                     "reason": "\(c.process.terminationReason == .exit ? "exit" : "signal")"])
     }
 }

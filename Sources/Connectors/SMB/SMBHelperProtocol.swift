@@ -102,10 +102,18 @@ enum SMBHelperProtocol {
         }
     }
 
-    static func frame(_ header: some Encodable, payload: [UInt8] = []) -> [UInt8] {
+    /// The length and JSON of one frame's header (its payload follows it on the pipe).
+    static func header(_ header: some Encodable, payload: Int = 0) -> [UInt8] {
         let json = (try? JSONEncoder().encode(header)).map(Array.init) ?? Array("{}".utf8)
         let n = UInt32(json.count)
-        return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + json + payload
+        return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + json
+    }
+
+    /// Writes a frame: its header, then the payload as it is (a read's megabyte is not copied
+    /// into one buffer with the header first).
+    static func writeFrame(_ fd: Int32, _ frameHeader: some Encodable, payload: [UInt8] = []) throws(PipeError) {
+        try writeAll(fd, header(frameHeader))
+        if !payload.isEmpty { try writeAll(fd, payload) }
     }
 
     enum PipeError: Error { case closed, timedOut, malformed(String), io(String) }
@@ -124,10 +132,26 @@ enum SMBHelperProtocol {
         }
     }
 
+    /// Asks the kernel for a pipe buffer of `bytes` (F_SETPIPE_SZ), so a whole read's answer
+    /// goes through in one write instead of sixteen 64 KiB turns. Best effort: past the user's
+    /// pipe quota (/proc/sys/fs/pipe-user-pages-soft) the default stays.
+    static func enlarge(pipe fd: Int32, to bytes: Int32 = 1 << 20) {
+        let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 7); not exported to Swift by Glibc
+        _ = fcntl(fd, setPipeSize, bytes)
+    }
+
     /// Reads exactly `count` bytes, waiting at most until `deadline` (nil: no limit).
     static func readExactly(_ fd: Int32, _ count: Int, deadline: Date?) throws(PipeError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
+        var failure: PipeError?
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, done in
+            done = 0
+            do throws(PipeError) { try fill(buffer, fd, count, &done, deadline) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    private static func fill(_ out: UnsafeMutableBufferPointer<UInt8>, _ fd: Int32, _ count: Int, _ done: inout Int, _ deadline: Date?) throws(PipeError) {
         while done < count {
             if let deadline {
                 let ms = Int32(max(0, min(Double(Int32.max), deadline.timeIntervalSinceNow * 1000)))
@@ -136,12 +160,11 @@ enum SMBHelperProtocol {
                 if r < 0 { if errno == EINTR { continue }; throw .io(String(cString: strerror(errno))) }
                 if r == 0 { throw .timedOut }
             }
-            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, count - done) }
+            let n = read(fd, out.baseAddress! + done, count - done)
             if n < 0 { if errno == EINTR { continue }; throw .io(String(cString: strerror(errno))) }
             if n == 0 { throw .closed }
             done += n
         }
-        return out
     }
 
     static func readFrame<T: Decodable>(_ type: T.Type, from fd: Int32, deadline: Date?) throws(PipeError) -> T {

@@ -11,7 +11,19 @@ public enum SMBHelperServer {
     public static func serve(input: Int32 = 0, output: Int32 = 1, logger: Logger) async -> Int32 {
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
+        return await SMBHelperLoop().serve(input: input, output: output, logger: logger)
+    }
+}
+
+/// The request loop runs on the SMB thread itself: each call into `SMBClient` (an actor on that
+/// thread) then runs at once instead of switching threads twice per request. The blocking pipe
+/// reads hold up nothing else: this process serves one share.
+private actor SMBHelperLoop {
+    nonisolated var unownedExecutor: UnownedSerialExecutor { SMBThread.executor.asUnownedSerialExecutor() }
+
+    func serve(input: Int32, output: Int32, logger: Logger) async -> Int32 {
         var client: SMBClient?
+        var readAhead = SMBReadAhead()
         while true {
             let request: SMBHelperProtocol.Request
             do { request = try SMBHelperProtocol.readFrame(SMBHelperProtocol.Request.self, from: input, deadline: nil) } catch {
@@ -31,21 +43,30 @@ public enum SMBHelperServer {
                     log[metadataKey: "share"] = "\(endpoint)"
                     client = SMBClient(endpoint: endpoint, protocols: protocols, login: login, guest: request.guest,
                                        encryption: SMBEncryption(rawValue: request.encryption) ?? .auto, timeoutSeconds: request.timeout, logger: log)
+                    readAhead = SMBReadAhead()
                 case .list:
-                    response.entries = try await opened(client).list(request.path).map(entry)
+                    let entries = try await Self.opened(client).list(request.path)
+                    readAhead.listed(request.path, entries)
+                    response.entries = entries.map(Self.entry)
                 case .stat:
-                    response.entry = try await opened(client).stat(request.path).map(entry)
+                    let found = try await Self.opened(client).stat(request.path)
+                    readAhead.statted(request.path, found)
+                    response.entry = found.map(Self.entry)
                 case .read:
-                    payload = try await opened(client).read(request.path, offset: request.offset, length: request.length)
+                    payload = try await readAhead.read(request.path, offset: request.offset, length: request.length, from: try Self.opened(client))
                     response.payload = payload.count
                 case .finishReading:
-                    await (try opened(client)).finishReading(request.path)
+                    readAhead.forget(request.path)
+                    await (try Self.opened(client)).finishReading(request.path)
                 case .remove:
-                    try await opened(client).remove(request.path)
+                    readAhead.forget(request.path)
+                    try await Self.opened(client).remove(request.path)
                 case .move:
-                    try await opened(client).move(request.path, intoDirectory: request.directory)
+                    readAhead.forget(request.path)
+                    try await Self.opened(client).move(request.path, intoDirectory: request.directory)
                 case .endRun:
-                    await (try opened(client)).endRun()
+                    readAhead.forget(nil)
+                    await (try Self.opened(client)).endRun()
                 }
             } catch let e as SMBError {
                 response.error = SMBHelperProtocol.Failure(kind: SMBHelperProtocol.errorKindName(e.kind), share: e.share, path: e.path, code: e.code, message: e.message)
@@ -55,7 +76,9 @@ public enum SMBHelperServer {
                 response.error = SMBHelperProtocol.Failure(kind: "other", share: request.url, path: request.path, code: 0, message: "\(error)")
             }
             if let client { response.bytesRead = await client.bytesRead }
-            do { try SMBHelperProtocol.writeAll(output, SMBHelperProtocol.frame(response, payload: payload)) } catch { return 0 }
+            do { try SMBHelperProtocol.writeFrame(output, response, payload: payload) } catch { return 0 }
+            // While the daemon takes in this answer, fetch what it will ask for next.
+            if request.op == .read, response.error == nil, let client { await readAhead.readAhead(from: client) }
         }
     }
 
