@@ -18,12 +18,7 @@ struct Cat: AsyncParsableCommand {
     static let chunk = TailerOptions.defaultChunkSize
 
     func run() async throws {
-        let (pipelines, _, errors, dir) = loadPipelines(config)
-        guard let definition = pipelines.first(where: { $0.name == name }) else {
-            for e in errors { printError("error: \(e)") }
-            printError("error: no valid pipeline named '\(name)' in \(dir)")
-            throw ExitCode(1)
-        }
+        let definition = try pipelineDefinition(named: name, config: config)
         let logger = options.makeLogger()
         let pipeline = try definition.build(stateDirectory: options.resolvedStateDirectory, logger: logger)
         guard let source = pipeline.source as? any FileReadingSource else {

@@ -67,12 +67,7 @@ func checkpointTool(_ name: String, config: ConfigOptions, options: RunOptions) 
         printError("error: the sluice daemon (pid \(pid)) runs \(name); stop it, or remove the pipeline from its folder and `sluice reload`, first")
         throw ExitCode(1)
     }
-    let (pipelines, _, errors, dir) = loadPipelines(config)
-    guard let definition = pipelines.first(where: { $0.name == name }) else {
-        for e in errors { printError("error: \(e)") }
-        printError("error: no valid pipeline named '\(name)' in \(dir)")
-        throw ExitCode(1)
-    }
+    let definition = try pipelineDefinition(named: name, config: config)
     let logger = options.makeLogger()
     let cluster = try ClusterServices(settings: try config.loadSettings(), settingsFile: config.resolvedSettingsFile, stateDirectory: stateDir, logger: logger)
     let tool = CheckpointTool(pipeline: try definition.build(stateDirectory: stateDir, logger: logger),

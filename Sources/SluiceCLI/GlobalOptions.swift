@@ -90,6 +90,18 @@ func loadPipelines(_ options: ConfigOptions) -> (pipelines: [PipelineDefinition]
     return (pipelines, jobs, errors, dir)
 }
 
+/// The valid pipeline `name` of the config folder; otherwise the folder's errors and a line
+/// saying it has none, on standard error, and exit status 1.
+func pipelineDefinition(named name: String, config: ConfigOptions) throws -> PipelineDefinition {
+    let (pipelines, _, errors, dir) = loadPipelines(config)
+    guard let definition = pipelines.first(where: { $0.name == name }) else {
+        for e in errors { printError("error: \(e)") }
+        printError("error: no valid pipeline named '\(name)' in \(dir)")
+        throw ExitCode(1)
+    }
+    return definition
+}
+
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }

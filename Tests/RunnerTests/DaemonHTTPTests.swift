@@ -113,10 +113,10 @@ struct DaemonHTTPTests {
         outage.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_PG_PORT": own.port, "SLUICE_PG_DIR": own.dir]) { $1 }
         outage.standardOutput = FileHandle.nullDevice
         try outage.run()
-        // No child process may be waited for until it ends (see HTTP.listening): the server is
+        // No child process may be waited for until it ends (see TCPProbe): the server is
         // probed with a TCP connect, /ready over a plain socket.
         var events = ["outage started \(Date())"]
-        try Self.waitUntil(10, "the server down") { !HTTP.listening(port: Int(own.port)!) }
+        try Self.waitUntil(10, "the server down") { !TCPProbe.listening(port: Int(own.port)!) }
         events.append("server down \(Date())")
         try MachineSimulator(style: .linux, seed: 11).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: rows + 500, mode: .append)
         events.append("appended \(Date())")

@@ -52,23 +52,6 @@ struct PartitionPlan: Sendable {
         return out
     }
 
-    /// The distinct interval starts of a date or timestamp column's non-null values.
-    func starts(of column: Column) -> Set<Int> {
-        var out = Set<Int>()
-        var lastDay = Int.min
-        switch column.values {
-        case let .date(a):
-            for (i, d) in a.enumerated() where !column.isNull(i) && Int(d) != lastDay { lastDay = Int(d); out.insert(start(ofDay: lastDay)) }
-        case let .timestamp(a):
-            for (i, t) in a.enumerated() where !column.isNull(i) {
-                let day = Int(t >= 0 ? t / 86_400_000_000 : (t - 86_399_999_999) / 86_400_000_000)
-                if day != lastDay { lastDay = day; out.insert(start(ofDay: day)) }
-            }
-        default: break
-        }
-        return out
-    }
-
     /// The interval start of each of `rows` (nil for a NULL).
     func startOfRows(_ column: Column, _ rows: [Int]) -> [Int?] {
         var lastDay = Int.min, lastStart = 0

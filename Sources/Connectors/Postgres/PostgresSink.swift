@@ -222,13 +222,15 @@ public actor PostgresSink: Sink {
                 }
                 return true
             }
-            let missing = plan.starts(of: col).filter { !knownPartitions.contains(plan.name(table: configuration.table, start: $0)) }
+            // Each row's day, computed once: the partitions to make, and the rows each receives.
+            let byStart = Self.grouped(rows, starts: plan.startOfRows(col, rows))
+            let missing = Set(byStart.map(\.start)).filter { !knownPartitions.contains(plan.name(table: configuration.table, start: $0)) }
             if !missing.isEmpty {
                 refused += try endStream(conn) // no DDL while a COPY is open
                 for start in missing.sorted() { try ensurePartition(start: start, conn) }
             }
             if p.direct && configuration.mode == .append {
-                groups = Self.grouped(rows, starts: plan.startOfRows(col, rows)).map { (SQL.qualified(configuration.schema, plan.name(table: configuration.table, start: $0.start)), $0.rows) }
+                groups = byStart.map { (SQL.qualified(configuration.schema, plan.name(table: configuration.table, start: $0.start)), $0.rows) }
             }
         }
         if groups.isEmpty { groups = [(target, rows)] }
