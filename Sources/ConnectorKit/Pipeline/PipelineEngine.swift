@@ -175,7 +175,17 @@ struct ProcessingStage {
             return []
         case let .bytes(file, bytes):
             guard var f = files[file] else { return [] }
-            if f.carry.isEmpty { f.carry = bytes } else { f.carry.append(contentsOf: bytes) }
+            if f.carry.isEmpty {
+                f.carry = bytes
+            } else {
+                // Exactly the leftover and the chunk: a buffer of the chunk's size class, reused
+                // from the heap, not one grown by doubling past the mmap threshold and faulted in.
+                var joined: [UInt8] = []
+                joined.reserveCapacity(f.carry.count + bytes.count)
+                joined += f.carry
+                joined += bytes
+                f.carry = joined
+            }
             files[file] = nil // keep the buffer uniquely referenced while decoding
             let out = try drain(&f, file: file, atEnd: false)
             files[file] = f
@@ -258,7 +268,8 @@ struct ProcessingStage {
             }
         }
         f.session = session
-        if pos > 0 { f.carry.removeFirst(pos) }
+        // The leftover (a partial record) in a buffer of its own size: the batches keep the old one.
+        if pos > 0 { f.carry = pos == f.carry.count ? [] : Array(f.carry[pos...]) }
         var items: [SinkItem] = []
         for (batch, decodeLetters, cursor) in results {
             var letters = decodeLetters

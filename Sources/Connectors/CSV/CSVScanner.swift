@@ -222,11 +222,7 @@ struct CSVScanner: RecordScanner {
             }
             // Unquoted field: up to the delimiter or the line feed.
             let fieldStart = i
-            while i < n {
-                let c = buf[i]
-                if c == delim || c == 0x0A { break }
-                i += 1
-            }
+            i = ByteSearch.firstIndex(of: delim, or: 0x0A, in: buf, from: i)
             if i == n {
                 if !atEnd { return .incomplete }
                 var e = n

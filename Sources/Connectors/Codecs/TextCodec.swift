@@ -9,13 +9,9 @@ struct TextCodec: Sendable {
     /// Returns why the record's bytes are invalid (or nil), and whether any byte is non-ASCII.
     @inline(__always)
     func check(_ bytes: UnsafeBufferPointer<UInt8>) -> (problem: String?, nonASCII: Bool) {
-        var high = false
-        for b in bytes {
-            if b == 0 { return ("NUL byte in record (binary data?)", high) }
-            if b >= 0x80 { high = true; break }
-        }
+        let (nul, high) = ByteSearch.nulAndHighBytes(bytes)
+        if nul { return ("NUL byte in record (binary data?)", high) }
         guard high else { return (nil, false) }
-        for b in bytes where b == 0 { _ = b; return ("NUL byte in record (binary data?)", true) }
         switch encoding {
         case .utf8, .utf16, .utf16le, .utf16be:
             if let bad = TextCodec.firstInvalidUTF8(bytes) {
