@@ -58,10 +58,11 @@ if args.first == "daemon" {
     }
     exit(0)
 }
-guard let command = args.first, ["decode", "postgres", "mysql", "parquet", "generate"].contains(command) else {
+guard let command = args.first, ["decode", "postgres", "mysql", "parquet", "generate", "cpu"].contains(command) else {
     print("""
         usage: bench decode [--rows N] [--runs N] [--file PATH]
                bench postgres [--rows N] [--runs N] [--file PATH] [--url URL] [--password PW]
+               bench cpu --baseline PATH [--rows N] [--runs N]   (Sluice's CPU per load against an earlier sluice binary, PostgreSQL as above)
                bench parquet [--rows N] [--runs N] [--file PATH]   (DuckDB and pyarrow from scripts/py-env.sh)
                bench mysql [--rows N] [--runs N] [--file PATH]     (the MariaDB of scripts/mariadb-start.sh)
                bench smb [--size-mib N] [--runs N]   (the SMB3 server of scripts/smb-start.sh; default 200)
@@ -77,6 +78,7 @@ guard let command = args.first, ["decode", "postgres", "mysql", "parquet", "gene
 var rows = 2_000_000
 var runs = 3
 var file: String?
+var baseline: String?
 var url = "postgresql://postgres@127.0.0.1:55432/postgres?sslmode=disable"
 var password = ProcessInfo.processInfo.environment["SLUICE_BENCH_PGPASSWORD"] ?? "testpw"
 var it = args.dropFirst().makeIterator()
@@ -87,6 +89,7 @@ while let a = it.next() {
     case "--file": file = it.next()
     case "--url": url = it.next() ?? url
     case "--password": password = it.next() ?? password
+    case "--baseline": baseline = it.next()
     default: print("unknown option \(a)"); exit(2)
     }
 }
@@ -94,6 +97,22 @@ let path = file ?? NSTemporaryDirectory() + "sluice-bench-\(rows).csv"
 if command == "generate" {
     try? FileManager.default.removeItem(atPath: path)
     try MachineSimulator(style: .linux, seed: 1).write(path: path, machine: "line-01", totalRows: rows, mode: .append)
+    exit(0)
+}
+if command == "cpu" {
+    let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
+    guard let baseline, FileManager.default.isExecutableFile(atPath: baseline), FileManager.default.isExecutableFile(atPath: sluice) else {
+        print("error: bench cpu needs --baseline PATH (an earlier sluice binary) and \(sluice)")
+        exit(2)
+    }
+    let plant = file ?? NSTemporaryDirectory() + "sluice-bench-plant-\(rows).csv"
+    do {
+        try CPUBenchmark.makeFile(plant, rows: rows)
+        try CPUBenchmark(file: plant, rows: rows, url: url, password: password, current: sluice, baseline: baseline, runs: runs).run()
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
     exit(0)
 }
 if try MachineSimulator.countRows(path: path) != rows {

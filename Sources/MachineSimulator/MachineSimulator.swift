@@ -4,10 +4,13 @@ import Foundation
 /// - `.xp`: a Windows XP PC's TXT log: Windows-1252, `;`, decimal comma, `dd/MM/yyyy HH:mm:ss`, CRLF,
 ///   Portuguese header with accents; the machine rewrites the whole file in place every few minutes.
 /// - `.linux`: a Linux box's CSV: UTF-8, `,`, ISO 8601 timestamps, LF; appended to.
+/// - `.plant`: a line controller's wider CSV: nine columns, plant-local time with milliseconds
+///   and no offset (`yyyy-MM-dd HH:mm:ss.SSS`, Europe/Berlin with its DST changes), empty fields
+///   (NULLs) in four of them; UTF-8, `,`, LF; appended to.
 /// Row `k` of a machine depends only on (seed, machine, k), so runs can continue a file across
 /// invocations and tests can recompute exactly what was written.
 public struct MachineSimulator: Sendable {
-    public enum Style: String, Sendable, CaseIterable { case xp, linux }
+    public enum Style: String, Sendable, CaseIterable { case xp, linux, plant }
     public enum Mode: String, Sendable, CaseIterable {
         /// Add the new rows at the end of the file.
         case append
@@ -29,10 +32,14 @@ public struct MachineSimulator: Sendable {
 
     public var fileName: String { style == .xp ? "log.txt" : "data.csv" }
 
+    /// The zone of `.plant` timestamps: local wall-clock time written without an offset.
+    public static let plantZone = "Europe/Berlin"
+
     public var header: [UInt8] {
         switch style {
         case .xp: encode1252("Data Hora;Máquina;Temperatura;Pressão;Status;Operador") + [0x0D, 0x0A]
         case .linux: Array("timestamp,machine,temperature,pressure,status,count\n".utf8)
+        case .plant: Array("timestamp,machine,temperature,pressure,speed,status,operator,count,batch\n".utf8)
         }
     }
 
@@ -54,6 +61,14 @@ public struct MachineSimulator: Sendable {
         case .linux:
             let count = rng.next() % 10_000
             return Array("\(isoTime(t)),\(machine),\(fixed(temp, 3)),\(fixed(pressure, 2)),\(status),\(count)\n".utf8)
+        case .plant:
+            let count = rng.next() % 10_000
+            let millis = Int(rng.next() % 1000)
+            let speed = rng.next() % 5 == 0 ? "" : String(rng.next() % 3000)
+            let op = rng.next() % 4 == 0 ? "" : Self.operators[Int(rng.next() % UInt64(Self.operators.count))]
+            let batch = rng.next() % 3 == 0 ? "" : "B\(k / 720)"
+            let shownTemp = rng.next() % 20 == 0 ? "" : fixed(temp, 3)
+            return Array("\(plantTime(t, millis)),\(machine),\(shownTemp),\(fixed(pressure, 2)),\(speed),\(status),\(op),\(count),\(batch)\n".utf8)
         }
     }
 
@@ -114,6 +129,30 @@ public struct MachineSimulator: Sendable {
     func xpTime(_ t: Int64) -> String {
         let (y, mo, d, h, mi, s) = civil(t)
         return String(format: "%02d/%02d/%04d %02d:%02d:%02d", d, mo, y, h, mi, s)
+    }
+
+    /// Europe/Berlin wall-clock time of UTC second `t` (CET, CEST from the last Sunday of March
+    /// 01:00 UTC to the last Sunday of October 01:00 UTC), with milliseconds.
+    func plantTime(_ t: Int64, _ millis: Int) -> String {
+        let (y, _, _, _, _, _) = civil(t)
+        func lastSunday(_ month: Int) -> Int64 {
+            // Days from the epoch to the month's 31st, stepped back to a Sunday (1970-01-04 was one).
+            var days = Int64(daysFromCivil(y, month, 31))
+            while (days - 3) % 7 != 0 { days -= 1 }
+            return days * 86_400 + 3600
+        }
+        let summer = t >= lastSunday(3) && t < lastSunday(10)
+        let (ly, lmo, ld, lh, lmi, ls) = civil(t + (summer ? 7200 : 3600))
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d.%03d", ly, lmo, ld, lh, lmi, ls, millis)
+    }
+
+    func daysFromCivil(_ y: Int, _ m: Int, _ d: Int) -> Int {
+        let yy = m <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 
     func isoTime(_ t: Int64) -> String {

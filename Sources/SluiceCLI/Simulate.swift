@@ -11,7 +11,7 @@ struct Simulate: ParsableCommand {
             """)
 
     @Option(help: "Output folder.") var out: String
-    @Option(help: "xp (Windows-1252, ';', decimal comma, dd/MM/yyyy, CRLF), linux (UTF-8 CSV) or fleet (vehicle register and maintenance records).") var style: String = "xp"
+    @Option(help: "xp (Windows-1252, ';', decimal comma, dd/MM/yyyy, CRLF), linux (UTF-8 CSV), plant (nine columns, NULLs, plant-local times with milliseconds) or fleet (vehicle register and maintenance records).") var style: String = "xp"
     @Option(help: "Number of machines.") var machines: Int = 3
     @Option(help: "Number of the first machine (press-05 with --first 5): one simulator per PC of a hall.") var first: Int = 1
     @Option(help: "Total rows per machine file after this run.") var rows: Int = 100
@@ -30,7 +30,7 @@ struct Simulate: ParsableCommand {
             print("veiculos.csv: \(n) vehicles (export \(generation)); manutencoes.csv: \(added) records added under \(out)")
             return
         }
-        guard let s = MachineSimulator.Style(rawValue: style) else { throw ValidationError("--style must be xp, linux or fleet") }
+        guard let s = MachineSimulator.Style(rawValue: style) else { throw ValidationError("--style must be xp, linux, plant or fleet") }
         let m = MachineSimulator.Mode(rawValue: mode ?? (s == .xp ? "rewrite" : "append"))
         guard let m else { throw ValidationError("--mode must be append or rewrite") }
         let sim = MachineSimulator(style: s, seed: seed)

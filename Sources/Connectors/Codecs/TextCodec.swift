@@ -83,7 +83,11 @@ struct TextCodec: Sendable {
         let n = b.count
         while i < n {
             let c = b[i]
-            if c < 0x80 { i += 1; continue }
+            if c < 0x80 {
+                // Eight ASCII bytes at a time between the multi-byte characters.
+                if i + 8 <= n && ByteSearch.load(b, i) & ByteSearch.highBits == 0 { i += 8 } else { i += 1 }
+                continue
+            }
             var need = 0
             var min: UInt32 = 0
             var v: UInt32 = 0

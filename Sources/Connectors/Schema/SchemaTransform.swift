@@ -235,34 +235,60 @@ public struct SchemaTransform: TextTransform {
             }
             switch type {
             case .string:
-                var out = StringColumn(reservingRows: n, bytes: reader.totalBytes)
-                for r in 0..<n {
-                    if let b = field(r) { out.append(UnsafeRawBufferPointer(b)) } else { null(r); out.appendEmpty() }
+                // The bytes copied once into a buffer of the column's size, the offsets written
+                // beside them (no append's capacity and uniqueness checks per value).
+                let capacity = reader.totalBytes
+                var offsets = [Int32](repeating: 0, count: n + 1)
+                let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, written in
+                    written = 0
+                    offsets.withUnsafeMutableBufferPointer { offsets in
+                        for r in 0..<n {
+                            if let b = field(r) {
+                                if b.count > 0 { (buffer.baseAddress! + written).update(from: b.baseAddress!, count: b.count) }
+                                written += b.count
+                            } else {
+                                null(r)
+                            }
+                            offsets[r + 1] = Int32(truncatingIfNeeded: written)
+                        }
+                    }
                 }
+                var out = StringColumn()
+                out.bytes = bytes
+                out.offsets = offsets
                 return Column(.string(out), validity: validity)
+            // The loops write through the arrays' buffers: a subscript write would check the
+            // array's uniqueness for every value (the closures above keep the compiler from
+            // hoisting that check).
             case .int32, .int64:
                 var out = [Int64](repeating: 0, count: n)
-                for r in 0..<n {
-                    guard let b = field(r) else { null(r); continue }
-                    if let v = numbers.parseInt(b), type == .int64 || (v >= Int64(Int32.min) && v <= Int64(Int32.max)) { out[r] = v } else { fail(r, b, type.description) }
+                out.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<n {
+                        guard let b = field(r) else { null(r); continue }
+                        if let v = numbers.parseInt(b), type == .int64 || (v >= Int64(Int32.min) && v <= Int64(Int32.max)) { out[r] = v } else { fail(r, b, type.description) }
+                    }
                 }
                 if type == .int32 { return Column(.int32(out.map { Int32(truncatingIfNeeded: $0) }), validity: validity) }
                 return Column(.int64(out), validity: validity)
             case .float64:
                 var out = [Double](repeating: 0, count: n)
-                for r in 0..<n {
-                    guard let b = field(r) else { null(r); continue }
-                    if let v = numbers.parseDouble(b) { out[r] = v } else { fail(r, b, "float64") }
+                out.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<n {
+                        guard let b = field(r) else { null(r); continue }
+                        if let v = numbers.parseDouble(b) { out[r] = v } else { fail(r, b, "float64") }
+                    }
                 }
                 return Column(.float64(out), validity: validity)
             case let .decimal(p, s):
                 var out = [Int128](repeating: 0, count: n)
-                for r in 0..<n {
-                    guard let b = field(r) else { null(r); continue }
-                    switch numbers.parseDecimal(b, precision: p, scale: s) {
-                    case let .success(v): out[r] = v
-                    case .failure(.precision): fail(r, b, "\(type) (too many digits)")
-                    case .failure(.syntax): fail(r, b, type.description)
+                out.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<n {
+                        guard let b = field(r) else { null(r); continue }
+                        switch numbers.parseDecimal(b, precision: p, scale: s) {
+                        case let .success(v): out[r] = v
+                        case .failure(.precision): fail(r, b, "\(type) (too many digits)")
+                        case .failure(.syntax): fail(r, b, type.description)
+                        }
                     }
                 }
                 return Column(.decimal(out), validity: validity)
@@ -286,10 +312,12 @@ public struct SchemaTransform: TextTransform {
                 var out = [Int64](repeating: 0, count: n)
                 let format = col.format!
                 var zone = ZoneConverter(zone: col.zone)
-                for r in 0..<n {
-                    guard let b = field(r) else { null(r); continue }
-                    guard let p = format.parse(b) else { fail(r, b, "timestamp (\(format.description))"); continue }
-                    if let off = p.offsetSeconds { out[r] = p.micros - Int64(off) * 1_000_000 } else { out[r] = zone.toUTC(localMicros: p.micros) }
+                out.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<n {
+                        guard let b = field(r) else { null(r); continue }
+                        guard let p = format.parse(b) else { fail(r, b, "timestamp (\(format.description))"); continue }
+                        if let off = p.offsetSeconds { out[r] = p.micros - Int64(off) * 1_000_000 } else { out[r] = zone.toUTC(localMicros: p.micros) }
+                    }
                 }
                 return Column(.timestamp(out), validity: validity)
             }

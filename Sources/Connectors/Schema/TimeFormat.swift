@@ -8,7 +8,9 @@ import ConnectorKit
 /// `[…]` optional part, `'…'` literal text; anything else is literal.
 /// Also the named layouts `iso8601`, `epoch_s`, `epoch_ms`, `epoch_us`.
 struct TimeFormat: Sendable, CustomStringConvertible {
-    indirect enum Token: Sendable, Equatable {
+    /// Not `indirect`: `.optional` holds an array, already a reference, and an indirect enum
+    /// boxes every case (a retain and a release per token, per value parsed).
+    enum Token: Sendable, Equatable {
         case year4, year2, month(fixed: Bool), day(fixed: Bool), hour(fixed: Bool), minute, second, fraction, offset
         case literal(UInt8)
         case optional([Token])
