@@ -231,11 +231,23 @@ struct ClusterDaemonTests {
                 if committed < total { allDone = false }
                 guard committed > 0, committed < total, let node = seen[pipeline]?.holder,
                       let daemon = daemons.first(where: { $0.node == node }) else { continue }
-                if !sawElsewhere, let other = daemons.first(where: { $0.node != node }),
-                   let base = try? HTTP.daemonAddress(stateDirectory: "\(dir)/state-\(other.index)", process: other.process, timeout: 2),
-                   let (_, v) = try? HTTP.json(base + "/api/pipelines"),
-                   let list = (v as? [String: Any])?["pipelines"] as? [[String: Any]] {
-                    sawElsewhere = list.contains { ($0["name"] as? String) == pipeline && ($0["state"] as? String) == "elsewhere" && ($0["running_on"] as? String) == node }
+                if !sawElsewhere {
+                    // The other daemons try to claim it every second: ask each for up to 1.5 s
+                    // (a load is first killed as soon as it commits once, sooner than their next
+                    // try once loads got fast), then kill only if the load is still mid-way.
+                    let until = Date().addingTimeInterval(1.5)
+                    repeat {
+                        sawElsewhere = daemons.contains { other in
+                            guard other.node != node,
+                                  let base = try? HTTP.daemonAddress(stateDirectory: "\(dir)/state-\(other.index)", process: other.process, timeout: 2),
+                                  let (_, v) = try? HTTP.json(base + "/api/pipelines"),
+                                  let list = (v as? [String: Any])?["pipelines"] as? [[String: Any]] else { return false }
+                            return list.contains { ($0["name"] as? String) == pipeline && ($0["state"] as? String) == "elsewhere" && ($0["running_on"] as? String) == node }
+                        }
+                        if !sawElsewhere { Thread.sleep(forTimeInterval: 0.1) }
+                    } while !sawElsewhere && Date() < until
+                    let now = Self.observe([pipeline])[pipeline]
+                    guard let now, now.offset < size(input(pipeline)), now.holder == node else { continue }
                 }
                 Thread.sleep(forTimeInterval: Double.random(in: 0...0.1))
                 killedLogs.append(try daemon.killAndRestart())
