@@ -69,8 +69,9 @@ let package = Package(
         ),
         // libpq (Debian: libpq-dev), wrapped once in Connectors/Postgres/PQConnection.swift.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        // libsmbclient (Debian: libsmbclient-dev), wrapped once in Connectors/SMB/SMBClient.swift.
-        .systemLibrary(name: "CSMBClient", pkgConfig: "smbclient", providers: [.apt(["libsmbclient-dev"])]),
+        // libsmbclient (Debian: libsmbclient-dev), wrapped once in Connectors/SMB/SMBClient.swift;
+        // loaded with dlopen on first use (see smbclient_loader.c), not linked.
+        .target(name: "CSMBClient", linkerSettings: [.linkedLibrary("dl")]),
         // libssh2 (Debian: libssh2-1-dev), wrapped once in Connectors/SFTP/SSHSession.swift.
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
         // libmariadb (Debian: libmariadb-dev), wrapped once in Connectors/MySQL/MySQLConnection.swift.

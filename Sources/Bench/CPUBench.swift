@@ -30,14 +30,7 @@ struct CPUBenchmark {
     func pipeline(_ name: String) throws -> String {
         let conf = "\(work)/\(name)"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true)
-        try """
-            [pipeline]
-            name = "\(name)"
-            [source]
-            type = "files"
-            path = "\((file as NSString).deletingLastPathComponent)"
-            glob = "\((file as NSString).lastPathComponent)"
-            settle = "0s"
+        try (filesSourceTOML(name: name, file: file) + """
             [[transform]]
             type = "csv"
             [[transform]]
@@ -60,7 +53,7 @@ struct CPUBenchmark {
             schema = "\(schema)"
             table = "\(name)"
             partition = { column = "timestamp", interval = "day", premake = 0 }
-            """.write(toFile: "\(conf)/\(name).toml", atomically: true, encoding: .utf8)
+            """).write(toFile: "\(conf)/\(name).toml", atomically: true, encoding: .utf8)
         return conf
     }
 

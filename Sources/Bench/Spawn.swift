@@ -47,14 +47,7 @@ struct BenchError: Error, CustomStringConvertible {
 /// `[pipeline]`, `[source]` and `[[transform]]`s reading the simulator CSV `file` and casting its
 /// six columns: the part of every benchmark pipeline before its `[sink]`.
 func simulatorPipeline(name: String, file: String) -> String {
-    """
-    [pipeline]
-    name = "\(name)"
-    [source]
-    type = "files"
-    path = "\((file as NSString).deletingLastPathComponent)"
-    glob = "\((file as NSString).lastPathComponent)"
-    settle = "0s"
+    filesSourceTOML(name: name, file: file) + """
     [[transform]]
     type = "csv"
     [[transform]]
@@ -66,6 +59,20 @@ func simulatorPipeline(name: String, file: String) -> String {
     pressure = "decimal(8,2)"
     status = "string"
     count = "int64"
+
+    """
+}
+
+/// A pipeline's `[pipeline]` table and a `files` source reading `file` once it is written.
+func filesSourceTOML(name: String, file: String) -> String {
+    """
+    [pipeline]
+    name = "\(name)"
+    [source]
+    type = "files"
+    path = "\((file as NSString).deletingLastPathComponent)"
+    glob = "\((file as NSString).lastPathComponent)"
+    settle = "0s"
 
     """
 }

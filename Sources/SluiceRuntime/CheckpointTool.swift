@@ -71,6 +71,7 @@ public struct CheckpointTool: Sendable {
     public func reset(file: String?, to mode: ResetMode) async throws -> [String] {
         let committer = SinkCommitter(sink: pipeline.sink, store: store)
         var checkpoint = try await committer.open(pipeline: pipeline.name)
+        var sourceToEnd: (any FileReadingSource)?
         do {
             var changed: [String] = []
             switch mode {
@@ -85,6 +86,7 @@ public struct CheckpointTool: Sendable {
                 guard let source = pipeline.source as? any FileReadingSource, let decoder = pipeline.decoder else {
                     throw Failure(description: "--to-end needs a source that reads files and a decoder")
                 }
+                sourceToEnd = source
                 let listed = try await source.listFiles(logger: logger)
                 let targets = file.map { f in listed.filter { $0.path == f } } ?? listed
                 if let file, targets.isEmpty { throw Failure(description: "no file '\(file)' matches the source of \(pipeline.name) now") }
@@ -92,6 +94,7 @@ public struct CheckpointTool: Sendable {
                     checkpoint.files[entry.path] = try await cursorAtEnd(entry, source: source, decoder: decoder)
                     changed.append(entry.path)
                 }
+                sourceToEnd = nil
                 await source.endRun(context: RunContext(pipeline: pipeline.name, logger: logger))
                 await source.shutdown()
             }
@@ -99,6 +102,11 @@ public struct CheckpointTool: Sendable {
             try await pipeline.sink.close()
             return changed
         } catch {
+            // The source may have started a helper or a connection before the failure.
+            if let source = sourceToEnd {
+                await source.endRun(context: RunContext(pipeline: pipeline.name, logger: logger))
+                await source.shutdown()
+            }
             try? await pipeline.sink.close()
             throw error
         }

@@ -19,9 +19,13 @@ public protocol ScheduledWork: Sendable {
     /// Runs once; `stop` asks it to finish early (after committing what it holds). Throws when
     /// the run failed.
     func run(stop: StopToken) async throws -> RunOutcome
+    /// No run will follow (the work was removed or replaced by a reload, or the daemon stops):
+    /// end what outlives runs, such as a source's helper process.
+    func shutdown() async
 }
 
 extension ScheduledWork {
+    public func shutdown() async {}
     public var alerts: AlertSettings? { nil }
     public var group: String? { nil }
     public var host: String? { nil }

@@ -62,9 +62,7 @@ public actor Scheduler {
     /// again. Unchanged works are not touched.
     public func apply(_ works: [(work: any ScheduledWork, fingerprint: String)]) async {
         let wanted = Dictionary(works.map { ($0.work.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for (name, entry) in entries where wanted[name] == nil || wanted[name]!.fingerprint != entry.fingerprint {
-            await stop(name)
-        }
+        await stop(entries.keys.filter { wanted[$0] == nil || wanted[$0]!.fingerprint != entries[$0]!.fingerprint })
         for (name, item) in wanted where entries[name] == nil {
             start(item.work, fingerprint: item.fingerprint)
         }
@@ -72,7 +70,7 @@ public actor Scheduler {
 
     /// Stops every work: each finishes its current run (committing what it holds) and ends.
     public func stopAll() async {
-        for name in entries.keys { await stop(name) }
+        await stop(Array(entries.keys))
     }
 
     public var names: [String] { entries.keys.sorted() }
@@ -89,12 +87,26 @@ public actor Scheduler {
         entries[work.name] = Entry(work: work, fingerprint: fingerprint, stop: stop, wakeup: wakeup, task: task)
     }
 
-    private func stop(_ name: String) async {
-        guard let entry = entries.removeValue(forKey: name) else { return }
-        entry.stop.stop()
-        entry.wakeup.signal()
-        await entry.task.value
-        status.remove(name)
+    /// Stops the works together, not one after the other: each is told first, then all are
+    /// awaited, so a drain takes as long as the slowest current run, not the sum of them.
+    private func stop(_ names: [String]) async {
+        var stopping: [(name: String, entry: Entry)] = []
+        for name in names {
+            if let entry = entries.removeValue(forKey: name) { stopping.append((name, entry)) }
+        }
+        for (_, entry) in stopping {
+            entry.stop.stop()
+            entry.wakeup.signal()
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (name, entry) in stopping {
+                group.addTask { [status] in
+                    await entry.task.value
+                    await entry.work.shutdown()
+                    status.remove(name)
+                }
+            }
+        }
     }
 
     /// Called by a loop after a successful run: wakes the works waiting for it.

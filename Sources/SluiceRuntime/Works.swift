@@ -28,6 +28,9 @@ public struct PipelineWork: ScheduledWork {
     public var retryMaxDelay: Double { definition.settings.retryMaxDelay.seconds }
     public var alerts: AlertSettings? { definition.settings.onFailure }
 
+    /// Ends the source's helper process or kept connection (an SMB source's helper).
+    public func shutdown() async { await engine.pipeline.source.shutdown() }
+
     public func run(stop: StopToken) async throws -> RunOutcome {
         let metrics = PipelineMetrics(pipeline: definition.group ?? name, host: definition.host)
         let context = RunContext(pipeline: name, logger: logger, stop: stop, stats: RunStats(metrics: metrics))

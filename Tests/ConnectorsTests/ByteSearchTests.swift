@@ -45,6 +45,25 @@ import Testing
         }
     }
 
+    /// The block check's ASCII run (64 bytes at a time) ends at the first NUL or high byte, at
+    /// every position in and around the 64-byte chunks; 0x01 and 0x7F do not end it.
+    @Test func plainASCIIPrefixEndsAtTheFirstNULOrHighByte() {
+        var checked = 0
+        for length in [0, 1, 7, 8, 63, 64, 65, 127, 128, 129, 200] {
+            for position in 0..<max(length, 1) {
+                for byte: UInt8 in [0x00, 0x80, 0xFF, 0xC3, 0x01, 0x7F] {
+                    var bytes = (0..<length).map { UInt8(0x20 + $0 % 90) }
+                    if position < length { bytes[position] = byte }
+                    let expected = bytes.firstIndex { $0 == 0 || $0 >= 0x80 } ?? length
+                    let found = bytes.withUnsafeBufferPointer { ByteSearch.plainASCIIPrefix($0) }
+                    #expect(found == expected, "length \(length), 0x\(String(byte, radix: 16)) at \(position)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 3_000)
+    }
+
     @Test func csvRecordsSplitTheSameWhereverTheWordsBoundariesFall() throws {
         // Fields of every length from 0 to 19 put the delimiters and line ends at every offset
         // within an eight-byte word.
@@ -58,5 +77,42 @@ import Testing
         let out = try DecoderVerifier.verify(CSVDecoder(CSVConfiguration()), Array(text.utf8))
         #expect(out.rows == expected)
         #expect(out.deadLetters.isEmpty && out.consumed == text.utf8.count)
+    }
+
+    /// The UTF-8 check (32 and 8 ASCII bytes at a time between multi-byte characters) finds the
+    /// same first bad byte as the standard library's decoder, in buffers of ASCII runs of every
+    /// length mixed with valid, truncated, overlong and surrogate sequences.
+    @Test func utf8ValidationFindsWhatTheStandardLibraryFinds() {
+        func reference(_ b: [UInt8]) -> Int? {
+            var parser = Unicode.UTF8.ForwardParser()
+            var iterator = b.makeIterator()
+            var at = 0
+            while true {
+                switch parser.parseScalar(from: &iterator) {
+                case let .valid(scalar): at += scalar.count
+                case .emptyInput: return nil
+                case .error: return at
+                }
+            }
+        }
+        let pieces: [[UInt8]] = [[0xC3, 0xA7], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xC3], [0xE2, 0x82], [0xC0, 0xAF],
+                                 [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0x80], [0xFF], [0xE0, 0x80, 0x80]]
+        var rng: UInt64 = 7
+        var checked = 0, invalid = 0
+        for asciiRun in 0...70 {
+            for piece in pieces {
+                for tail in [0, 1, 9, 33] {
+                    rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    let ascii = (0..<asciiRun).map { UInt8(0x20 + ($0 &+ Int(rng >> 60)) % 90) }
+                    let valid = pieces[Int(rng >> 61) % 3]
+                    let buffer = ascii + valid + ascii.prefix(tail % (asciiRun + 1)) + piece + Array(repeating: UInt8(ascii: "a"), count: tail)
+                    let found = buffer.withUnsafeBufferPointer { TextCodec.firstInvalidUTF8($0) }
+                    #expect(found == reference(buffer), "\(buffer)")
+                    checked += 1
+                    if found != nil { invalid += 1 }
+                }
+            }
+        }
+        #expect(invalid > checked / 2 && invalid < checked)
     }
 }

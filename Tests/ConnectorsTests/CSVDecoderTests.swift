@@ -84,6 +84,33 @@ import Testing
         #expect(out.deadLetters.map(\.origin.line) == [3, 4, 5, 6, 7])
     }
 
+    /// Text is validated a block of lines at a time, and record by record only in a block with a
+    /// bad byte: over several blocks, each bad record (wherever it falls in its block) is dead
+    /// lettered with its line, and every other record, ASCII or not, lands as written.
+    @Test func badBytesAcrossValidationBlocksAreFoundRecordByRecord() throws {
+        let total = 2_600
+        let bad: [Int: [UInt8]] = [10: [0xFF], 1_200: [0xC3, 0x28], 1_201: [0xE2, 0x82], 2_100: [0x00], 2_599: [0xED, 0xA0, 0x80]]
+        var bytes = Array("n,word,pad\n".utf8)
+        var expected: [[String]] = []
+        for i in 0..<total {
+            let word = i % 3 == 0 ? "Conceição-\(i)" : "line-\(i)"
+            let pad = String(repeating: "x", count: 20 + i % 60)
+            if let junk = bad[i] {
+                bytes += Array("\(i),".utf8) + junk + Array(",\(pad)\n".utf8)
+            } else {
+                bytes += Array("\(i),\(word),\(pad)\n".utf8)
+                expected.append(["\(i)", word, pad])
+            }
+        }
+        #expect(bytes.count > 2 * CSVScanner.checkBlock)
+        let out = try DecoderVerifier.verify(csv(), bytes)
+        let same = out.rows == expected
+        #expect(same, "\(out.rows.count) rows, \(expected.count) expected")
+        #expect(out.deadLetters.map(\.origin.line) == bad.keys.sorted().map { Int64($0 + 2) })
+        #expect(out.deadLetters.map(\.reason).filter { $0.contains("NUL") }.count == 1)
+        #expect(out.deadLetters.map(\.reason).filter { $0.contains("invalid UTF-8") }.count == 4)
+    }
+
     @Test func undefinedWindows1252ByteIsDeadLettered() throws {
         let out = try DecoderVerifier.verify(csv { $0.encoding = .windows1252 }, Array("a\nok\n".utf8) + [0x81] + [0x0A])
         #expect(out.rows == [["ok"]])

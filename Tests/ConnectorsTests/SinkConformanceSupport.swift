@@ -18,9 +18,9 @@ enum ConformanceChild {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = arguments
-        let out = Pipe()
+        let out = ProcessLaunch.pipe()
         p.standardOutput = out
-        try p.run()
+        try ProcessLaunch.run(p)
         return (p, out)
     }
 }

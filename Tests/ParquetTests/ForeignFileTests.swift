@@ -16,9 +16,9 @@ struct ForeignFileTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: PythonReaders.python)
         process.arguments = [PythonReaders.packageRoot + "/Tests/ParquetTests/Readers/write_parquet.py", folder]
-        let out = Pipe()
+        let out = ProcessLaunch.pipe()
         process.standardOutput = out
-        try process.run()
+        try ProcessLaunch.run(process)
         let listing = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         try #require(process.terminationStatus == 0)

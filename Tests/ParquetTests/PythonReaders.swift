@@ -20,10 +20,10 @@ enum PythonReaders {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script] + paths
-        let out = Pipe(), err = Pipe()
+        let out = ProcessLaunch.pipe(), err = ProcessLaunch.pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try ProcessLaunch.run(process)
         let data = out.fileHandleForReading.readDataToEndOfFile()
         let errors = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

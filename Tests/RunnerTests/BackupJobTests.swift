@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import MachineSimulator
 import Testing
@@ -71,12 +72,12 @@ struct BackupJobTests {
         restore.executableURL = URL(fileURLWithPath: "/usr/bin/pg_restore")
         restore.arguments = ["--no-owner", "--exit-on-error", "--dbname=" + String(PG.url.dropLast("postgres".count)) + restored, dump]
         restore.environment = ProcessInfo.processInfo.environment.merging(["PGPASSWORD": "testpw"]) { $1 }
-        let err = Pipe()
+        let err = ProcessLaunch.pipe()
         restore.standardError = err
-        try restore.run()
+        try ProcessLaunch.run(restore)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        restore.waitUntilExit()
-        #expect(restore.terminationStatus == 0, "pg_restore: \(errors)")
+        let status = restore.waitForEnd()
+        #expect(status == 0, "pg_restore: \(errors)")
         #expect(try Self.fingerprint("readings", database: restored) == before)
         let partitions = try PG.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'readings'::regclass", database: restored)
         #expect((Int(partitions) ?? 0) > 1, "the day partitions were not restored")

@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import MachineSimulator
 import Testing
@@ -45,7 +46,7 @@ struct ClusterDaemonTests {
             p.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_TEST_NODE": node]) { $1 }
             p.standardOutput = log
             p.standardError = log
-            try p.run()
+            try ProcessLaunch.run(p)
             try log.close()
             process = p
         }
@@ -56,7 +57,7 @@ struct ClusterDaemonTests {
         /// the killed one logged.
         func killAndRestart() throws -> String {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.waitForEnd()
             let logged = output
             try launch()
             return logged
@@ -66,13 +67,13 @@ struct ClusterDaemonTests {
         func stop(timeLimit: Double) -> (status: Int32?, log: String) {
             kill(process.processIdentifier, SIGTERM)
             let deadline = Date().addingTimeInterval(timeLimit)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning {
+            while process.isAlive && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isAlive {
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                process.waitForEnd()
                 return (nil, output)
             }
-            return (process.terminationStatus, output)
+            return (process.endedStatus, output)
         }
     }
 
@@ -203,7 +204,7 @@ struct ClusterDaemonTests {
             try Daemon(index: i, args: ["run", "--config-dir", "\(dir)/conf", "--settings", "\(dir)/sluice.toml", "--state-dir", "\(dir)/state-\(i)"],
                        logFolder: dir)
         }
-        defer { for d in daemons where d.process.isRunning { kill(d.process.processIdentifier, SIGKILL) } }
+        defer { for d in daemons where d.process.isAlive { kill(d.process.processIdentifier, SIGKILL) } }
         func loaded(_ pipeline: String) -> Int {
             pipeline == filesPipeline ? LineCounter(sharedOutput).update() : Self.count(loads.first { $0.name == pipeline }!.table)
         }

@@ -98,7 +98,7 @@ import TestSupport
         let collected = Sluice.collect(out, err)
         func outputSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: "\(dir)/out.jsonl")[.size] as? Int) ?? 0 }
         let deadline = Date().addingTimeInterval(60)
-        while outputSize() == 0 && p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        while outputSize() == 0 && p.isAlive && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
         let linesAtSignal = Sluice.lines("\(dir)/out.jsonl").count
         kill(p.processIdentifier, SIGTERM)
         #expect(outputSize() > 0, "no output before the signal")
@@ -131,10 +131,10 @@ import TestSupport
         try MachineSimulator(style: .linux, seed: 7).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: 150, mode: .append)
         #expect(waitFor(150))
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        p.waitForEnd()
         _ = out.fileHandleForReading.readDataToEndOfFile()
         _ = err.fileHandleForReading.readDataToEndOfFile()
-        #expect(p.terminationStatus == 0)
+        #expect(p.endedStatus == 0)
         #expect(Sluice.lines("\(dir)/out.jsonl").count == 150)
     }
 }

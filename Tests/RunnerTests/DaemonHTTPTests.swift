@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import MachineSimulator
 import Testing
@@ -61,7 +62,7 @@ struct DaemonHTTPTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
         let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
 
         try Self.waitUntil(60, "all \(rows) rows in PostgreSQL") { try PG.psql("SELECT count(*) FROM \"\(table)\"", port: own.port) == "\(rows)" }
@@ -112,7 +113,7 @@ struct DaemonHTTPTests {
         outage.arguments = ["\(Sluice.root)/scripts/pg-restart.sh", "45", "fast"]
         outage.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_PG_PORT": own.port, "SLUICE_PG_DIR": own.dir]) { $1 }
         outage.standardOutput = FileHandle.nullDevice
-        try outage.run()
+        try ProcessLaunch.run(outage)
         // No child process may be waited for until it ends (see TCPProbe): the server is
         // probed with a TCP connect, /ready over a plain socket.
         var events = ["outage started \(Date())"]
@@ -146,7 +147,7 @@ struct DaemonHTTPTests {
             kill(p.processIdentifier, SIGTERM)
             let log = Sluice.finish(p, collected, timeLimit: 30).stderr
             Issue.record("/ready never answered 503 while the database was down; it answered \(Self.runLengths(answers)); the daemon logged:\n\(log.suffix(6000))")
-            outage.waitUntilExit()
+            outage.waitForEnd()
             return
         }
         #expect(reasons.contains { ($0["name"] as? String) == "pg_http" && ["failing", "degraded"].contains($0["state"] as? String ?? "") },
@@ -157,8 +158,8 @@ struct DaemonHTTPTests {
         #expect(Self.sample(failing, "sluice_consecutive_failures", ["pipeline": "pg_http"]) != nil)
 
         // It comes back: the next retry loads the new rows and /ready is 200 again.
-        outage.waitUntilExit()
-        #expect(outage.terminationStatus == 0)
+        let status = outage.waitForEnd()
+        #expect(status == 0)
         try Self.waitUntil(60, "/ready answering 200 again") { try HTTP.get(base + "/ready").status == 200 }
         try Self.waitUntil(30, "the appended rows") { try PG.psql("SELECT count(*) FROM \"\(table)\"", port: own.port) == "\(rows + 500)" }
         let after = try Self.parseMetrics(try HTTP.get(base + "/metrics").body)
@@ -184,7 +185,7 @@ struct DaemonHTTPTests {
         defer { PG.dropLoad(table, pipeline: "pg_drain"); try? FileManager.default.removeItem(atPath: dir) }
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
         let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
         // Data is flowing to the server; slow it so the batch in flight takes seconds.
         try Self.waitUntil(60, "the COPY under way") { proxy.bytes.upstream > 200_000 }
@@ -193,7 +194,7 @@ struct DaemonHTTPTests {
         var sawDraining = false
         var healthBody = ""
         let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline && p.isRunning && !sawDraining {
+        while Date() < deadline && p.isAlive && !sawDraining {
             if let r = try? HTTP.get(base + "/health", timeout: 2), r.status == 503 {
                 sawDraining = true
                 healthBody = r.body
@@ -258,7 +259,7 @@ struct DaemonHTTPTests {
         }
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
         let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
         try DaemonHTTPTests.waitUntil(30, "the first load") { Sluice.lines("\(dir)/out-press-hall.jsonl").count == 120 }
 

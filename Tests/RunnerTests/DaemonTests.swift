@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import MachineSimulator
 import Testing
@@ -30,7 +31,7 @@ import TestSupport
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
         let deadline = Date().addingTimeInterval(30)
-        while Sluice.lines("\(dir)/out-maintenance.jsonl").count < 200 && p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while Sluice.lines("\(dir)/out-maintenance.jsonl").count < 200 && p.isAlive && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         kill(p.processIdentifier, SIGTERM)
         let result = Sluice.finish(p, collected, timeLimit: 30)
         #expect(result.status == 0, "\(result.stderr)")
@@ -56,7 +57,7 @@ extension DaemonTests {
     @Test func reloadSwapsWhatChangedAndLeavesTheRest() throws {
         let dir = try Sluice.tempDir("reload")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let bigRows = 1_000_000
+        let bigRows = TestScale.rows(1_000_000)  // 100,000 under the sanitizers: their runs are several times slower
         try MachineSimulator(style: .linux, seed: 5).write(path: "\(dir)/big/line-01/data.csv", machine: "line-01", totalRows: bigRows, mode: .append)
         let small = MachineSimulator(style: .linux, seed: 6)
         try small.write(path: "\(dir)/small/line-02/data.csv", machine: "line-02", totalRows: 100, mode: .append)
@@ -81,7 +82,7 @@ extension DaemonTests {
         func lines(_ name: String) -> Int { Sluice.lines("\(dir)/out-\(name).jsonl").count }
         func waitFor(_ seconds: Double = 60, _ condition: () -> Bool) -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline && p.isRunning {
+            while Date() < deadline && p.isAlive {
                 if condition() { return true }
                 Thread.sleep(forTimeInterval: 0.02)
             }
@@ -144,13 +145,13 @@ extension DaemonTests {
             print(s.server_address[1], flush=True)
             s.serve_forever()
             """, "\(dir)/posts.jsonl"]
-        let serverOut = Pipe()
+        let serverOut = ProcessLaunch.pipe()
         server.standardOutput = serverOut
         server.standardError = FileHandle.nullDevice // never the test runner's own output
-        try server.run()
+        try ProcessLaunch.run(server)
         defer {
             kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
+            server.waitForEnd()
         }
         let port = String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(Int(port) != nil, "the webhook server did not start")
@@ -220,7 +221,7 @@ extension DaemonTests {
         // No --settings: sluice.toml beside the config folder is read.
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
         let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
         try DaemonHTTPTests.waitUntil(30, "the global alert") { Sluice.lines("\(dir)/states.txt").first == "press failing" }
         try FileManager.default.removeItem(atPath: "\(dir)/blocked")

@@ -38,7 +38,7 @@ import TestSupport
         try Sluice.write(Self.pipeline("garbage", ["garbage", marker], dir: dir), to: "\(dir)/conf/garbage.toml")
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
         let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
 
         var pipelines: [String: [String: Any]] = [:]
@@ -51,7 +51,7 @@ import TestSupport
             if pipelines["good"]?["total_records"] as? Int == 10, failures.allSatisfy({ $0 >= 2 }) { break }
             Thread.sleep(forTimeInterval: 0.3)
         }
-        #expect(p.isRunning, "the daemon is down")
+        #expect(p.isAlive, "the daemon is down")
         #expect(pipelines["good"]?["total_records"] as? Int == 10)
         #expect(pipelines["good"]?["consecutive_failures"] as? Int == 0)
         for (name, evidence) in [("crashing", "exited with status 3; its standard error ended with: boom: the machine's database went away"), ("hanging", "waiting for a lock that never comes"), ("garbage", "Traceback (most recent call last)")] {
@@ -61,8 +61,10 @@ import TestSupport
         }
         #expect((pipelines["hanging"]?["last_error"] as? String ?? "").contains("sent nothing for 1 s; it was killed"))
 
+        let stopping = Date()
         kill(p.processIdentifier, SIGTERM)
         let result = Sluice.finish(p, collected, timeLimit: 30)
+        print("the daemon ended \(String(format: "%.1f", Date().timeIntervalSince(stopping))) s after SIGTERM")
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let lines = try String(contentsOfFile: "\(dir)/out/good.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 10, "the good plugin's records were loaded \(lines.count) times, not once")

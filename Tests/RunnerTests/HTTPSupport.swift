@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 
 /// A blocking GET for the daemon's endpoints (the tests are synchronous).
@@ -74,7 +75,7 @@ enum HTTP {
     /// The address a test daemon listens on (it writes it once its server is up).
     static func daemonAddress(stateDirectory: String, process: Process, timeout: Double = 30) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline && process.isRunning {
+        while Date() < deadline && process.isAlive {
             if let text = try? String(contentsOfFile: stateDirectory + "/.daemon/http-address", encoding: .utf8),
                !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 return "http://" + text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -98,20 +99,20 @@ enum ExternalTool {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
-        let out = Pipe(), inPipe = Pipe()
+        let out = ProcessLaunch.pipe(), inPipe = ProcessLaunch.pipe()
         p.standardOutput = out
         p.standardError = out
         if input != nil { p.standardInput = inPipe }
-        try p.run()
+        try ProcessLaunch.run(p)
         if let input {
             inPipe.fileHandleForWriting.write(Data(input.utf8))
             try inPipe.fileHandleForWriting.close()
         }
-        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        let killer = DispatchWorkItem { if p.isAlive { p.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let status = p.waitForEnd()
         killer.cancel()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (status, String(decoding: data, as: UTF8.self))
     }
 }

@@ -79,7 +79,7 @@ struct MultiHostTests {
             """, to: "\(dir)/conf/hall.toml")
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
         let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
         func count(_ i: Int) -> Int { Sluice.lines("\(dir)/out/press-0\(i).jsonl").count }
         try DaemonHTTPTests.waitUntil(30, "every press loaded") { (1...3).allSatisfy { count($0) == 3 } }
@@ -239,7 +239,7 @@ struct MultiHostSFTPTests {
             """, to: "\(dir)/conf/lines.toml")
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
         func count(_ host: String) -> Int { Sluice.lines("\(dir)/out/\(host).jsonl").count }
         try DaemonHTTPTests.waitUntil(30, "both hosts loaded") { count("line-a") == 3 && count("line-b") == 3 }
 

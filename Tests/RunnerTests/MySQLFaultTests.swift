@@ -154,7 +154,7 @@ struct MySQLFaultTests {
             return !session.isEmpty
         }
         if !session.isEmpty { _ = try? MariaDB.query("KILL CONNECTION \(session)", database: Self.database) }
-        #expect(p.isRunning && !session.isEmpty, "the load was not inserting when its session was to be killed")
+        #expect(p.isAlive && !session.isEmpty, "the load was not inserting when its session was to be killed")
         let result = Sluice.finish(p, collected, timeLimit: 180)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("retrying in"), "\(result.stderr)")
@@ -166,9 +166,9 @@ struct MySQLFaultTests {
         // 1M rows (100k under the sanitizers' scale): enough SQL on the wire for twenty cuts.
         _ = try loadThroughProxy("cuts20", rows: TestScale.rows(1_000_000), commitRows: 1000, pipelineExtra: "batch_rows = 500") { proxy, p in
             let deadline = Date().addingTimeInterval(240)
-            while fired < 20 && p.isRunning && Date() < deadline {
+            while fired < 20 && p.isAlive && Date() < deadline {
                 proxy.arm(.cut, afterUpstreamBytes: Int64.random(in: 50_000...250_000))
-                _ = waitUntil(30) { proxy.faultsFired > fired || !p.isRunning }
+                _ = waitUntil(30) { proxy.faultsFired > fired || !p.isAlive }
                 fired = proxy.faultsFired
             }
         }

@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import MachineSimulator
 import Testing
@@ -22,14 +23,14 @@ enum PG {
         env["PGPASSWORD"] = "testpw"
         env["PGCONNECT_TIMEOUT"] = "3"
         p.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = ProcessLaunch.pipe(), err = ProcessLaunch.pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try ProcessLaunch.run(p)
         let data = out.fileHandleForReading.readDataToEndOfFile()
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw PSQLError(message: errors) }
+        let status = p.waitForEnd()
+        guard status == 0 else { throw PSQLError(message: errors) }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -49,9 +50,8 @@ enum PG {
         if let options { env["SLUICE_PG_OPTS"] = options }
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
+        try ProcessLaunch.run(p)
+        return p.waitForEnd()
     }
 }
 
@@ -98,10 +98,10 @@ struct PostgresEndToEndTests {
         // Wait for the first committed transaction (its checkpoint row: polling the partitioned
         // table itself would wait on the load's partition locks), then restart the server.
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, p.isRunning, (try? PG.psql("SELECT count(*) FROM sluice_checkpoints WHERE pipeline = 'pg_\(name)'", port: own.port)) != "1" {
+        while Date() < deadline, p.isAlive, (try? PG.psql("SELECT count(*) FROM sluice_checkpoints WHERE pipeline = 'pg_\(name)'", port: own.port)) != "1" {
             Thread.sleep(forTimeInterval: 0.02)
         }
-        #expect(p.isRunning, "the load finished before the restart")
+        #expect(p.isAlive, "the load finished before the restart")
         #expect(try PG.script("pg-restart.sh", crash ? ["2", "immediate"] : ["0", "fast"], server: own) == 0)
         let r = Sluice.finish(p, collected, timeLimit: 180)
         #expect(r.status == 0, "\(r.stderr)")
@@ -125,7 +125,7 @@ struct PostgresEndToEndTests {
         let (p, out, err) = try Sluice.start(["once", "pg_late", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
         let collected = Sluice.collect(out, err)
         Thread.sleep(forTimeInterval: 2)
-        #expect(p.isRunning, "sluice gave up before the server came up")
+        #expect(p.isAlive, "sluice gave up before the server came up")
         #expect(try PG.script("pg-start.sh", server: own) == 0)
         let r = Sluice.finish(p, collected, timeLimit: 120)
         #expect(r.status == 0, "\(r.stderr)")

@@ -103,7 +103,7 @@ struct PostgresFaultTests {
         Thread.sleep(forTimeInterval: 0.3)
         // Only this load's backend: each connection names its pipeline (other suites run alongside).
         let killed = try PG.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sluice/pg_terminate'")
-        #expect(p.isRunning && killed == "1", "the load was not running when its backend was terminated (\(killed))")
+        #expect(p.isAlive && killed == "1", "the load was not running when its backend was terminated (\(killed))")
         let result = Sluice.finish(p, collected, timeLimit: 180)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("retrying in"), "\(result.stderr)")
@@ -120,9 +120,9 @@ struct PostgresFaultTests {
         // before their cut, 50–250 kB later: every cut lands in a different place of the load.
         _ = try loadThroughProxy("cuts20", rows: rows, commitRows: 1000, pipelineExtra: "batch_rows = 500") { proxy, p in
             let deadline = Date().addingTimeInterval(240)
-            while fired < 20 && p.isRunning && Date() < deadline {
+            while fired < 20 && p.isAlive && Date() < deadline {
                 proxy.arm(.cut, afterUpstreamBytes: Int64.random(in: 50_000...250_000))
-                _ = waitUntil(30) { proxy.faultsFired > fired || !p.isRunning }
+                _ = waitUntil(30) { proxy.faultsFired > fired || !p.isAlive }
                 fired = proxy.faultsFired
             }
         }

@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import Testing
 
@@ -31,13 +32,8 @@ struct RemoteSourceEndToEndTests {
     /// bytes, `sluice once` loads every row exactly once and then only the rows appended, and
     /// each command ends its helper with its input (logged off, exit status 0), not by killing it.
     @Test func smbHelperPullsLargeFilesExactlyAndEndsWithTheCommand() throws {
-        #expect(try ServerScripts.run("smb-start.sh", "smb3") == 0)
-        let dir = try Sluice.tempDir("smb-pull")
-        let sub = URL(fileURLWithPath: dir).lastPathComponent
-        let remote = "\(ServerScripts.smbBase)/smb3/logs/\(sub)"
-        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        let (dir, sub, remote) = try smb3Folder("smb-pull")
         defer { try? FileManager.default.removeItem(atPath: remote) }
-        try "testpw\n".write(toFile: "\(dir)/smb.pw", atomically: true, encoding: .utf8)
         func rows(_ r: Range<Int>) -> String { r.map { "\($0);press-\($0 % 7);\(String(repeating: "x", count: $0 % 90))\n" }.joined() }
         var text = "seq;machine;note\n" + rows(0..<110_000)
         try text.write(toFile: "\(remote)/big.csv", atomically: false, encoding: .utf8)
@@ -83,6 +79,60 @@ struct RemoteSourceEndToEndTests {
         }
         let exactlyOnce = seqs == Array(0..<130_000)
         #expect(exactlyOnce, "\(seqs.count) rows loaded, \(Set(seqs).count) distinct; first gap at \(zip(seqs, 0...).first { $0 != $1 }.map { "\($0)" } ?? "none")")
+    }
+
+    /// libsmbclient is loaded when an SMB source first connects, not at program start: the
+    /// binary does not link it (its ~100 Samba libraries cost every command ~25 ms of start-up),
+    /// SMB works through it, and a machine without it gets one clear error, not a crash.
+    @Test func libsmbclientIsLoadedOnFirstUseAndItsAbsenceIsAClearError() throws {
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [Sluice.binary]
+        let out = ProcessLaunch.pipe()
+        ldd.standardOutput = out
+        try ProcessLaunch.run(ldd)
+        let linked = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitForEnd()
+        #expect(linked.contains("libpq") && !linked.contains("libsmbclient") && !linked.contains("samba"), "\(linked)")
+
+        let (dir, sub, remote) = try smb3Folder("smb-dlopen")
+        defer { try? FileManager.default.removeItem(atPath: remote) }
+        let text = "seq;note\n1;one\n2;two\n"
+        try text.write(toFile: "\(remote)/a.csv", atomically: false, encoding: .utf8)
+        try Sluice.write("""
+            [source]
+            type = "smb"
+            url = "smb://127.0.0.1:4453/logs/\(sub)"
+            username = "sluicetest"
+            password_file = "\(dir)/smb.pw"
+            glob = "*.csv"
+            [[transform]]
+            type = "csv"
+            delimiter = ";"
+            [sink]
+            type = "discard"
+            """, to: "\(dir)/conf/press.toml")
+        let args = ["cat", "press", "a.csv", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"]
+        let loaded = try Sluice.run(args)
+        #expect(loaded.status == 0 && loaded.stdout == text, "\(loaded.stdout) \(loaded.stderr.suffix(2000))")
+
+        let missing = try Sluice.run(args, environment: ["SLUICE_LIBSMBCLIENT": "/nonexistent/libsmbclient.so.0"])
+        #expect(missing.status == 1, "status \(missing.status): \(missing.stderr.suffix(2000))")
+        #expect(missing.stderr.contains("cannot load libsmbclient (apt-get install libsmbclient)") && missing.stderr.contains("/nonexistent/libsmbclient.so.0"),
+                "\(missing.stderr.suffix(2000))")
+        #expect(missing.stdout.isEmpty)
+    }
+
+    /// Starts the SMB3 server and makes a folder of the share for one test: a local temporary
+    /// folder (holding the password file `smb.pw`), its name, and the folder on the share's disk.
+    func smb3Folder(_ name: String) throws -> (dir: String, sub: String, remote: String) {
+        #expect(try ServerScripts.run("smb-start.sh", "smb3") == 0)
+        let dir = try Sluice.tempDir(name)
+        let sub = URL(fileURLWithPath: dir).lastPathComponent
+        let remote = "\(ServerScripts.smbBase)/smb3/logs/\(sub)"
+        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        try "testpw\n".write(toFile: "\(dir)/smb.pw", atomically: true, encoding: .utf8)
+        return (dir, sub, remote)
     }
 
     /// Two pipelines in one daemon, a remote one and a local one, every 1 s. The remote server
@@ -145,8 +195,8 @@ struct RemoteSourceEndToEndTests {
         kill(p.processIdentifier, SIGTERM)
         _ = out.fileHandleForReading.readDataToEndOfFile()
         let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let status = p.waitForEnd()
+        #expect(status == 0)
         #expect(e.contains("retrying in") && e.contains(unreachable), "\(e)")
         #expect(Sluice.lines("\(dir)/remote.jsonl").map { String($0) } == Sluice.lines("\(dir)/local.jsonl").map { String($0) })
     }
@@ -163,8 +213,7 @@ enum ServerScripts {
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = ["\(Sluice.root)/scripts/\(script)"] + args
         p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
+        try ProcessLaunch.run(p)
+        return p.waitForEnd()
     }
 }

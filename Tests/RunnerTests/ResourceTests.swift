@@ -138,14 +138,14 @@ struct ResourceTests {
         counter.read(err)
         let drained = Sluice.collect(out, Pipe())
         defer {
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-            p.waitUntilExit()
+            if p.isAlive { kill(p.processIdentifier, SIGKILL) }
+            p.waitForEnd()
             _ = drained
         }
         // The flaky server refuses every other second: its pipeline fails and succeeds in turn.
         let toggler = Thread {
             var refusing = false
-            while p.isRunning {
+            while p.isAlive {
                 Thread.sleep(forTimeInterval: 1)
                 refusing.toggle()
                 flaky.setRefusing(refusing)
@@ -156,7 +156,7 @@ struct ResourceTests {
         func runs() -> Int { counter.ok + counter.failed }
         func waitForRuns(_ n: Int, _ seconds: Double) -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline && p.isRunning {
+            while Date() < deadline && p.isAlive {
                 if runs() >= n { return true }
                 Thread.sleep(forTimeInterval: 0.1)
             }
@@ -170,7 +170,7 @@ struct ResourceTests {
         let total = runs() - warmRuns
         kill(p.processIdentifier, SIGTERM)
         let stopped = Date().addingTimeInterval(30)
-        while p.isRunning && Date() < stopped { Thread.sleep(forTimeInterval: 0.05) }
+        while p.isAlive && Date() < stopped { Thread.sleep(forTimeInterval: 0.05) }
         print("resources after warm-up (\(warmRuns) runs): \(warm); after \(total) more runs (\(counter.failed) failed in all): \(end)")
         #expect(total >= 300)
         #expect(counter.failed >= 50, "only \(counter.failed) failed runs: the failing paths were not exercised")
@@ -182,6 +182,6 @@ struct ResourceTests {
         if !Self.underAddressSanitizer {
             #expect(end.rssKiB <= warm.rssKiB + 12 * 1024, "memory grew: \(warm) → \(end)")
         }
-        #expect(!p.isRunning && p.terminationStatus == 0)
+        #expect(!p.isAlive && p.endedStatus == 0)
     }
 }

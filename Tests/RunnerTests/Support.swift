@@ -1,3 +1,4 @@
+import ConnectorKit
 import Foundation
 import MachineSimulator
 import Testing
@@ -21,10 +22,10 @@ enum Sluice {
         // in <state>/.daemon/http-address) unless the test names one.
         p.arguments = args.first == "run" && !args.contains("--listen") ? args + ["--listen", "127.0.0.1:0"] : args
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe()
+        let out = ProcessLaunch.pipe(), err = ProcessLaunch.pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try ProcessLaunch.run(p)
         return (p, out, err)
     }
 
@@ -34,8 +35,7 @@ enum Sluice {
         // Read before waiting so a full pipe cannot block the child.
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Result(status: p.waitForEnd(), stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
     /// Reads a child's output in the background (so a full pipe never blocks it).
@@ -58,14 +58,17 @@ enum Sluice {
     /// Waits for the child (SIGKILL after `timeLimit` seconds, recorded as an issue) and its output.
     static func finish(_ p: Process, _ c: Collected, timeLimit: Double) -> Result {
         let deadline = Date().addingTimeInterval(timeLimit)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if p.isRunning {
-            Issue.record("\(p.arguments ?? []) did not finish within \(Int(timeLimit)) s; killed")
+        while p.isAlive && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        var late: String?
+        if p.isAlive {
+            late = "\(p.arguments ?? []) did not finish within \(Int(timeLimit)) s (process state \(p.procState)); killed"
             kill(p.processIdentifier, SIGKILL)
         }
-        p.waitUntilExit()
+        let status = p.waitForEnd()
         c.group.wait()
-        return Result(status: p.terminationStatus, stdout: String(decoding: c.out, as: UTF8.self), stderr: String(decoding: c.err, as: UTF8.self))
+        let result = Result(status: status, stdout: String(decoding: c.out, as: UTF8.self), stderr: String(decoding: c.err, as: UTF8.self))
+        if let late { Issue.record("\(late); its standard error ended with:\n\(result.stderr.suffix(3000))") }
+        return result
     }
 
     /// `[source]` and `[[transform]]`s reading the simulator's Linux CSV under `dir/in`, cast to
@@ -123,16 +126,16 @@ enum Sluice {
                 let (p, out, err) = try start(args)
                 // A non-empty range whatever the window has shrunk to.
                 Thread.sleep(forTimeInterval: Double.random(in: (window / 10)...window))
-                if p.isRunning {
+                if p.isAlive {
                     kill(p.processIdentifier, SIGKILL)
                     kills += 1
                 } else {
                     finished = true
                 }
-                p.waitUntilExit()
+                p.waitForEnd()
                 _ = out.fileHandleForReading.readDataToEndOfFile()
                 let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                if finished { #expect(p.terminationStatus == 0, "\(e)") }
+                if finished { #expect(p.endedStatus == 0, "\(e)") }
                 if kills >= count { break }
             }
             window /= 2
@@ -155,14 +158,14 @@ enum DuckDB {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
         p.arguments = ["-c", "import sys, duckdb; print('|'.join(str(v) for v in duckdb.sql(sys.argv[1]).fetchall()[0]))", sql]
-        let out = Pipe(), err = Pipe()
+        let out = ProcessLaunch.pipe(), err = ProcessLaunch.pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
+        try ProcessLaunch.run(p)
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw Failure(message: "duckdb: \(errors.suffix(800))") }
+        let status = p.waitForEnd()
+        guard status == 0 else { throw Failure(message: "duckdb: \(errors.suffix(800))") }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

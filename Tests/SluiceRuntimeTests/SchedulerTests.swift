@@ -20,6 +20,8 @@ struct FakeWork: ScheduledWork {
         defer { journal.end(name) }
         return try await body(n)
     }
+
+    func shutdown() async { journal.shutDown(name) }
 }
 
 /// Who ran when, and how many ran at once.
@@ -30,6 +32,8 @@ final class Journal: Sendable {
         var running: [String: Int] = [:]
         var maxTotal = 0
         var maxPerWork: [String: Int] = [:]
+        /// Per work: how many of its runs were in flight at each shutdown.
+        var shutdowns: [String: [Int]] = [:]
     }
     private let state = Locked(State())
 
@@ -49,6 +53,13 @@ final class Journal: Sendable {
             if let i = s.runs.lastIndex(where: { $0.name == name && $0.ended == nil }) { s.runs[i].ended = Date() }
         }
     }
+
+    func shutDown(_ name: String) {
+        state.withLock { s in s.shutdowns[name, default: []].append(s.running[name] ?? 0) }
+    }
+
+    /// How many of the work's runs were in flight at each of its shutdowns.
+    func shutdowns(_ name: String) -> [Int] { state.withLock { $0.shutdowns[name] ?? [] } }
 
     func runs(_ name: String) -> [Run] { state.withLock { $0.runs.filter { $0.name == name } } }
     var maxTotal: Int { state.withLock { $0.maxTotal } }
@@ -218,10 +229,15 @@ func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
             let bRuns = journal.runs("b").count
             #expect(await eventually { journal.runs("c").count >= 2 })
             #expect(journal.runs("b").count == bRuns, "b kept running after it was removed")
-            // A changed a starts again (a new history).
+            // The removed work was shut down once, after its last run; the kept one not at all.
+            #expect(journal.shutdowns("b") == [0])
+            #expect(journal.shutdowns("a").isEmpty)
+            // A changed a starts again (a new history); its old version is shut down.
             await scheduler.apply([(a, "2"), (c, "1")])
             #expect((scheduler.status.status(of: "a")?.runs.count ?? 0) < 3)
+            #expect(journal.shutdowns("a") == [0])
             await scheduler.stopAll()
+            #expect(journal.shutdowns("a") == [0, 0] && journal.shutdowns("c") == [0] && journal.shutdowns("b") == [0])
         }
     }
 
@@ -237,6 +253,49 @@ func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
             #expect(await eventually { journal.runs("slow").count == 1 })
             await scheduler.stopAll()
             #expect(journal.runs("slow").first?.ended != nil, "stopAll returned while a run was in flight")
+            #expect(journal.shutdowns("slow") == [0], "shut down while its run was in flight, or not once")
+        }
+    }
+}
+
+/// A work whose run lasts until it is stopped, then drains: it counts itself as draining and
+/// waits (up to 5 s) to see every other work draining too.
+struct DrainingWork: ScheduledWork {
+    let name: String
+    var kind: WorkKind { .pipeline }
+    var schedule: Schedule { .every(10) }
+    var after: [String] { [] }
+    var retryMaxDelay: Double { 0.2 }
+    let started: Locked<Int>
+    let draining: Locked<Int>
+    let together: Int
+    let sawAllDraining: Locked<[String: Bool]>
+
+    func run(stop: StopToken) async throws -> RunOutcome {
+        started.withLock { $0 += 1 }
+        while !stop.isStopped { try? await Task.sleep(for: .milliseconds(10)) }
+        draining.withLock { $0 += 1 }
+        let deadline = Date().addingTimeInterval(5)
+        while draining.withLock({ $0 }) < together && Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        let all = draining.withLock { $0 } >= together
+        sawAllDraining.withLock { $0[name] = all }
+        return RunOutcome(records: 0)
+    }
+}
+
+extension SchedulerTests {
+    /// A daemon's drain takes as long as its slowest current run, not the sum of them: every
+    /// work is told to stop before any is awaited (told one after the other, the first here would
+    /// wait its 5 s alone).
+    @Test func stopAllTellsEveryWorkBeforeWaitingForAny() async throws {
+        try await onTestThread {
+            let started = Locked(0), draining = Locked(0), saw = Locked<[String: Bool]>([:])
+            let works = ["a", "b", "c"].map { DrainingWork(name: $0, started: started, draining: draining, together: 3, sawAllDraining: saw) }
+            let scheduler = Scheduler(maxConcurrentRuns: 3, stateDirectory: nil, logger: quiet, executor: TestThread.shared)
+            await scheduler.apply(works.map { ($0, "1") })
+            #expect(await eventually { started.withLock { $0 } == 3 })
+            await scheduler.stopAll()
+            #expect(saw.withLock { $0 } == ["a": true, "b": true, "c": true])
         }
     }
 }

@@ -2,7 +2,8 @@
 # Builds this package against the checkout two folders up and runs its tests: the Modbus source
 # against plc.py (pymodbus) on 127.0.0.1, the record-source conformance check, the plant's own
 # sluice killed mid-run. Then checks the claim of the split: modbus-poll, built on ConnectorKit
-# and CoreConnectors only, links no libpq, libsmbclient or libssh2.
+# and CoreConnectors only, links no libpq or libssh2 and carries no libsmbclient loader (sluice
+# opens libsmbclient with dlopen when an SMB source first connects, so ldd cannot show it).
 set -euo pipefail
 cd "$(dirname "$0")"
 export SLUICE_TEST_PYTHON=${SLUICE_TEST_PYTHON:-$(bash ../../scripts/py-env.sh | tail -1)}
@@ -14,7 +15,13 @@ if [[ -n "$linked" ]]; then
   echo "$linked" >&2
   exit 1
 fi
-for lib in libpq libsmbclient libssh2; do
+if grep -qa sluice_smbc_load .build/debug/modbus-poll; then
+  echo "modbus-poll carries the libsmbclient loader it does not need" >&2
+  exit 1
+fi
+for lib in libpq libssh2; do
   ldd .build/debug/plant-sluice | grep -q "$lib" || { echo "plant-sluice should carry the built-in $lib connector" >&2; exit 1; }
 done
-echo "modbus-poll links none of libpq, libsmbclient, libssh2; plant-sluice links all three"
+grep -qa sluice_smbc_load .build/debug/plant-sluice \
+  || { echo "plant-sluice should carry the built-in SMB connector (its libsmbclient loader)" >&2; exit 1; }
+echo "modbus-poll links neither libpq nor libssh2 and has no libsmbclient loader; plant-sluice has all three"

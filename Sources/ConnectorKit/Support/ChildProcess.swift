@@ -20,12 +20,12 @@ public enum ChildProcess {
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        let out = ProcessLaunch.pipe(), err = ProcessLaunch.pipe(), inPipe = ProcessLaunch.pipe()
         p.standardOutput = keepOutput ? out : FileHandle.nullDevice
         p.standardError = err
         p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
         let collected = Collected()
-        try p.run()
+        try ProcessLaunch.run(p)
         collected.read(keepOutput ? out : nil, err)
         if let input {
             // A program that does not read its input may be gone already (EPIPE, not a signal:

@@ -37,6 +37,28 @@ enum ByteSearch {
         return i
     }
 
+    /// How many bytes from the start of `buf` are plain ASCII (1 to 0x7F: no NUL, no high byte),
+    /// counted 64 bytes at a time and then byte by byte: the common case of a block of text
+    /// checked in one pass that touches each word once.
+    static func plainASCIIPrefix(_ buf: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = buf.baseAddress else { return 0 }
+        let p = UnsafeRawPointer(base)
+        let n = buf.count
+        var i = 0
+        while i &+ 64 <= n {
+            var high: UInt64 = 0, zeros: UInt64 = 0
+            for k in stride(from: 0, to: 64, by: 8) {
+                let x = p.loadUnaligned(fromByteOffset: i &+ k, as: UInt64.self)
+                high |= x
+                zeros |= zeroBytes(x)
+            }
+            if (high & highBits) | zeros != 0 { break }
+            i &+= 64
+        }
+        while i < n && base[i] != 0 && base[i] < 0x80 { i &+= 1 }
+        return i
+    }
+
     /// Whether `buf` holds a NUL byte, and whether it holds a byte of 0x80 or more.
     @inline(__always)
     static func nulAndHighBytes(_ buf: UnsafeBufferPointer<UInt8>) -> (nul: Bool, high: Bool) {

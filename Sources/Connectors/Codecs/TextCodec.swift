@@ -1,4 +1,9 @@
 import ConnectorKit
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Validates record bytes in an ASCII-compatible encoding and converts field bytes to UTF-8.
 /// Shared by the CSV and log decoders.
@@ -25,6 +30,31 @@ struct TextCodec: Sendable {
             break
         }
         return (nil, true)
+    }
+
+    /// Where a run of whole lines from `start` that needs no per-record `check` ends: the end of
+    /// the last line feed before `limit`, when the bytes up to it hold no NUL and are valid text
+    /// (ASCII; or UTF-8 when the input is UTF-8, the records then need no transcoding either).
+    /// `start` when they do not: their records are checked one by one, and a bad one is named.
+    func cleanLinesEnd(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> Int {
+        guard limit > start, let base = buf.baseAddress else { return start }
+        // The last line feed before `limit` (memrchr is not on every libc).
+        var last = limit - 1
+        while last >= start && base[last] != 0x0A { last -= 1 }
+        guard last >= start else { return start }
+        let end = last + 1
+        let lines = UnsafeBufferPointer(start: base + start, count: end - start)
+        switch encoding {
+        case .utf8, .utf16, .utf16le, .utf16be:
+            // Mostly ASCII: one pass; from the first other byte (a character's start, as every
+            // byte before it is ASCII) the NUL search and the UTF-8 check.
+            let ascii = ByteSearch.plainASCIIPrefix(lines)
+            if ascii == lines.count { return end }
+            let rest = UnsafeBufferPointer(rebasing: lines[ascii...])
+            return memchr(rest.baseAddress!, 0, rest.count) == nil && TextCodec.firstInvalidUTF8(rest) == nil ? end : start
+        case .windows1252, .iso88591:
+            return ByteSearch.plainASCIIPrefix(lines) == lines.count ? end : start
+        }
     }
 
     /// Appends `bytes` to `column` as UTF-8.
@@ -84,8 +114,19 @@ struct TextCodec: Sendable {
         while i < n {
             let c = b[i]
             if c < 0x80 {
-                // Eight ASCII bytes at a time between the multi-byte characters.
-                if i + 8 <= n && ByteSearch.load(b, i) & ByteSearch.highBits == 0 { i += 8 } else { i += 1 }
+                // 32, else up to eight ASCII bytes at a time between the multi-byte characters.
+                if i + 32 <= n
+                    && (ByteSearch.load(b, i) | ByteSearch.load(b, i + 8) | ByteSearch.load(b, i + 16) | ByteSearch.load(b, i + 24)) & ByteSearch.highBits == 0 {
+                    i += 32
+                    continue
+                }
+                if i + 8 <= n {
+                    // To the word's first non-ASCII byte (at least one on, as this one is ASCII).
+                    let high = ByteSearch.load(b, i) & ByteSearch.highBits
+                    i += high == 0 ? 8 : high.trailingZeroBitCount >> 3
+                } else {
+                    i += 1
+                }
                 continue
             }
             var need = 0

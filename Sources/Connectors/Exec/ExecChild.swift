@@ -34,12 +34,9 @@ actor ExecChild {
         _ = shutdown(ends[1], Int32(SHUT_WR))
         let toChild = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
         let childInput = FileHandle(fileDescriptor: ends[1], closeOnDealloc: true)
-        let fromChild = Pipe(), errors = Pipe()
-        // Only this program may hold its pipes: plugins started later must not inherit them, or
-        // this one would never see its input end.
-        for h in [fromChild.fileHandleForReading, fromChild.fileHandleForWriting, errors.fileHandleForReading, errors.fileHandleForWriting] {
-            _ = fcntl(h.fileDescriptor, F_SETFD, FD_CLOEXEC)
-        }
+        let fromChild = ProcessLaunch.pipe(), errors = ProcessLaunch.pipe()
+        // Only this program may hold its pipes (`ProcessLaunch`): a plugin started later must not
+        // inherit them, or this one would never see its input end.
         process.executableURL = URL(fileURLWithPath: Self.resolve(command[0]))
         process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -47,7 +44,7 @@ actor ExecChild {
         process.standardInput = childInput
         process.standardOutput = fromChild
         process.standardError = errors
-        do { try process.run() } catch {
+        do { try ProcessLaunch.run(process) } catch {
             throw ExecError(.startFailed, program: program, "cannot start \(command[0]): \(error)", stderrTail: "")
         }
         try? childInput.close()

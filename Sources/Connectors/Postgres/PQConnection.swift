@@ -206,7 +206,7 @@ package final class PQConnection {
 
     /// Runs a `COPY … FROM STDIN` with all of `data`; returns the number of rows the server reports.
     @discardableResult
-    package func copyIn(_ sql: String, data: [UInt8]) throws(PQError) -> Int {
+    package func copyIn(_ sql: String, data: UnsafeBufferPointer<UInt8>) throws(PQError) -> Int {
         try beginCopy(sql)
         do {
             try putCopyData(data)
@@ -281,25 +281,27 @@ package final class PQConnection {
     /// the server parses and inserts these rows while the caller encodes the next ones; a server
     /// that stops reading for `ioTimeout` ends the connection.
     package func putCopyData(_ data: [UInt8]) throws(PQError) {
-        try data.withUnsafeBufferPointer { (buf) throws(PQError) in
-            var offset = 0
-            let chunk = 1 << 18
-            while offset < buf.count {
-                let n = min(chunk, buf.count - offset)
-                let r = buf.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) {
-                    PQputCopyData(conn, $0, Int32(n))
-                }
-                if r < 0 { throw lastError() }
-                if r == 0 {
-                    // libpq's buffer is full: wait for the socket to take some, then retry.
-                    try wait(writable: true)
-                    if PQconsumeInput(conn) == 0 { throw lastError() }
-                    _ = PQflush(conn)
-                    continue
-                }
-                offset += n
-                try flushOutput()
+        try data.withUnsafeBufferPointer { (buf) throws(PQError) in try putCopyData(buf) }
+    }
+
+    package func putCopyData(_ buf: UnsafeBufferPointer<UInt8>) throws(PQError) {
+        var offset = 0
+        let chunk = 1 << 18
+        while offset < buf.count {
+            let n = min(chunk, buf.count - offset)
+            let r = buf.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) {
+                PQputCopyData(conn, $0, Int32(n))
             }
+            if r < 0 { throw lastError() }
+            if r == 0 {
+                // libpq's buffer is full: wait for the socket to take some, then retry.
+                try wait(writable: true)
+                if PQconsumeInput(conn) == 0 { throw lastError() }
+                _ = PQflush(conn)
+                continue
+            }
+            offset += n
+            try flushOutput()
         }
     }
 

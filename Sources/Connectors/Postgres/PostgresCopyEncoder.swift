@@ -7,8 +7,10 @@ import ConnectorKit
 /// retained or switched on per row (the row-by-row encoder this replaces spent a fifth of a load's
 /// CPU on reference counting).
 struct PostgresCopyEncoder {
-    /// The encoded rows of the last `encode`; valid until the next.
-    private(set) var bytes: [UInt8] = []
+    /// The encoded rows of the last `encode` are its first `encodedCount` bytes. It only grows
+    /// (every byte below `encodedCount` is written by each `encode`, so it is never cleared).
+    private var output: [UInt8] = []
+    private var encodedCount = 0
     /// Per row: its size during the first pass, then where its next field is written.
     private var cursors: [Int] = []
     /// 0, 1, 2, …: the rows of a batch sent whole.
@@ -20,6 +22,15 @@ struct PostgresCopyEncoder {
         var bytes: [UInt8] = []
         /// Where each row's encoding starts (`rows + 1` offsets; a NULL's is empty).
         var offsets: [Int] = []
+    }
+
+    /// A copy of the encoded rows of the last `encode`.
+    var bytes: [UInt8] { Array(output[0..<encodedCount]) }
+
+    /// The encoded rows of the last `encode`, without copying them.
+    @discardableResult
+    func withEncodedBytes<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
+        try output.withUnsafeBufferPointer { (all) throws(E) -> R in try body(UnsafeBufferPointer(rebasing: all[0..<encodedCount])) }
     }
 
     /// Rows `rows` (all when nil) of `batch`, columns in schema order; framed with header and
@@ -37,15 +48,19 @@ struct PostgresCopyEncoder {
 
     private mutating func encode(_ batch: RecordBatch, _ rows: UnsafeBufferPointer<Int>, framed: Bool) {
         let n = rows.count
+        // First pass: each row's size. What every row has the same (the field count, and the
+        // fixed-width columns without NULLs) is added up once, not row by row.
+        var common = 2
+        for column in batch.columns where column.validity == nil {
+            if let width = Self.fixedWidth(column.values) { common += 4 + width }
+        }
         cursors.removeAll(keepingCapacity: true)
-        cursors.append(contentsOf: repeatElement(2, count: n))  // the field count
-        // First pass: each row's size.
+        cursors.append(contentsOf: repeatElement(common, count: n))
         for (c, column) in batch.columns.enumerated() {
             let validity = column.validity
             switch column.values {
-            case .bool: addFixed(1, validity, rows)
-            case .int32, .date: addFixed(4, validity, rows)
-            case .int64, .float64, .timestamp: addFixed(8, validity, rows)
+            case .bool, .int32, .date, .int64, .float64, .timestamp:
+                if validity != nil { addFixed(Self.fixedWidth(column.values)!, validity, rows) }
             case let .string(s):
                 s.offsets.withUnsafeBufferPointer { offsets in
                     cursors.withUnsafeMutableBufferPointer { sizes in
@@ -60,10 +75,10 @@ struct PostgresCopyEncoder {
                     }
                 }
             case let .decimal(values):
-                guard case let .decimal(_, scale) = batch.schema.fields[c].type else { preconditionFailure("a decimal column of type \(batch.schema.fields[c].type)") }
+                guard case let .decimal(precision, scale) = batch.schema.fields[c].type else { preconditionFailure("a decimal column of type \(batch.schema.fields[c].type)") }
                 // Encoded in the first pass (their size depends on the digits); copied in the second.
                 while numerics.count <= c { numerics.append(EncodedNumerics()) }
-                Self.encodeNumerics(values, scale: scale, validity, rows, into: &numerics[c])
+                Self.encodeNumerics(values, precision: precision, scale: scale, validity, rows, into: &numerics[c])
                 numerics[c].offsets.withUnsafeBufferPointer { offsets in
                     cursors.withUnsafeMutableBufferPointer { sizes in
                         for k in 0..<n { sizes[k] &+= 4 &+ (offsets[k &+ 1] &- offsets[k]) }
@@ -82,14 +97,14 @@ struct PostgresCopyEncoder {
         }
         let end = total
         if framed { total += PostgresBinaryCopy.trailer.count }
-        bytes.removeAll(keepingCapacity: true)
-        bytes.append(contentsOf: repeatElement(0, count: total))
+        if output.count < total { output.append(contentsOf: repeatElement(0, count: total - output.count)) }
+        encodedCount = total
         // Second pass: the values. (The buffers are moved out of `self` while they are written.)
         let fieldCount = Int16(batch.columns.count)
-        var output = bytes, rowCursors = cursors
-        bytes = []
+        var output = self.output, rowCursors = cursors
+        self.output = []
         cursors = []
-        defer { bytes = output; cursors = rowCursors }
+        defer { self.output = output; cursors = rowCursors }
         let numerics = self.numerics
         output.withUnsafeMutableBytes { out in
             let base = out.baseAddress!
@@ -128,7 +143,7 @@ struct PostgresCopyEncoder {
                             s.bytes.withUnsafeBytes { text in
                                 Self.writeFixed(base, cur, rows, validity) { base, at, r in
                                     let start = Int(offsets[r]), length = Int(offsets[r &+ 1]) &- start
-                                    if length > 0 { (base + at).copyMemory(from: text.baseAddress! + start, byteCount: length) }
+                                    if length > 0 { ShortCopy.copy(base + at, text.baseAddress! + start, length) }
                                     return length
                                 }
                             }
@@ -146,7 +161,7 @@ struct PostgresCopyEncoder {
                                     }
                                     let length = offsets[k &+ 1] &- offsets[k]
                                     base.storeBytes(of: Int32(truncatingIfNeeded: length).bigEndian, toByteOffset: at, as: Int32.self)
-                                    (base + at + 4).copyMemory(from: encoded.baseAddress! + offsets[k], byteCount: length)
+                                    if length > 0 { ShortCopy.copy(base + at + 4, encoded.baseAddress! + offsets[k], length) }
                                     cur[k] = at &+ 4 &+ length
                                 }
                             }
@@ -154,6 +169,16 @@ struct PostgresCopyEncoder {
                     }
                 }
             }
+        }
+    }
+
+    /// The bytes of a value of a fixed-width column (nil: its values' sizes vary).
+    private static func fixedWidth(_ values: ColumnValues) -> Int? {
+        switch values {
+        case .bool: 1
+        case .int32, .date: 4
+        case .int64, .float64, .timestamp: 8
+        case .string, .decimal: nil
         }
     }
 
@@ -199,23 +224,46 @@ struct PostgresCopyEncoder {
 
     // MARK: numeric
 
-    /// Encodes a decimal column's values (NULLs as nothing).
-    private static func encodeNumerics(_ values: [Int128], scale: Int, _ validity: [Bool]?, _ rows: UnsafeBufferPointer<Int>, into out: inout EncodedNumerics) {
-        out.bytes.removeAll(keepingCapacity: true)
+    /// Encodes a decimal column's values (NULLs as nothing). `bytes` only grows from batch to
+    /// batch (past `offsets.last` it holds nothing), so it is filled once, not per batch.
+    private static func encodeNumerics(_ values: [Int128], precision: Int, scale: Int, _ validity: [Bool]?, _ rows: UnsafeBufferPointer<Int>, into out: inout EncodedNumerics) {
+        let groupCapacity = 24
+        let largest = 8 + 2 * groupCapacity
+        // What a value of the declared precision takes; a larger one still fits (room for
+        // `largest` is checked before each write).
+        let typical = 8 + 2 * min(groupCapacity, (scale + 3) / 4 + (max(0, precision - scale) + 3) / 4 + 1)
+        let n = rows.count
         out.offsets.removeAll(keepingCapacity: true)
-        out.offsets.append(0)
-        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 24) { groups in
-            for k in 0..<rows.count {
-                let r = rows[k]
-                if validity?[r] != false { appendNumeric(values[r], scale: scale, groups: groups, to: &out.bytes) }
-                out.offsets.append(out.bytes.count)
+        out.offsets.append(contentsOf: repeatElement(0, count: n + 1))
+        var written = 0
+        var k = 0
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: groupCapacity) { groups in
+            while k < n {
+                let wanted = written + (n - k) * typical + largest
+                if out.bytes.count < wanted { out.bytes.append(contentsOf: repeatElement(0, count: wanted - out.bytes.count)) }
+                values.withUnsafeBufferPointer { values in
+                    out.offsets.withUnsafeMutableBufferPointer { offsets in
+                        out.bytes.withUnsafeMutableBytes { bytes in
+                            let base = bytes.baseAddress!
+                            while k < n && written + largest <= bytes.count {
+                                let r = rows[k]
+                                if validity?[r] != false { written &+= writeNumeric(values[r], scale: scale, groups: groups, to: base + written) }
+                                offsets[k &+ 1] = written
+                                k &+= 1
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 
     /// `numeric` in binary: ndigits, weight, sign, dscale, then base-10000 digits, most significant
     /// first, without leading or trailing zero digits.
-    static func appendNumeric(_ unscaled: Int128, scale: Int, groups: UnsafeMutableBufferPointer<UInt16>, to out: inout [UInt8]) {
+    /// Writes `numeric`'s binary form at `out` (room for 8 + 2 × `groups.count` bytes); returns
+    /// its length.
+    @inline(__always)
+    static func writeNumeric(_ unscaled: Int128, scale: Int, groups: UnsafeMutableBufferPointer<UInt16>, to out: UnsafeMutableRawPointer) -> Int {
         let magnitude = unscaled.magnitude
         // Base-10000 digits, least significant first: the fraction's, aligned so that the decimal
         // point falls between two digits, then the integer part's. (Scaling the whole value up to
@@ -230,16 +278,18 @@ struct PostgresCopyEncoder {
         while lowest < count && groups[lowest] == 0 { lowest += 1 }
         let ndigits = count - lowest
         let weight = ndigits == 0 ? 0 : count - 1 - fractionDigits
-        func be16(_ v: UInt16) { out.append(UInt8(v >> 8)); out.append(UInt8(truncatingIfNeeded: v)) }
-        be16(UInt16(ndigits))
-        be16(UInt16(bitPattern: Int16(weight)))
-        be16(unscaled < 0 && ndigits > 0 ? 0x4000 : 0)
-        be16(UInt16(scale))
+        out.storeBytes(of: UInt16(ndigits).bigEndian, toByteOffset: 0, as: UInt16.self)
+        out.storeBytes(of: UInt16(bitPattern: Int16(weight)).bigEndian, toByteOffset: 2, as: UInt16.self)
+        out.storeBytes(of: UInt16(unscaled < 0 && ndigits > 0 ? 0x4000 : 0).bigEndian, toByteOffset: 4, as: UInt16.self)
+        out.storeBytes(of: UInt16(scale).bigEndian, toByteOffset: 6, as: UInt16.self)
+        var at = 8
         var i = count - 1
         while i >= lowest {
-            be16(groups[i])
+            out.storeBytes(of: groups[i].bigEndian, toByteOffset: at, as: UInt16.self)
+            at += 2
             i -= 1
         }
+        return at
     }
 
     /// Fills `groups` with the base-10000 digits of `magnitude / 10^scale`, least significant

@@ -288,7 +288,7 @@ public actor PostgresSink: Sink {
             }
         }
         encoder.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false)
-        try run { try conn.putCopyData(encoder.bytes) }
+        try run { try encoder.withEncodedBytes { (data) throws(PQError) in try conn.putCopyData(data) } }
         stream.append((batch, rows))
         streamRows += rows.count
         return refused
@@ -340,15 +340,14 @@ public actor PostgresSink: Sink {
     private func copy(_ batch: RecordBatch, rows: [Int], into table: String, _ conn: PQConnection) throws(PQError) {
         let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
         encoder.encode(batch, rows: rows.count == batch.count ? nil : rows)
-        let data = encoder.bytes
         switch configuration.mode {
         case .append:
-            try conn.copyIn("COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)", data: data)
+            try encoder.withEncodedBytes { (data) throws(PQError) in try conn.copyIn("COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)", data: data) }
         case .upsert:
             let stage = SQL.identifier("sluice_stage_" + configuration.table)
             try conn.exec("CREATE TEMP TABLE IF NOT EXISTS \(stage) (LIKE \(target) INCLUDING DEFAULTS)")
             try conn.exec("TRUNCATE \(stage)")
-            try conn.copyIn("COPY \(stage) (\(columns)) FROM STDIN (FORMAT binary)", data: data)
+            try encoder.withEncodedBytes { (data) throws(PQError) in try conn.copyIn("COPY \(stage) (\(columns)) FROM STDIN (FORMAT binary)", data: data) }
             let keys = configuration.key.map(SQL.identifier).joined(separator: ", ")
             let updates = batch.schema.names.filter { !configuration.key.contains($0) }
                 .map { "\(SQL.identifier($0)) = EXCLUDED.\(SQL.identifier($0))" }.joined(separator: ", ")

@@ -219,6 +219,11 @@ public actor SMBClient: RemoteFileClient {
             smbc_setOptionProtocols(context, protocols.min, protocols.max)
             return context
         }
+        var loadError = [CChar](repeating: 0, count: 512)
+        guard sluice_smbc_load(&loadError, loadError.count) == 0 else {
+            let reason = loadError.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            throw SMBError(kind: .other, share: endpoint.shareDescription, path: "", code: ELIBACC, message: reason)
+        }
         guard let ctx = smbc_new_context() else { throw failure(errno, "", "cannot create an SMB client context") }
         smbc_setDebug(ctx, 0)
         smbc_setLogCallback(ctx, nil, libraryLog)

@@ -140,18 +140,14 @@ public actor SMBHelperClient: RemoteFileClient {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: command[0])
         p.arguments = Array(command.dropFirst())
-        let requests = Pipe(), answers = Pipe()
-        // Only this helper may hold its pipes: helpers started later must not inherit them, or a
-        // helper would not see its input end when the daemon closes or dies.
-        for fd in [requests.fileHandleForWriting.fileDescriptor, requests.fileHandleForReading.fileDescriptor,
-                   answers.fileHandleForWriting.fileDescriptor, answers.fileHandleForReading.fileDescriptor] {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
+        let requests = ProcessLaunch.pipe(), answers = ProcessLaunch.pipe()
+        // Only this helper may hold its pipes (`ProcessLaunch`): a helper started later must not
+        // inherit them, or this one would not see its input end when the daemon closes or dies.
         SMBHelperProtocol.enlarge(pipe: answers.fileHandleForWriting.fileDescriptor)
         p.standardInput = requests
         p.standardOutput = answers
         p.standardError = FileHandle.standardError
-        do { try p.run() } catch {
+        do { try ProcessLaunch.run(p) } catch {
             throw SMBError(kind: .other, share: endpoint.shareDescription, path: "", code: 0, message: "cannot start the SMB helper \(command[0]): \(error)")
         }
         let c = (process: p, requests: requests, answers: answers)

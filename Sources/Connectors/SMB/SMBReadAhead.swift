@@ -35,8 +35,7 @@ struct SMBReadAhead {
     /// Where the last bulk read ended, when the next one would follow it.
     private var next: (path: String, offset: Int64, length: Int)?
 
-    /// Bytes fetched from the share ahead of requests, and how many were then served.
-    private(set) var fetchedAhead: Int64 = 0
+    /// Bytes served from what was read ahead.
     private(set) var servedFromAhead: Int64 = 0
 
     mutating func listed(_ folder: String, _ entries: [RemoteEntry]) {
@@ -97,7 +96,6 @@ struct SMBReadAhead {
         let want = Int(min(Int64(max(blockSize, n.length)), size - from))
         do {
             let bytes = try await client.read(n.path, offset: from, length: want)
-            fetchedAhead += Int64(bytes.count)
             if var h = held {
                 h.bytes = Array(h.bytes[h.used...]) + bytes
                 h.used = 0

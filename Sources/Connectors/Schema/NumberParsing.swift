@@ -10,6 +10,10 @@ struct NumberParsing: Sendable {
     var decimalSeparator: UInt8 = UInt8(ascii: ".")
     /// Ignored between digits when set (e.g. `.` in `1.234,5`).
     var thousandsSeparator: UInt8?
+    /// The static tables, held by each parser: a static is reached through a `swift_once` call
+    /// per use, which showed in per-value profiles.
+    let doublePowers = NumberParsing.powersOf10
+    let int128Powers = NumberParsing.powersOf10Int128
 
     @inline(__always)
     func parseInt(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
@@ -67,7 +71,7 @@ struct NumberParsing: Sendable {
             i += 1
         }
         if fast && digits > 0 && digits <= 15 {
-            let v = Double(mantissa) / NumberParsing.powersOf10[fraction]
+            let v = Double(mantissa) / doublePowers[fraction]
             return negative ? -v : v
         }
         return slowDouble(b)
@@ -158,7 +162,7 @@ struct NumberParsing: Sendable {
         guard any else { return .failure(.syntax) }
         while fracDigits < scale { v = v &* 10; fracDigits += 1 }
         if roundUp { v = v &+ 1 }
-        if precision <= 38 && Int128(v) >= NumberParsing.powersOf10Int128[precision] { return .failure(.precision) }
+        if precision <= 38 && Int128(v) >= int128Powers[precision] { return .failure(.precision) }
         return .success(negative ? 0 &- v : v)
     }
 

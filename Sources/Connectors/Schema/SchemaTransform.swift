@@ -244,7 +244,7 @@ public struct SchemaTransform: TextTransform {
                     offsets.withUnsafeMutableBufferPointer { offsets in
                         for r in 0..<n {
                             if let b = field(r) {
-                                if b.count > 0 { (buffer.baseAddress! + written).update(from: b.baseAddress!, count: b.count) }
+                                if b.count > 0 { ShortCopy.copy(buffer.baseAddress! + written, b.baseAddress!, b.count) }
                                 written += b.count
                             } else {
                                 null(r)
@@ -260,16 +260,24 @@ public struct SchemaTransform: TextTransform {
             // The loops write through the arrays' buffers: a subscript write would check the
             // array's uniqueness for every value (the closures above keep the compiler from
             // hoisting that check).
-            case .int32, .int64:
+            case .int64:
                 var out = [Int64](repeating: 0, count: n)
                 out.withUnsafeMutableBufferPointer { out in
                     for r in 0..<n {
                         guard let b = field(r) else { null(r); continue }
-                        if let v = numbers.parseInt(b), type == .int64 || (v >= Int64(Int32.min) && v <= Int64(Int32.max)) { out[r] = v } else { fail(r, b, type.description) }
+                        if let v = numbers.parseInt(b) { out[r] = v } else { fail(r, b, "int64") }
                     }
                 }
-                if type == .int32 { return Column(.int32(out.map { Int32(truncatingIfNeeded: $0) }), validity: validity) }
                 return Column(.int64(out), validity: validity)
+            case .int32:
+                var out = [Int32](repeating: 0, count: n)
+                out.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<n {
+                        guard let b = field(r) else { null(r); continue }
+                        if let v = numbers.parseInt(b), let narrow = Int32(exactly: v) { out[r] = narrow } else { fail(r, b, "int32") }
+                    }
+                }
+                return Column(.int32(out), validity: validity)
             case .float64:
                 var out = [Double](repeating: 0, count: n)
                 out.withUnsafeMutableBufferPointer { out in

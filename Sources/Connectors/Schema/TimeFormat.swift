@@ -20,9 +20,11 @@ struct TimeFormat: Sendable, CustomStringConvertible {
 
     let kind: Kind
     let description: String
+    /// The layout's leading fixed-width part and simple tail, when it has one (most have).
+    let fixed: FixedLayout?
 
     /// What a parse yields: local (or UTC when `offset` is set) microseconds since the epoch.
-    struct Parsed { var micros: Int64; var offsetSeconds: Int? ; var hasTime: Bool }
+    struct Parsed: Equatable { var micros: Int64; var offsetSeconds: Int? ; var hasTime: Bool }
 
     init(_ text: String) throws(FormatError) {
         description = text
@@ -37,6 +39,7 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             if tokens.isEmpty { throw FormatError(message: "is empty") }
             kind = .pattern(tokens)
         }
+        if case let .pattern(tokens) = kind { fixed = FixedLayout(tokens) } else { fixed = nil }
     }
 
     struct FormatError: Error { var message: String }
@@ -101,7 +104,7 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         }
     }
 
-    private struct Fields {
+    fileprivate struct Fields {
         var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, micros = 0
         var offset: Int?
     }
@@ -113,9 +116,193 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         case let .pattern(tokens):
             var f = Fields()
             var i = 0
-            guard TimeFormat.apply(tokens, b, &i, &f), i == b.count else { return nil }
+            if let fixed {
+                guard fixed.apply(b, &i, &f) else { return nil }
+            } else {
+                guard TimeFormat.apply(tokens, b, &i, &f) else { return nil }
+            }
+            guard i == b.count else { return nil }
             return TimeFormat.finish(f, hasTime: true)
         }
+    }
+
+    /// `parse` by walking the tokens even where the layout has a fixed part: the reference the
+    /// fixed-offset reading is tested against.
+    func parseWalkingTokens(_ b: UnsafeBufferPointer<UInt8>) -> Parsed? {
+        guard case let .pattern(tokens) = kind else { return parse(b) }
+        var f = Fields()
+        var i = 0
+        guard TimeFormat.apply(tokens, b, &i, &f), i == b.count else { return nil }
+        return TimeFormat.finish(f, hasTime: true)
+    }
+
+    /// A layout whose tokens up to the last (or its last optional part) all have one width, read at
+    /// fixed offsets without walking the token list — the same result as `apply`, which a layout
+    /// with variable-width fields (`d`, `M`, `H`) before its end still uses.
+    struct FixedLayout: Sendable {
+        enum Field: UInt8, Sendable { case year4, year2, month, day, hour, minute, second, literal }
+        struct Step: Sendable { var field: Field; var offset: Int; var literal: UInt8 }
+        /// What may follow the fixed part: nothing, `<separator>fraction`, or that in `[…]`.
+        enum Tail: Sendable, Equatable { case none, fraction(separator: UInt8?, optional: Bool) }
+
+        let steps: [Step]
+        let width: Int
+        let tail: Tail
+
+        /// Eight bytes of the fixed part checked at once: its literals equal, its digits digits.
+        struct Word: Sendable {
+            var offset: Int
+            var literalMask: UInt64 = 0, literalValue: UInt64 = 0
+            /// 0xFF, 0x30, 0xF0 and 0x06 in the bytes that must be digits.
+            var digitMask: UInt64 = 0, digitZero: UInt64 = 0, digitHigh: UInt64 = 0, digitSix: UInt64 = 0
+        }
+        /// The fixed part in words (the last one overlapping the one before); empty when it is
+        /// shorter than eight bytes, read step by step then.
+        let words: [Word]
+        /// Where each field's digits start (-1: not in the layout).
+        let yearAt: Int, year2: Bool, monthAt: Int, dayAt: Int, hourAt: Int, minuteAt: Int, secondAt: Int
+
+        init?(_ tokens: [Token]) {
+            var steps: [Step] = []
+            var at = 0
+            var rest = tokens[...]
+            loop: while let t = rest.first {
+                let field: Field, size: Int
+                var literal: UInt8 = 0
+                switch t {
+                case .year4: (field, size) = (.year4, 4)
+                case .year2: (field, size) = (.year2, 2)
+                case .month(fixed: true): (field, size) = (.month, 2)
+                case .day(fixed: true): (field, size) = (.day, 2)
+                case .hour(fixed: true): (field, size) = (.hour, 2)
+                case .minute: (field, size) = (.minute, 2)
+                case .second: (field, size) = (.second, 2)
+                case let .literal(c): (field, size) = (.literal, 1); literal = c
+                default: break loop
+                }
+                steps.append(Step(field: field, offset: at, literal: literal))
+                at += size
+                rest.removeFirst()
+            }
+            // What is left must be nothing, a fraction, or an optional fraction with or without
+            // its separator.
+            switch rest.count {
+            case 0: tail = .none
+            case 1:
+                switch rest.first! {
+                case .fraction: tail = .fraction(separator: nil, optional: false)
+                case let .optional(inner) where inner == [.fraction]: tail = .fraction(separator: nil, optional: true)
+                case let .optional(inner) where inner.count == 2 && inner[1] == .fraction:
+                    guard case let .literal(c) = inner[0] else { return nil }
+                    tail = .fraction(separator: c, optional: true)
+                default: return nil
+                }
+            default: return nil
+            }
+            guard !steps.isEmpty else { return nil }
+            self.steps = steps
+            width = at
+            func start(_ field: Field) -> Int { steps.first { $0.field == field }?.offset ?? -1 }
+            let year4At = start(.year4), year2At = start(.year2)
+            yearAt = year4At >= 0 ? year4At : year2At
+            year2 = year4At < 0 && year2At >= 0
+            monthAt = start(.month); dayAt = start(.day); hourAt = start(.hour); minuteAt = start(.minute); secondAt = start(.second)
+            if at >= 8 {
+                // What each byte of the fixed part must be: a literal, or a digit.
+                var literal = [UInt8?](repeating: nil, count: at)
+                for s in steps where s.field == .literal { literal[s.offset] = s.literal }
+                var offsets = Array(stride(from: 0, to: at - 8, by: 8))
+                offsets.append(at - 8)
+                words = offsets.map { offset in
+                    var w = Word(offset: offset)
+                    for k in 0..<8 {
+                        let shift = UInt64(8 * k)
+                        if let c = literal[offset + k] {
+                            w.literalMask |= 0xFF << shift
+                            w.literalValue |= UInt64(c) << shift
+                        } else {
+                            w.digitMask |= 0xFF << shift
+                            w.digitZero |= 0x30 << shift
+                            w.digitHigh |= 0xF0 << shift
+                            w.digitSix |= 0x06 << shift
+                        }
+                    }
+                    return w
+                }
+            } else {
+                words = []
+            }
+        }
+
+        @inline(__always)
+        private static func two(_ p: UnsafePointer<UInt8>) -> Int? {
+            let a = p[0] &- 48, b = p[1] &- 48
+            guard a <= 9, b <= 9 else { return nil }
+            return Int(a) * 10 + Int(b)
+        }
+
+        fileprivate func apply(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields) -> Bool {
+            guard b.count >= width, let base = b.baseAddress else { return false }
+            if !words.isEmpty {
+                for w in words {
+                    let x = UInt64(littleEndian: UnsafeRawPointer(base + w.offset).loadUnaligned(as: UInt64.self))
+                    guard x & w.literalMask == w.literalValue else { return false }
+                    // Digits become 0…9, their high nibble then 0; adding 6 keeps it 0 only up to 9.
+                    let t = (x & w.digitMask) ^ w.digitZero
+                    guard t & w.digitHigh == 0, (t &+ w.digitSix) & w.digitHigh == 0 else { return false }
+                }
+                @inline(__always) func two(_ at: Int) -> Int { Int(base[at] &- 48) &* 10 &+ Int(base[at &+ 1] &- 48) }
+                if yearAt >= 0 { f.year = year2 ? 2000 + two(yearAt) : two(yearAt) &* 100 &+ two(yearAt &+ 2) }
+                if monthAt >= 0 { f.month = two(monthAt) }
+                if dayAt >= 0 { f.day = two(dayAt) }
+                if hourAt >= 0 { f.hour = two(hourAt) }
+                if minuteAt >= 0 { f.minute = two(minuteAt) }
+                if secondAt >= 0 { f.second = two(secondAt) }
+                return applyTail(b, &i, &f)
+            }
+            for s in steps {
+                let p = base + s.offset
+                switch s.field {
+                case .literal: guard p[0] == s.literal else { return false }
+                case .year4:
+                    guard let hi = FixedLayout.two(p), let lo = FixedLayout.two(p + 2) else { return false }
+                    f.year = hi * 100 + lo
+                case .year2: guard let v = FixedLayout.two(p) else { return false }; f.year = 2000 + v
+                case .month: guard let v = FixedLayout.two(p) else { return false }; f.month = v
+                case .day: guard let v = FixedLayout.two(p) else { return false }; f.day = v
+                case .hour: guard let v = FixedLayout.two(p) else { return false }; f.hour = v
+                case .minute: guard let v = FixedLayout.two(p) else { return false }; f.minute = v
+                case .second: guard let v = FixedLayout.two(p) else { return false }; f.second = v
+                }
+            }
+            return applyTail(b, &i, &f)
+        }
+
+        @inline(__always)
+        private func applyTail(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields) -> Bool {
+            i = width
+            guard case let .fraction(separator, optional) = tail else { return true }
+            var j = i
+            if let separator {
+                guard j < b.count, b[j] == separator else { return optional }
+                j += 1
+            }
+            guard let micros = TimeFormat.fraction(b, &j) else { return optional }
+            f.micros = micros
+            i = j
+            return true
+        }
+    }
+
+    /// 1–9 fraction digits as microseconds (truncated past six).
+    @inline(__always)
+    fileprivate static func fraction(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int? {
+        let start = i
+        guard var us = digits(b, &i, min: 1, max: 9) else { return nil }
+        var n = i - start
+        while n < 6 { us *= 10; n += 1 }
+        while n > 6 { us /= 10; n -= 1 }
+        return us
     }
 
     private static func finish(_ f: Fields, hasTime: Bool) -> Parsed? {
@@ -151,12 +338,7 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             case .minute: guard let v = digits(b, &i, min: 2, max: 2) else { return false }; f.minute = v
             case .second: guard let v = digits(b, &i, min: 2, max: 2) else { return false }; f.second = v
             case .fraction:
-                let start = i
-                guard let v = digits(b, &i, min: 1, max: 9) else { return false }
-                var us = v
-                var n = i - start
-                while n < 6 { us *= 10; n += 1 }
-                while n > 6 { us /= 10; n -= 1 }
+                guard let us = fraction(b, &i) else { return false }
                 f.micros = us
             case .offset:
                 guard let o = parseOffset(b, &i) else { return false }
@@ -265,15 +447,21 @@ enum CivilDateShim {
 /// Foundation's lookup is slow for per-row use.
 struct ZoneConverter {
     let zone: TimeZone
+    /// Read once: the identifier is a bridged string, too dear to compare per value.
+    private let isUTC: Bool
     private var cachedHour: Int64 = .min
     private var cachedOffset: Int64 = 0
 
-    init(zone: TimeZone) { self.zone = zone }
+    init(zone: TimeZone) {
+        self.zone = zone
+        isUTC = zone.identifier == "UTC" || zone.identifier == "GMT"
+    }
 
     /// UTC microseconds for local microseconds. In a DST gap the time is read with the offset
     /// before the gap (so it lands after it); in an overlap the earlier (first) instant is taken.
+    @inline(__always)
     mutating func toUTC(localMicros: Int64) -> Int64 {
-        if zone.identifier == "UTC" || zone.identifier == "GMT" { return localMicros }
+        if isUTC { return localMicros }
         let localSeconds = floorDiv(localMicros, 1_000_000)
         let hour = floorDiv(localSeconds, 3600)
         if hour != cachedHour {

@@ -61,9 +61,9 @@ import TestSupport
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
         p.arguments = ["-c", script, db, table]
-        let out = Pipe()
+        let out = ProcessLaunch.pipe()
         p.standardOutput = out
-        try p.run()
+        try ProcessLaunch.run(p)
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return try data.split(separator: 0x0A).map { line in
@@ -121,7 +121,7 @@ import TestSupport
             db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", [(i, f"press-{i % 3}", f"{i}.125", f"2026-11-30T08:{i % 60:02d}:00Z", i % 2) for i in range(1, 31)])
             db.commit()
             """, db]
-        try setup.run()
+        try ProcessLaunch.run(setup)
         setup.waitUntilExit()
         var c = ExecConfiguration(command: [Self.python, Self.sqliteSource, "--db", db, "--table", "events", "--key", "id", "--batch", "4"])
         c.shutdownTimeout = ConfigDuration(seconds: 2)

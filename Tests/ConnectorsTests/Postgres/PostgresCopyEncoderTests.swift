@@ -112,8 +112,11 @@ import Testing
         (tenTo38 - 1, 38, [10, -1, 0, 38] + [Int16](repeating: 9999, count: 9) + [9900]),  // 0.999…9, 38 nines
     ])
     func numericDigitsAsPostgreSQLWritesThem(unscaled: Int128, scale: Int, expected: [Int16]) {
-        var out: [UInt8] = []
-        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 24) { PostgresCopyEncoder.appendNumeric(unscaled, scale: scale, groups: $0, to: &out) }
+        var out = [UInt8](repeating: 0, count: 8 + 2 * 24)
+        let length = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 24) { groups in
+            out.withUnsafeMutableBytes { PostgresCopyEncoder.writeNumeric(unscaled, scale: scale, groups: groups, to: $0.baseAddress!) }
+        }
+        out.removeSubrange(length...)
         let words = stride(from: 0, to: out.count, by: 2).map { Int16(bitPattern: UInt16(out[$0]) << 8 | UInt16(out[$0 + 1])) }
         #expect(words == expected)
     }
