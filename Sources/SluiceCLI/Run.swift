@@ -34,7 +34,11 @@ struct Run: AsyncParsableCommand {
         let stateDir = options.resolvedStateDirectory
         // SIGHUP is trapped before anything else: one sent while starting must not kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let pidFile = try DaemonPIDFile.claim(stateDirectory: stateDir)
+        let pidFile: DaemonPIDFile
+        do { pidFile = try DaemonPIDFile.claim(stateDirectory: stateDir) } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         defer { pidFile.release() }
         let metrics = PrometheusBackend()
         metrics.bootstrap()
@@ -101,40 +105,6 @@ struct DaemonService: Service {
         logger.notice("stopping: current runs finish their batch and commit")
         await reloader.scheduler.stopAll()
     }
-}
-
-/// `<state-dir>/.daemon/sluice.pid`: one daemon per state folder, found by `sluice reload`.
-struct DaemonPIDFile {
-    let path: String
-
-    static func path(stateDirectory: String) -> String { stateDirectory + "/.daemon/sluice.pid" }
-
-    /// Where the daemon writes the address its HTTP server listens on (`127.0.0.1:9430`).
-    static func httpAddressPath(stateDirectory: String) -> String { stateDirectory + "/.daemon/http-address" }
-
-    /// The pid of a live daemon using this state folder, if any.
-    static func runningDaemon(stateDirectory: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: path(stateDirectory: stateDirectory), encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, pid != getpid() else { return nil }
-        return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
-    }
-
-    static func claim(stateDirectory: String) throws -> DaemonPIDFile {
-        if let other = runningDaemon(stateDirectory: stateDirectory) {
-            printError("error: another sluice daemon (pid \(other)) uses the state folder \(stateDirectory)")
-            throw ExitCode(1)
-        }
-        let p = path(stateDirectory: stateDirectory)
-        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        guard FileManager.default.createFile(atPath: p, contents: Data("\(getpid())\n".utf8), attributes: [.posixPermissions: 0o600]) else {
-            printError("error: cannot write \(p)")
-            throw ExitCode(1)
-        }
-        return DaemonPIDFile(path: p)
-    }
-
-    func release() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 struct Reload: AsyncParsableCommand {
