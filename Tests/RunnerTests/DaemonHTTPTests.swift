@@ -63,7 +63,7 @@ struct DaemonHTTPTests {
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
         defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
-        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
+        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p, output: collected)
 
         try Self.waitUntil(60, "all \(rows) rows in PostgreSQL") { try PG.psql("SELECT count(*) FROM \"\(table)\"", port: own.port) == "\(rows)" }
         try Self.waitUntil(10, "a finished run in the status") {
@@ -186,7 +186,7 @@ struct DaemonHTTPTests {
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
         defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
-        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
+        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p, output: collected)
         // Data is flowing to the server; slow it so the batch in flight takes seconds.
         try Self.waitUntil(60, "the COPY under way") { proxy.bytes.upstream > 200_000 }
         proxy.setMode(.slow(bytesPerSecond: 300_000))
@@ -260,7 +260,7 @@ struct DaemonHTTPTests {
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
         defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
-        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
+        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p, output: collected)
         try DaemonHTTPTests.waitUntil(30, "the first load") { Sluice.lines("\(dir)/out-press-hall.jsonl").count == 120 }
 
         let page = try HTTP.get(base + "/")

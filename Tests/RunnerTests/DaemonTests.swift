@@ -222,7 +222,7 @@ extension DaemonTests {
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
         defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
-        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
+        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p, output: collected)
         try DaemonHTTPTests.waitUntil(30, "the global alert") { Sluice.lines("\(dir)/states.txt").first == "press failing" }
         try FileManager.default.removeItem(atPath: "\(dir)/blocked")
         try DaemonHTTPTests.waitUntil(30, "recovered") { Sluice.lines("\(dir)/states.txt").last == "press recovered" }

@@ -39,7 +39,7 @@ import TestSupport
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
         defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
-        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
+        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p, output: collected)
 
         var pipelines: [String: [String: Any]] = [:]
         let deadline = Date().addingTimeInterval(60)

@@ -1,5 +1,6 @@
 import ConnectorKit
 import Foundation
+import TestSupport
 
 /// A blocking GET for the daemon's endpoints (the tests are synchronous).
 enum HTTP {
@@ -73,7 +74,11 @@ enum HTTP {
     }
 
     /// The address a test daemon listens on (it writes it once its server is up).
-    static func daemonAddress(stateDirectory: String, process: Process, timeout: Double = 30) throws -> String {
+    /// The daemon's status page address, once it has written it. On failure the message says
+    /// whether the daemon ended (and with what status) or was still starting, with the tail of
+    /// its standard error when `output` collects it (the daemon is then killed to read it).
+    static func daemonAddress(stateDirectory: String, process: Process, output: Sluice.Collected? = nil,
+                              timeout: Double = TestScale.divisor > 1 ? 60 : 30) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline && process.isAlive {
             if let text = try? String(contentsOfFile: stateDirectory + "/.daemon/http-address", encoding: .utf8),
@@ -82,7 +87,17 @@ enum HTTP {
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        throw Failure(description: "the daemon wrote no HTTP address in \(Int(timeout)) s")
+        var what = process.isAlive
+            ? "the daemon wrote no HTTP address in \(Int(timeout)) s (process state \(process.procState))"
+            : "the daemon ended (status \(process.endedStatus.map(String.init) ?? "?")) before it wrote its HTTP address"
+        if let output {
+            if process.isAlive { kill(process.processIdentifier, SIGKILL) }
+            process.waitForEnd()
+            if output.group.wait(timeout: .now() + 10) == .success {
+                what += "; its standard error ended with:\n" + String(decoding: output.err.suffix(3000), as: UTF8.self)
+            }
+        }
+        throw Failure(description: what)
     }
 }
 

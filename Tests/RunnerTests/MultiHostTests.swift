@@ -80,7 +80,7 @@ struct MultiHostTests {
         let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"])
         let collected = Sluice.collect(out, err)
         defer { if p.isAlive { kill(p.processIdentifier, SIGKILL) } }
-        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p)
+        let base = try HTTP.daemonAddress(stateDirectory: "\(dir)/state", process: p, output: collected)
         func count(_ i: Int) -> Int { Sluice.lines("\(dir)/out/press-0\(i).jsonl").count }
         try DaemonHTTPTests.waitUntil(30, "every press loaded") { (1...3).allSatisfy { count($0) == 3 } }
         let first = Sluice.lines("\(dir)/out/press-02.jsonl").first.map(String.init) ?? ""
