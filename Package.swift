@@ -61,8 +61,10 @@ let package = Package(
         // The plugin API and the shared engine. Depends on swift-log only.
         .target(
             name: "ConnectorKit",
-            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
+            dependencies: ["CProcessSpawn", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
+        // posix_spawn with glibc's _np file actions, for `SpawnedProcess`.
+        .target(name: "CProcessSpawn"),
         .target(
             name: "ConnectorKitTesting",
             dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]

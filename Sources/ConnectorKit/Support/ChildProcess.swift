@@ -16,39 +16,46 @@ public enum ChildProcess {
     ///   - keepOutput: whether to keep standard output (else it is discarded).
     public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil,
                            keepOutput: Bool = true, timeout: Double) async throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = ProcessLaunch.pipe(), err = ProcessLaunch.pipe(), inPipe = ProcessLaunch.pipe()
-        p.standardOutput = keepOutput ? out : FileHandle.nullDevice
-        p.standardError = err
-        p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+        let child: SpawnedProcess
+        do {
+            child = try SpawnedProcess.spawn(path, arguments: arguments,
+                                             environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                             input: input == nil ? nil : inPipe.fileHandleForReading.fileDescriptor,
+                                             output: keepOutput ? out.fileHandleForWriting.fileDescriptor : nil,
+                                             error: err.fileHandleForWriting.fileDescriptor)
+        } catch {
+            for handle in [out.fileHandleForReading, out.fileHandleForWriting, err.fileHandleForReading, err.fileHandleForWriting,
+                           inPipe.fileHandleForReading, inPipe.fileHandleForWriting] { try? handle.close() }
+            throw error
+        }
+        // The child's ends are the child's alone now: its output ends when it ends.
+        for handle in [out.fileHandleForWriting, err.fileHandleForWriting, inPipe.fileHandleForReading] { try? handle.close() }
+        if !keepOutput { try? out.fileHandleForReading.close() }
         let collected = Collected()
-        try ProcessLaunch.run(p)
         collected.read(keepOutput ? out : nil, err)
         if let input {
             // A program that does not read its input may be gone already (EPIPE, not a signal:
             // the daemon ignores SIGPIPE).
             try? inPipe.fileHandleForWriting.write(contentsOf: input)
-            try? inPipe.fileHandleForWriting.close()
         }
+        try? inPipe.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
-        while p.isRunning {
+        var ending: SpawnedProcess.Ending
+        while true {
+            if let e = await child.ended(within: 0.05) { ending = e; break }
             if Date() >= deadline || Task.isCancelled {
                 timedOut = Date() >= deadline
-                p.terminate()
-                let grace = Date().addingTimeInterval(5)
-                while p.isRunning && Date() < grace { try? await Task.sleep(for: .milliseconds(20)) }
-                if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                child.signal(SIGTERM)
+                if let e = await child.ended(within: 5) { ending = e; break }
+                child.signal(SIGKILL)
+                ending = child.waitForEnd()
                 break
             }
-            try? await Task.sleep(for: .milliseconds(20))
         }
-        p.waitUntilExit()
         let (stdout, stderr) = await collected.finish()
-        return Result(status: p.terminationStatus, stdout: stdout, stderr: String(decoding: stderr.suffix(8192), as: UTF8.self), timedOut: timedOut)
+        return Result(status: ending.code, stdout: stdout, stderr: String(decoding: stderr.suffix(8192), as: UTF8.self), timedOut: timedOut)
     }
 
     /// Standard output and error, read to their end on threads of their own.

@@ -13,7 +13,7 @@ actor ExecChild {
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     let program: String
-    private let process = Process()
+    private let process: SpawnedProcess
     private let writer: LineWriter
     private let output: FileHandle
     private let errorTail = StderrTail()
@@ -35,20 +35,19 @@ actor ExecChild {
         let toChild = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
         let childInput = FileHandle(fileDescriptor: ends[1], closeOnDealloc: true)
         let fromChild = ProcessLaunch.pipe(), errors = ProcessLaunch.pipe()
-        // Only this program may hold its pipes (`ProcessLaunch`): a plugin started later must not
-        // inherit them, or this one would never see its input end.
-        process.executableURL = URL(fileURLWithPath: Self.resolve(command[0]))
-        process.arguments = Array(command.dropFirst())
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.standardInput = childInput
-        process.standardOutput = fromChild
-        process.standardError = errors
-        do { try ProcessLaunch.run(process) } catch {
-            throw ExecError(.startFailed, program: program, "cannot start \(command[0]): \(error)", stderrTail: "")
+        do {
+            process = try SpawnedProcess.spawn(Self.resolve(command[0]), arguments: Array(command.dropFirst()),
+                                               environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                               directory: directory, input: ends[1], output: fromChild.fileHandleForWriting.fileDescriptor,
+                                               error: errors.fileHandleForWriting.fileDescriptor)
+        } catch {
+            for handle in [toChild, childInput, fromChild.fileHandleForReading, fromChild.fileHandleForWriting,
+                           errors.fileHandleForReading, errors.fileHandleForWriting] { try? handle.close() }
+            throw ExecError(.startFailed, program: program, "\(error)", stderrTail: "")
         }
-        try? childInput.close()
-        writer = LineWriter(toChild, program: program, pid: process.processIdentifier)
+        // The child's ends are the child's alone now: its output ends when it ends.
+        for handle in [childInput, fromChild.fileHandleForWriting, errors.fileHandleForWriting] { try? handle.close() }
+        writer = LineWriter(toChild, program: program, process: process)
         output = fromChild.fileHandleForReading
         errorTail.collect(from: errors.fileHandleForReading)
     }
@@ -64,7 +63,7 @@ actor ExecChild {
     }
 
     var stderrTail: String { errorTail.text }
-    nonisolated var processIdentifier: Int32 { process.processIdentifier }
+    nonisolated var processIdentifier: Int32 { process.pid }
 
     /// Writes one line (a newline is added). Not on the actor: an acknowledgement may be sent
     /// while the actor waits for the program's next line.
@@ -108,15 +107,13 @@ actor ExecChild {
     @discardableResult
     func stop(grace: Double) -> Int32? {
         writer.close()
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
         var status: Int32? = nil
-        if process.isRunning {
-            Glibc.kill(process.processIdentifier, SIGKILL)
+        if let ending = process.waitForEnd(seconds: grace) {
+            status = ending.code
         } else {
-            status = process.terminationStatus
+            process.signal(SIGKILL)
+            _ = process.waitForEnd()
         }
-        process.waitUntilExit()
         try? output.close()
         errorTail.finish()
         executor.shutdown()
@@ -125,7 +122,7 @@ actor ExecChild {
 
     /// Kills the program at once (it hangs or talks nonsense).
     func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGKILL)
         _ = stop(grace: 0)
     }
 
@@ -150,17 +147,9 @@ actor ExecChild {
 
     /// The program's output or input ended: how it ended, with its status once known.
     private func failure(ended what: String) -> ExecError {
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let ending = process.waitForEnd(seconds: 2)
         errorTail.finish(waiting: 1)
-        let how: String
-        if process.isRunning {
-            how = "\(what) while still running"
-        } else if process.terminationReason == .uncaughtSignal {
-            how = "\(what): killed by signal \(process.terminationStatus)"
-        } else {
-            how = "\(what): exited with status \(process.terminationStatus)"
-        }
+        let how = ending.map { "\(what): \($0)" } ?? "\(what) while still running"
         return ExecError(.crashed, program: program, how, stderrTail: errorTail.text)
     }
 
@@ -171,13 +160,13 @@ actor ExecChild {
 final class LineWriter: Sendable {
     private let handle: Locked<FileHandle?>
     let program: String
-    let pid: Int32
+    let process: SpawnedProcess
 
-    init(_ handle: FileHandle, program: String, pid: Int32) {
+    init(_ handle: FileHandle, program: String, process: SpawnedProcess) {
         _ = fcntl(handle.fileDescriptor, F_SETFL, fcntl(handle.fileDescriptor, F_GETFL) | O_NONBLOCK)
         self.handle = Locked(handle)
         self.program = program
-        self.pid = pid
+        self.process = process
     }
 
     func send(_ line: [UInt8], timeout: Double, stderrTail: StderrTail) throws(ExecError) {
@@ -198,7 +187,7 @@ final class LineWriter: Sendable {
                 let left = deadline.timeIntervalSinceNow
                 var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 if left <= 0 || (poll(&pfd, 1, Int32(left * 1000) + 1) == 0 && deadline.timeIntervalSinceNow <= 0) {
-                    Glibc.kill(pid, SIGKILL)
+                    process.signal(SIGKILL)
                     return ExecError(.hung, program: program, "did not take its input for \(ExecChild.seconds(timeout)); it was killed", stderrTail: stderrTail.text)
                 }
             }

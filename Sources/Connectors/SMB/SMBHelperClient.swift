@@ -35,7 +35,7 @@ public actor SMBHelperClient: RemoteFileClient {
     let deadlineSeconds: Double
     let logger: Logger
 
-    private var child: (process: Process, requests: Pipe, answers: Pipe)?
+    private var child: (process: SpawnedProcess, requests: Pipe, answers: Pipe)?
     /// Bytes read by helpers that ended, plus the current one's.
     private var earlierBytes: Int64 = 0
     private var currentBytes: Int64 = 0
@@ -96,7 +96,7 @@ public actor SMBHelperClient: RemoteFileClient {
     }
 
     /// The helper's process id, while one runs (for tests and logs).
-    public var helperProcessID: Int32? { child?.process.processIdentifier }
+    public var helperProcessID: Int32? { child?.process.pid }
 
     // MARK: The pipe
 
@@ -134,25 +134,28 @@ public actor SMBHelperClient: RemoteFileClient {
         }
     }
 
-    private func started() throws(SMBError) -> (process: Process, requests: Pipe, answers: Pipe) {
+    private func started() throws(SMBError) -> (process: SpawnedProcess, requests: Pipe, answers: Pipe) {
         if let child, child.process.isRunning { return child }
         stopHelper(kill: true)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: command[0])
-        p.arguments = Array(command.dropFirst())
         let requests = ProcessLaunch.pipe(), answers = ProcessLaunch.pipe()
-        // Only this helper may hold its pipes (`ProcessLaunch`): a helper started later must not
-        // inherit them, or this one would not see its input end when the daemon closes or dies.
         SMBHelperProtocol.enlarge(pipe: answers.fileHandleForWriting.fileDescriptor)
-        p.standardInput = requests
-        p.standardOutput = answers
-        p.standardError = FileHandle.standardError
-        do { try ProcessLaunch.run(p) } catch {
-            throw SMBError(kind: .other, share: endpoint.shareDescription, path: "", code: 0, message: "cannot start the SMB helper \(command[0]): \(error)")
+        let p: SpawnedProcess
+        do {
+            p = try SpawnedProcess.spawn(command[0], arguments: Array(command.dropFirst()), input: requests.fileHandleForReading.fileDescriptor,
+                                         output: answers.fileHandleForWriting.fileDescriptor, error: STDERR_FILENO)
+        } catch {
+            for handle in [requests.fileHandleForReading, requests.fileHandleForWriting, answers.fileHandleForReading, answers.fileHandleForWriting] {
+                try? handle.close()
+            }
+            throw SMBError(kind: .other, share: endpoint.shareDescription, path: "", code: 0, message: "cannot start the SMB helper: \(error)")
         }
+        // The child's ends are the helper's alone: it sees its input end when the daemon closes
+        // it or dies, and the daemon sees the answers end when the helper dies.
+        try? requests.fileHandleForReading.close()
+        try? answers.fileHandleForWriting.close()
         let c = (process: p, requests: requests, answers: answers)
         child = c
-        logger.debug("SMB helper started", metadata: ["pid": "\(p.processIdentifier)"])
+        logger.debug("SMB helper started", metadata: ["pid": "\(p.pid)"])
         do {
             try SMBHelperProtocol.writeFrame(requests.fileHandleForWriting.fileDescriptor, openRequest)
             let r = try SMBHelperProtocol.readFrame(SMBHelperProtocol.Response.self, from: answers.fileHandleForReading.fileDescriptor,
@@ -175,13 +178,13 @@ public actor SMBHelperClient: RemoteFileClient {
         earlierBytes += currentBytes
         currentBytes = 0
         try? c.requests.fileHandleForWriting.close()
-        if force && c.process.isRunning { kill(c.process.processIdentifier, SIGKILL) }
-        let deadline = Date().addingTimeInterval(5)
-        while c.process.isRunning && Date() < deadline { usleep(10_000) }
-        if c.process.isRunning { kill(c.process.processIdentifier, SIGKILL) }
-        c.process.waitUntilExit()
+        if force { c.process.signal(SIGKILL) }
+        var ending = c.process.waitForEnd(seconds: 5)
+        if ending == nil {
+            c.process.signal(SIGKILL)
+            ending = c.process.waitForEnd()
+        }
         try? c.answers.fileHandleForReading.close()
-        logger.debug("SMB helper ended", metadata: ["pid": "\(c.process.processIdentifier)", "status": "\(c.process.terminationStatus)",
-                                                     "reason": "\(c.process.terminationReason == .exit ? "exit" : "signal")"])
+        logger.debug("SMB helper ended", metadata: ["pid": "\(c.process.pid)", "how": "\(ending.map { "\($0)" } ?? "")"])
     }
 }
