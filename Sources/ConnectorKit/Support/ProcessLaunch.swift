@@ -11,6 +11,9 @@ import Glibc
 /// reader never sees its end. Pipes from `pipe()` are close-on-exec from the moment they exist
 /// (made under the lock), and `run(_:)` starts under the same lock, so no start sees another's
 /// descriptors half made. (The child still gets its own ends: `dup2` clears the flag.)
+///
+/// Sluice's own children start with `SpawnedProcess`, which inherits nothing and is reaped by its
+/// owner; `run(_:)` is for the places that still use `Process` (the tests, the benchmarks' tools).
 public enum ProcessLaunch {
     private static let gate = Locked(())
 
