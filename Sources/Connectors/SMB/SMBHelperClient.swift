@@ -185,6 +185,7 @@ public actor SMBHelperClient: RemoteFileClient {
             ending = c.process.waitForEnd()
         }
         try? c.answers.fileHandleForReading.close()
-        logger.debug("SMB helper ended", metadata: ["pid": "\(c.process.pid)", "how": "\(ending.map { "\($0)" } ?? "")"])
+        let reason = if case .signalled = ending { "signal" } else { "exit" }
+        logger.debug("SMB helper ended", metadata: ["pid": "\(c.process.pid)", "status": "\(ending?.code ?? -1)", "reason": "\(reason)"])
     }
 }
