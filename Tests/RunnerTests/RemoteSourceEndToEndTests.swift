@@ -38,21 +38,7 @@ struct RemoteSourceEndToEndTests {
         var text = "seq;machine;note\n" + rows(0..<110_000)
         try text.write(toFile: "\(remote)/big.csv", atomically: false, encoding: .utf8)
         #expect(text.utf8.count > 5 << 20)
-        try Sluice.write("""
-            [source]
-            type = "smb"
-            url = "smb://127.0.0.1:4453/logs/\(sub)"
-            username = "sluicetest"
-            password_file = "\(dir)/smb.pw"
-            glob = "*.csv"
-            settle = "0s"
-            [[transform]]
-            type = "csv"
-            delimiter = ";"
-            [sink]
-            type = "jsonl"
-            path = "\(dir)/out.jsonl"
-            """, to: "\(dir)/conf/press.toml")
+        try writeSMB3Pipeline(dir: dir, sub: sub, sourceExtra: "settle = \"0s\"", sink: "type = \"jsonl\"\npath = \"\(dir)/out.jsonl\"")
         let args = ["--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--log-level", "debug"]
 
         let cat = try Sluice.run(["cat", "press", "big.csv"] + args)
@@ -99,19 +85,7 @@ struct RemoteSourceEndToEndTests {
         defer { try? FileManager.default.removeItem(atPath: remote) }
         let text = "seq;note\n1;one\n2;two\n"
         try text.write(toFile: "\(remote)/a.csv", atomically: false, encoding: .utf8)
-        try Sluice.write("""
-            [source]
-            type = "smb"
-            url = "smb://127.0.0.1:4453/logs/\(sub)"
-            username = "sluicetest"
-            password_file = "\(dir)/smb.pw"
-            glob = "*.csv"
-            [[transform]]
-            type = "csv"
-            delimiter = ";"
-            [sink]
-            type = "discard"
-            """, to: "\(dir)/conf/press.toml")
+        try writeSMB3Pipeline(dir: dir, sub: sub, sink: "type = \"discard\"")
         let args = ["cat", "press", "a.csv", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state"]
         let loaded = try Sluice.run(args)
         #expect(loaded.status == 0 && loaded.stdout == text, "\(loaded.stdout) \(loaded.stderr.suffix(2000))")
@@ -125,6 +99,24 @@ struct RemoteSourceEndToEndTests {
 
     /// Starts the SMB3 server and makes a folder of the share for one test: a local temporary
     /// folder (holding the password file `smb.pw`), its name, and the folder on the share's disk.
+    /// `press.toml`: the SMB3 test share's folder `sub`, its CSV files split on `;`, into `sink`.
+    func writeSMB3Pipeline(dir: String, sub: String, sourceExtra: String = "", sink: String) throws {
+        try Sluice.write("""
+            [source]
+            type = "smb"
+            url = "smb://127.0.0.1:4453/logs/\(sub)"
+            username = "sluicetest"
+            password_file = "\(dir)/smb.pw"
+            glob = "*.csv"
+            \(sourceExtra)
+            [[transform]]
+            type = "csv"
+            delimiter = ";"
+            [sink]
+            \(sink)
+            """, to: "\(dir)/conf/press.toml")
+    }
+
     func smb3Folder(_ name: String) throws -> (dir: String, sub: String, remote: String) {
         #expect(try ServerScripts.run("smb-start.sh", "smb3") == 0)
         let dir = try Sluice.tempDir(name)
