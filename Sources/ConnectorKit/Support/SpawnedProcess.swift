@@ -83,7 +83,7 @@ public final class SpawnedProcess: Sendable {
 
     /// Waits up to `seconds` for the child to end, blocking this thread; nil if it still runs.
     public func waitForEnd(seconds: Double) -> Ending? {
-        let deadline = Date().addingTimeInterval(seconds)
+        let deadline = seconds.isFinite ? Date().addingTimeInterval(seconds) : .distantFuture
         while true {
             if let e = ended { return e }
             if Date() >= deadline { return nil }
@@ -93,10 +93,7 @@ public final class SpawnedProcess: Sendable {
 
     /// Waits for the child to end, blocking this thread.
     public func waitForEnd() -> Ending {
-        while true {
-            if let e = ended { return e }
-            usleep(5_000)
-        }
+        waitForEnd(seconds: .infinity)!
     }
 
     /// Waits up to `seconds` for the child to end without holding a thread; nil if it still runs.
