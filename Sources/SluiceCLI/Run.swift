@@ -32,8 +32,11 @@ struct Run: AsyncParsableCommand {
         if let maxConcurrentRuns { settings.maxConcurrentRuns = max(1, maxConcurrentRuns) }
         let logger = options.makeLogger(fallback: settings.logFormat)
         let stateDir = options.resolvedStateDirectory
-        // SIGHUP is trapped before anything else: one sent while starting must not kill the daemon.
+        // Signals are trapped before anything else: a SIGHUP sent while starting must not kill
+        // the daemon, and a SIGTERM (systemd stopping it just after a start) must not end it
+        // without its drain; the first runs start before the service group does.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let stops = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let pidFile: DaemonPIDFile
         do { pidFile = try DaemonPIDFile.claim(stateDirectory: stateDir) } catch {
             printError("error: \(error)")
@@ -70,9 +73,14 @@ struct Run: AsyncParsableCommand {
         }
         defer { try? FileManager.default.removeItem(atPath: addressFile) }
         services.append(.init(service: DaemonService(reloader: reloader, state: state, hangups: hangups, logger: logger)))
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         do {
-            try await group.run()
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                // A stop that came before the group ran is remembered by it, and honoured.
+                tasks.addTask { for await _ in stops { await group.triggerGracefulShutdown() } }
+                try await group.run()
+                tasks.cancelAll()
+            }
         } catch {
             await scheduler.stopAll()
             printError("error: \(settings.listen.map { "cannot serve http://\($0)/: " } ?? "")\(error)")

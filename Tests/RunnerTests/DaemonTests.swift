@@ -244,3 +244,38 @@ extension DaemonTests {
         #expect(lines.contains { $0.contains("\"msg\":\"configuration reloaded: nothing changed\"") }, "\(lines)")
     }
 }
+
+extension DaemonTests {
+    /// A SIGTERM that arrives while the daemon starts (systemd stopping it just after a start) is
+    /// a drain and exit status 0, not death by the signal: the first runs start before the
+    /// service group does, and the daemon traps the signal before either. Sent as soon as the
+    /// daemon has claimed its state folder, so it lands while the pipeline files are read and the
+    /// first runs start.
+    @Test func aStopSentWhileTheDaemonStartsIsADrainNotADeath() throws {
+        let dir = try Sluice.tempDir("early-stop")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try MachineSimulator(style: .linux, seed: 4).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: 2_000, mode: .append)
+        for i in 1...8 {
+            try Sluice.write("""
+                [pipeline]
+                name = "line\(i)"
+                schedule = "every 1s"
+                \(Sluice.simulatorInput(dir, requiredTimestamp: false))
+                [sink]
+                type = "jsonl"
+                path = "\(dir)/out-\(i).jsonl"
+                """, to: "\(dir)/conf/line\(i).toml")
+        }
+        for round in 1...5 {
+            let state = "\(dir)/state-\(round)"
+            let (p, out, err) = try Sluice.start(["run", "--config-dir", "\(dir)/conf", "--state-dir", state])
+            let collected = Sluice.collect(out, err)
+            let deadline = Date().addingTimeInterval(30)
+            while !FileManager.default.fileExists(atPath: "\(state)/.daemon/sluice.pid") && p.isAlive && Date() < deadline { usleep(200) }
+            kill(p.processIdentifier, SIGTERM)
+            let result = Sluice.finish(p, collected, timeLimit: 60)
+            #expect(result.status == 0, "round \(round): the daemon ended with \(result.status) (15: killed by the SIGTERM): \(result.stderr.suffix(2000))")
+            if result.status != 0 { break }
+        }
+    }
+}
