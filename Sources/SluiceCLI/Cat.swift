@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConnectorKit
+import Connectors
 import Foundation
 import Logging
 
@@ -18,6 +19,7 @@ struct Cat: AsyncParsableCommand {
     static let chunk = TailerOptions.defaultChunkSize
 
     func run() async throws {
+        SMBIsolation.serveOneShareInProcess()
         let definition = try pipelineDefinition(named: name, config: config)
         let logger = options.makeLogger()
         let pipeline = try definition.build(stateDirectory: options.resolvedStateDirectory, logger: logger)

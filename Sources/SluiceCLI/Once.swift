@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConnectorKit
+import Connectors
 import Foundation
 import Logging
 import PipelineLoader
@@ -36,6 +37,7 @@ struct Once: AsyncParsableCommand {
         }
         let logger = options.makeLogger()
         if chosen.count == 1 {
+            SMBIsolation.serveOneShareInProcess()
             if try await runOnce(chosen[0], logger: logger, progressAllowed: true) == false { throw ExitCode(1) }
             return
         }

@@ -28,10 +28,11 @@ struct RemoteSourceEndToEndTests {
             """ }
     }
 
-    /// Megabytes through the SMB helper and its read-ahead: `sluice cat` prints the file's exact
-    /// bytes, `sluice once` loads every row exactly once and then only the rows appended, and
-    /// each command ends its helper with its input (logged off, exit status 0), not by killing it.
-    @Test func smbHelperPullsLargeFilesExactlyAndEndsWithTheCommand() throws {
+    /// Megabytes from one share in-process, and through SMB helpers and their read-ahead: `sluice
+    /// cat` prints the file's exact bytes; `sluice once` of one pipeline (one share: no helper) and
+    /// of a pipeline with two hosts (a helper each) load every row exactly once and then only the
+    /// rows appended; each helper ends with its input (logged off, exit status 0), not by a kill.
+    @Test func largeFilesArePulledExactlyInProcessAndThroughHelpers() throws {
         let (dir, sub, remote) = try smb3Folder("smb-pull")
         defer { try? FileManager.default.removeItem(atPath: remote) }
         func rows(_ r: Range<Int>) -> String { r.map { "\($0);press-\($0 % 7);\(String(repeating: "x", count: $0 % 90))\n" }.joined() }
@@ -39,17 +40,42 @@ struct RemoteSourceEndToEndTests {
         try text.write(toFile: "\(remote)/big.csv", atomically: false, encoding: .utf8)
         #expect(text.utf8.count > 5 << 20)
         try writeSMB3Pipeline(dir: dir, sub: sub, sourceExtra: "settle = \"0s\"", sink: "type = \"jsonl\"\npath = \"\(dir)/out.jsonl\"")
+        // The same share twice, as two hosts of one pipeline: two shares for the process.
+        try Sluice.write("""
+            [pipeline]
+            name = "pair"
+            [source]
+            type = "smb"
+            url = "smb://{host}/logs/\(sub)"
+            hosts = { left = "127.0.0.1:4453", right = "127.0.0.1:4453" }
+            username = "sluicetest"
+            password_file = "\(dir)/smb.pw"
+            glob = "*.csv"
+            settle = "0s"
+            [[transform]]
+            type = "csv"
+            delimiter = ";"
+            [sink]
+            type = "jsonl"
+            path = "\(dir)/pair/{host}.jsonl"
+            """, to: "\(dir)/conf/pair.toml")
         let args = ["--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--log-level", "debug"]
+        func helpersEnded(_ log: String) -> Int { log.split(separator: "\n").filter { $0.contains("SMB helper ended") && $0.contains("status=0") && $0.contains("reason=exit") }.count }
+        func written(_ out: String, _ n: Int) -> Int { out.components(separatedBy: ": \(n) records written").count - 1 }
 
         let cat = try Sluice.run(["cat", "press", "big.csv"] + args)
         #expect(cat.status == 0, "\(cat.stderr.suffix(2000))")
         let same = cat.stdout == text  // one Bool: a failed #expect on megabyte strings would diff them
         #expect(same, "sluice cat printed \(cat.stdout.utf8.count) bytes, the file has \(text.utf8.count)")
-        #expect(cat.stderr.contains("SMB helper ended") && cat.stderr.contains("status=0") && cat.stderr.contains("reason=exit"), "\(cat.stderr.suffix(2000))")
+        #expect(!cat.stderr.contains("SMB helper started"), "one share is read in-process: \(cat.stderr.suffix(2000))")
 
         let first = try Sluice.run(["once", "press", "--no-progress"] + args)
-        #expect(first.status == 0 && first.stdout.contains("110000 records written"), "\(first.stdout) \(first.stderr.suffix(2000))")
-        #expect(first.stderr.contains("SMB helper ended") && first.stderr.contains("status=0"), "\(first.stderr.suffix(2000))")
+        #expect(first.status == 0 && written(first.stdout, 110_000) == 1, "\(first.stdout) \(first.stderr.suffix(2000))")
+        #expect(!first.stderr.contains("SMB helper started"), "\(first.stderr.suffix(2000))")
+        let pairFirst = try Sluice.run(["once", "pair", "--no-progress"] + args)
+        #expect(pairFirst.status == 0 && written(pairFirst.stdout, 110_000) == 2, "\(pairFirst.stdout) \(pairFirst.stderr.suffix(2000))")
+        #expect(helpersEnded(pairFirst.stderr) == 2, "a helper per host, each ended with its input: \(pairFirst.stderr.suffix(2000))")
+
         let added = rows(110_000..<130_000)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(remote)/big.csv"))
         try h.seekToEnd()
@@ -57,14 +83,18 @@ struct RemoteSourceEndToEndTests {
         try h.close()
         text += added
         let second = try Sluice.run(["once", "press", "--no-progress"] + args)
-        #expect(second.status == 0 && second.stdout.contains("20000 records written"), "\(second.stdout) \(second.stderr.suffix(2000))")
-        let loaded = Sluice.lines("\(dir)/out.jsonl")
-        let seqs = loaded.compactMap { line -> Int? in
-            guard let data = line.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-            return (o["seq"] as? String).flatMap(Int.init)
+        #expect(second.status == 0 && written(second.stdout, 20_000) == 1, "\(second.stdout) \(second.stderr.suffix(2000))")
+        let pairSecond = try Sluice.run(["once", "pair", "--no-progress"] + args)
+        #expect(pairSecond.status == 0 && written(pairSecond.stdout, 20_000) == 2, "\(pairSecond.stdout) \(pairSecond.stderr.suffix(2000))")
+        #expect(helpersEnded(pairSecond.stderr) == 2, "\(pairSecond.stderr.suffix(2000))")
+        for output in ["out.jsonl", "pair/left.jsonl", "pair/right.jsonl"] {
+            let seqs = Sluice.lines("\(dir)/\(output)").compactMap { line -> Int? in
+                guard let data = line.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+                return (o["seq"] as? String).flatMap(Int.init)
+            }
+            let exactlyOnce = seqs == Array(0..<130_000)
+            #expect(exactlyOnce, "\(output): \(seqs.count) rows loaded, \(Set(seqs).count) distinct; first gap at \(zip(seqs, 0...).first { $0 != $1 }.map { "\($0)" } ?? "none")")
         }
-        let exactlyOnce = seqs == Array(0..<130_000)
-        #expect(exactlyOnce, "\(seqs.count) rows loaded, \(Set(seqs).count) distinct; first gap at \(zip(seqs, 0...).first { $0 != $1 }.map { "\($0)" } ?? "none")")
     }
 
     /// libsmbclient is loaded when an SMB source first connects, not at program start: the

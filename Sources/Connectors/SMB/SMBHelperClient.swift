@@ -15,6 +15,17 @@ public enum SMBIsolation {
         get { command.withLock { $0 } }
         set { command.withLock { $0 = newValue } }
     }
+
+    /// For a command that reaches one share and ends (`sluice cat`, `sluice once` of one
+    /// pipeline): SMB runs in this process, on its SMB thread. Helpers keep hosts from waiting on
+    /// each other, and with one share there is no other; the helper's second process, its pipe
+    /// and the copies through it cost more than the pull itself (a 200 MiB pull took about twice
+    /// the CPU through a helper, BENCHMARKS.md). A host that hangs still fails the command after
+    /// the source's `timeout`, libsmbclient's own. The daemon always uses helpers: a reload may
+    /// add shares at any time.
+    public static func serveOneShareInProcess() {
+        helperCommand = nil
+    }
 }
 
 /// An SMB share reached through a helper process of its own: the same operations as `SMBClient`,
