@@ -1,4 +1,5 @@
 import ConnectorKit
+import Connectors
 import CSystemTuning
 
 /// glibc allocator settings, applied at start.
@@ -12,7 +13,10 @@ import CSystemTuning
 /// megabyte read, which cost a fifth of a CSV load's time (BENCHMARKS.md).
 enum MemoryTuning {
     static let arenas: Int32 = 2
-    static let mmapThreshold = Int32(TailerOptions.defaultChunkSize + 128 * 1024)
+    /// Also above the reply buffer libsmbclient allocates for an in-process SMB block read
+    /// (`SMBReadBlocks`, 1 MiB): mapped afresh, every block cost 256 page faults, and a 200 MiB
+    /// pull in blocks took longer than in chunks.
+    static let mmapThreshold = Int32(max(TailerOptions.defaultChunkSize, SMBConfiguration.inProcessReadBlock) + 512 * 1024)
     /// Free memory kept at the top of the heap. A fixed mmap threshold leaves glibc's trim
     /// threshold at 128 KiB, so each freed read chunk was handed back to the system and the next
     /// one faulted in afresh: 57,000 page faults for a 107 MB file, all in the copy into the carry

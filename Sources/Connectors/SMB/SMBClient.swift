@@ -82,12 +82,17 @@ public actor SMBClient: RemoteFileClient {
     private var openFile: (path: String, handle: OpaquePointer)?
     /// Bytes read from files (payload over the wire).
     public private(set) var bytesRead: Int64 = 0
+    /// Reads sent to the share (each a seek and `smbc_read`s until the buffer is full).
+    private(set) var shareReads = 0
+    /// Bulk reads in blocks (in-process only; see `SMBReadBlocks`).
+    private var blocks: SMBReadBlocks
 
     public nonisolated var displayName: String { endpoint.description }
 
     init(endpoint: SMBEndpoint, protocols: SMBProtocolRange, login: SMBLogin, guest: Bool, encryption: SMBEncryption,
-         timeoutSeconds: Double, logger: Logger) {
+         timeoutSeconds: Double, readBlockSize: Int = 0, logger: Logger) {
         self.encryption = encryption
+        blocks = SMBReadBlocks(blockSize: readBlockSize)
         self.endpoint = endpoint
         self.protocols = protocols
         self.login = login
@@ -123,6 +128,7 @@ public actor SMBClient: RemoteFileClient {
             entries.append(RemoteEntry(name: name, kind: Self.kind(st.st_mode), size: Int64(info.pointee.size), modified: Self.seconds(info.pointee.mtime_ts)))
         }
         connected = true
+        blocks.listed(relative, entries)
         return entries
     }
 
@@ -131,12 +137,17 @@ public actor SMBClient: RemoteFileClient {
         var st = posixStatBuffer()
         if smbc_getFunctionStat(ctx)!(ctx, endpoint.url(relative), &st) != 0 {
             let code = errno
-            if code == ENOENT && connected { return nil }
+            if code == ENOENT && connected {
+                blocks.statted(relative, nil)
+                return nil
+            }
             throw failure(code, relative, "cannot stat")
         }
         connected = true
-        return RemoteEntry(name: String(relative.split(separator: "/").last ?? ""), kind: Self.kind(st.st_mode), size: Int64(st.st_size),
-                           modified: Self.seconds(st.st_mtim))
+        let entry = RemoteEntry(name: String(relative.split(separator: "/").last ?? ""), kind: Self.kind(st.st_mode), size: Int64(st.st_size),
+                                modified: Self.seconds(st.st_mtim))
+        blocks.statted(relative, entry)
+        return entry
     }
 
     private static func kind(_ mode: mode_t) -> FileEntry.Kind {
@@ -153,6 +164,31 @@ public actor SMBClient: RemoteFileClient {
     /// Up to `length` bytes from `offset`, fewer only at end of file. Seeks on the server: the
     /// bytes before `offset` never travel.
     public func read(_ relative: String, offset: Int64, length: Int) throws(SMBError) -> [UInt8] {
+        if let held = blocks.served(relative, offset: offset, length: length) { return held }
+        if let block = blocks.blockLength(relative, offset: offset, length: length) {
+            do {
+                try blocks.refill(relative, offset: offset, length: block) { (buffer) throws(SMBError) -> Int in
+                    try readFromShare(relative, offset: offset, into: buffer)
+                }
+            } catch {
+                blocks.forget(nil)
+                throw error
+            }
+            return blocks.served(relative, offset: offset, length: length) ?? []
+        }
+        var failure: SMBError?
+        let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+            do throws(SMBError) { count = try readFromShare(relative, offset: offset, into: UnsafeMutableRawBufferPointer(buffer)) } catch {
+                count = 0
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Fills `buffer` with the file's bytes from `offset`, as far as the file goes; how many.
+    private func readFromShare(_ relative: String, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(SMBError) -> Int {
         let ctx = try prepare()
         let handle = try open(relative, ctx)
         if smbc_getFunctionLseek(ctx)!(ctx, handle, off_t(offset), SEEK_SET) < 0 {
@@ -160,33 +196,35 @@ public actor SMBClient: RemoteFileClient {
             closeFile()
             throw failure(code, relative, "cannot seek to \(offset)")
         }
-        var failure: Int32?
-        let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-            count = 0
-            while count < length {
-                let n = smbc_getFunctionRead(ctx)!(ctx, handle, buffer.baseAddress! + count, length - count)
-                if n < 0 { failure = errno; return }
-                if n == 0 { return }
-                count += n
+        var count = 0
+        while count < buffer.count {
+            let n = smbc_getFunctionRead(ctx)!(ctx, handle, buffer.baseAddress! + count, buffer.count - count)
+            if n < 0 {
+                let code = errno
+                closeFile()
+                throw failure(code, relative, "cannot read at \(offset + Int64(count))")
             }
+            if n == 0 { break }
+            count += n
         }
-        if let code = failure {
-            closeFile()
-            throw self.failure(code, relative, "cannot read at \(offset + Int64(out.count))")
-        }
-        bytesRead += Int64(out.count)
-        return out
+        bytesRead += Int64(count)
+        shareReads += 1
+        return count
     }
 
     public func finishReading(_ relative: String) {
+        blocks.forget(relative)
         if openFile?.path == relative { closeFile() }
     }
 
     /// The connection stays for the next run: reconnecting to an XP host every few minutes would
     /// log the SMB1 notice each time and count against XP's few inbound connections.
-    public func endRun() {}
+    public func endRun() {
+        blocks.forget(nil)
+    }
 
     public func remove(_ relative: String) throws(SMBError) {
+        blocks.forget(relative)
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         guard smbc_getFunctionUnlink(ctx)!(ctx, endpoint.url(relative)) == 0 else { throw failure(errno, relative, "cannot delete") }
@@ -194,6 +232,7 @@ public actor SMBClient: RemoteFileClient {
 
     /// Renames `relative` into `directory` (relative to the source's folder), creating it if needed.
     public func move(_ relative: String, intoDirectory directory: String) throws(SMBError) {
+        blocks.forget(relative)
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         var made = ""
@@ -283,6 +322,7 @@ public actor SMBClient: RemoteFileClient {
 
     /// Drops the context and its connections; the next call connects afresh.
     func disconnect() {
+        blocks.forget(nil)
         closeFile()
         if let context { smbc_free_context(context, 1) }
         context = nil

@@ -97,14 +97,19 @@ extension SMBConfiguration {
         return TailingSource(fileSystem: RemoteFileSystem(client: client, logger: logger), options: selection.tailerOptions())
     }
 
-    public func makeSource(context: PluginBuildContext) throws -> TailingSource<SMBFileSystem> {
+    /// Bytes per block of an in-process bulk read (`SMBReadBlocks`).
+    public static let inProcessReadBlock = 1 << 20
+
+    /// In-process: libsmbclient on this process's SMB thread. `readBlockSize` 0 reads every
+    /// chunk from the share as asked.
+    public func makeSource(context: PluginBuildContext, readBlockSize: Int = inProcessReadBlock) throws -> TailingSource<SMBFileSystem> {
         let endpoint = try SMBEndpoint(url: url)
         let secret = try PasswordSetting.resolve(password, file: passwordFile, context: context, plugin: "smb") ?? Secret("")
         let login = SMBLogin(user: guest ? "" : username ?? "", domain: domain ?? "", password: guest ? Secret("") : secret)
         var logger = context.logger
         logger[metadataKey: "share"] = "\(endpoint)"
         let client = SMBClient(endpoint: endpoint, protocols: try protocolRange(), login: login, guest: guest, encryption: encryption,
-                               timeoutSeconds: timeout.seconds, logger: logger)
+                               timeoutSeconds: timeout.seconds, readBlockSize: readBlockSize, logger: logger)
         return TailingSource(fileSystem: SMBFileSystem(client: client, logger: logger), options: selection.tailerOptions())
     }
 }

@@ -9,8 +9,9 @@ import Testing
 /// rewritten between runs from what it held.
 @Suite(.enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
 struct SMBReadAheadTests {
+    /// A client as the helper makes it: every read goes to the share as asked.
     static func client(_ url: String) throws -> SMBClient {
-        try TestSamba.source(TestSamba.configuration(url)).fileSystem.client
+        try TestSamba.configuration(url).makeSource(context: testBuildContext, readBlockSize: 0).fileSystem.client
     }
 
     static func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
