@@ -14,9 +14,12 @@ struct Cat: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @OptionGroup var options: RunOptions
 
-    /// Bytes per read: the same requests as a run's (the bytes come the way a run gets them,
-    /// and stay below the heap's mmap threshold, see MemoryTuning).
-    static let chunk = TailerOptions.defaultChunkSize
+    /// Bytes per read: 1 MiB, one in-process SMB block (`SMBReadBlocks`). A run asks for
+    /// 256 KiB chunks, each a hop from its task to the source's thread and back; for a plain
+    /// copy those hops set the pace (on a busy two-core machine a 200 MiB SMB pull took 0.40-0.80 s
+    /// in 256 KiB reads, 0.23-0.36 s in 1 MiB ones, smbclient 0.22-0.48 s). Still below the
+    /// heap's mmap threshold (MemoryTuning): each buffer is reused, not mapped afresh.
+    static let chunk = 1 << 20
 
     func run() async throws {
         SMBIsolation.serveOneShareInProcess()
