@@ -4,9 +4,9 @@ import CoreConnectors
 ///
 /// A run reads a file in 256 KiB chunks, and libsmbclient sends each `smbc_read` as its own
 /// request and waits for the whole answer: on a fast link the round trips, not the bytes, set the
-/// pace (a 200 MiB pull took 0.30 s in 256 KiB reads where smbclient, which keeps several reads
-/// in flight, took 0.21 s). Reading a block of 1 MiB per request and serving the chunks from it
-/// takes a quarter of the round trips. (The helper process has its own read-ahead,
+/// pace (a 200 MiB pull took 0.23–0.29 s in 256 KiB reads, 0.18–0.20 s in 1 MiB blocks, and
+/// smbclient, which keeps several reads in flight, 0.17–0.22 s). Reading a block of 1 MiB per
+/// request and serving the chunks from it takes a quarter of the round trips. (The helper process has its own read-ahead,
 /// `SMBReadAhead`, which also overlaps the network with the daemon's work.)
 ///
 /// Like the helper's read-ahead, it reads only bytes a run will ask for: blocks start where a
