@@ -165,18 +165,19 @@ public actor SMBClient: RemoteFileClient {
     /// bytes before `offset` never travel.
     public func read(_ relative: String, offset: Int64, length: Int) throws(SMBError) -> [UInt8] {
         if let held = blocks.served(relative, offset: offset, length: length) { return held }
+        var failure: SMBError?
         if let block = blocks.blockLength(relative, offset: offset, length: length) {
-            do {
-                try blocks.refill(relative, offset: offset, length: block) { (buffer) throws(SMBError) -> Int in
-                    try readFromShare(relative, offset: offset, into: buffer)
+            var buffer = blocks.takeBuffer(block)
+            let count = buffer.withUnsafeMutableBytes { raw -> Int in
+                do throws(SMBError) { return try readFromShare(relative, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<block])) } catch {
+                    failure = error
+                    return 0
                 }
-            } catch {
-                blocks.forget(nil)
-                throw error
             }
+            blocks.hold(buffer, path: failure == nil ? relative : nil, offset: offset, count: count, requested: block)
+            if let failure { throw failure }
             return blocks.served(relative, offset: offset, length: length) ?? []
         }
-        var failure: SMBError?
         let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
             do throws(SMBError) { count = try readFromShare(relative, offset: offset, into: UnsafeMutableRawBufferPointer(buffer)) } catch {
                 count = 0

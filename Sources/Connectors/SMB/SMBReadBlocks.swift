@@ -24,7 +24,7 @@ struct SMBReadBlocks {
         self.bulkThreshold = bulkThreshold
     }
 
-    /// The block's buffer, allocated once and refilled in place (a fresh megabyte per block
+    /// The block's buffer, allocated once and reused (a fresh megabyte per block
     /// would be mapped and faulted in each time).
     private var storage: [UInt8] = []
     /// `storage[0..<count]` are the bytes of `path` from `offset`; `reachedEnd`: the share had
@@ -68,23 +68,24 @@ struct SMBReadBlocks {
         return max(length, Int(min(Int64(blockSize), size - offset)))
     }
 
-    /// Refills the block with `path` from `offset`: `read` fills the buffer it is given as far as
-    /// the file goes and returns how many bytes it wrote.
-    mutating func refill(_ path: String, offset: Int64, length: Int,
-                         read: (UnsafeMutableRawBufferPointer) throws(SMBError) -> Int) throws(SMBError) {
-        self.path = nil
-        if storage.count < length { storage = [UInt8](repeating: 0, count: max(length, blockSize)) }
-        var failure: SMBError?
-        let n = storage.withUnsafeMutableBytes { buffer -> Int in
-            do throws(SMBError) { return try read(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])) } catch {
-                failure = error
-                return 0
-            }
-        }
-        if let failure { throw failure }
+    /// The block's buffer, at least `length` bytes, taken out to be refilled: nothing is held
+    /// until `hold` puts it back. (Taken out, not filled in place: the share read may fail and
+    /// disconnect, which forgets the block, while the buffer is being written.)
+    mutating func takeBuffer(_ length: Int) -> [UInt8] {
+        path = nil
+        var buffer: [UInt8] = []
+        swap(&buffer, &storage)
+        if buffer.count < length { buffer = [UInt8](repeating: 0, count: max(length, blockSize)) }
+        return buffer
+    }
+
+    /// Puts the buffer back holding `count` bytes of `path` from `offset` (nil: a failed read,
+    /// nothing held); fewer than `requested` means the file ended.
+    mutating func hold(_ buffer: [UInt8], path: String?, offset: Int64, count: Int, requested: Int) {
+        storage = buffer
         self.path = path
         self.offset = offset
-        count = n
-        reachedEnd = n < length
+        self.count = count
+        reachedEnd = count < requested
     }
 }
