@@ -41,24 +41,9 @@ struct RemoteSourceEndToEndTests {
         #expect(text.utf8.count > 5 << 20)
         try writeSMB3Pipeline(dir: dir, sub: sub, sourceExtra: "settle = \"0s\"", sink: "type = \"jsonl\"\npath = \"\(dir)/out.jsonl\"")
         // The same share twice, as two hosts of one pipeline: two shares for the process.
-        try Sluice.write("""
-            [pipeline]
-            name = "pair"
-            [source]
-            type = "smb"
-            url = "smb://{host}/logs/\(sub)"
-            hosts = { left = "127.0.0.1:4453", right = "127.0.0.1:4453" }
-            username = "sluicetest"
-            password_file = "\(dir)/smb.pw"
-            glob = "*.csv"
-            settle = "0s"
-            [[transform]]
-            type = "csv"
-            delimiter = ";"
-            [sink]
-            type = "jsonl"
-            path = "\(dir)/pair/{host}.jsonl"
-            """, to: "\(dir)/conf/pair.toml")
+        try writeSMB3Pipeline(dir: dir, sub: sub, name: "pair", host: "{host}",
+                              sourceExtra: "hosts = { left = \"127.0.0.1:4453\", right = \"127.0.0.1:4453\" }\nsettle = \"0s\"",
+                              sink: "type = \"jsonl\"\npath = \"\(dir)/pair/{host}.jsonl\"")
         let args = ["--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--log-level", "debug"]
         func helpersEnded(_ log: String) -> Int { log.split(separator: "\n").filter { $0.contains("SMB helper ended") && $0.contains("status=0") && $0.contains("reason=exit") }.count }
         func written(_ out: String, _ n: Int) -> Int { out.components(separatedBy: ": \(n) records written").count - 1 }
@@ -129,12 +114,14 @@ struct RemoteSourceEndToEndTests {
 
     /// Starts the SMB3 server and makes a folder of the share for one test: a local temporary
     /// folder (holding the password file `smb.pw`), its name, and the folder on the share's disk.
-    /// `press.toml`: the SMB3 test share's folder `sub`, its CSV files split on `;`, into `sink`.
-    func writeSMB3Pipeline(dir: String, sub: String, sourceExtra: String = "", sink: String) throws {
+    /// `conf/<name>.toml`: CSV files from the `smb3` share's folder `sub` (`host`: the server,
+    /// or `{host}` with `hosts` in `sourceExtra`) into `sink`.
+    func writeSMB3Pipeline(dir: String, sub: String, name: String = "press", host: String = "127.0.0.1:4453", sourceExtra: String = "",
+                           sink: String) throws {
         try Sluice.write("""
             [source]
             type = "smb"
-            url = "smb://127.0.0.1:4453/logs/\(sub)"
+            url = "smb://\(host)/logs/\(sub)"
             username = "sluicetest"
             password_file = "\(dir)/smb.pw"
             glob = "*.csv"
@@ -144,7 +131,7 @@ struct RemoteSourceEndToEndTests {
             delimiter = ";"
             [sink]
             \(sink)
-            """, to: "\(dir)/conf/press.toml")
+            """, to: "\(dir)/conf/\(name).toml")
     }
 
     func smb3Folder(_ name: String) throws -> (dir: String, sub: String, remote: String) {

@@ -22,6 +22,13 @@ struct SMBReadAheadTests {
         }
     }
 
+    static func append(_ bytes: [UInt8], to path: String) throws {
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(bytes))
+        try h.close()
+    }
+
     /// What a run asks for: the fingerprint of the head and of the window before `from`, then
     /// chunks from `from` to the listed size.
     static func runReads(_ ahead: inout SMBReadAhead, _ client: SMBClient, file: String, size: Int, from: Int, chunk: Int) async throws -> [UInt8] {
@@ -59,17 +66,11 @@ struct SMBReadAheadTests {
 
         // The file grows; the next run lists it, checks the fingerprints and reads only the new bytes.
         let added = Self.randomBytes(600_000, seed: 8)
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(local)/f.bin"))
-        try h.seekToEnd()
-        try h.write(contentsOf: Data(added))
-        try h.close()
+        try SMBReadAheadTests.append(added, to: "\(local)/f.bin")
         ahead.forget(nil)
         ahead.listed("", try await client.list(""))
         // Written after the listing: this run does not read it, nor may its read-ahead.
-        let later = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(local)/f.bin"))
-        try later.seekToEnd()
-        try later.write(contentsOf: Data(Self.randomBytes(2 << 20, seed: 9)))
-        try later.close()
+        try SMBReadAheadTests.append(Self.randomBytes(2 << 20, seed: 9), to: "\(local)/f.bin")
         let before = await client.bytesRead
         let tail = try await Self.runReads(&ahead, client, file: "f.bin", size: content.count + added.count, from: content.count, chunk: 256 << 10)
         let sameTail = tail == added

@@ -50,17 +50,11 @@ struct SMBReadBlocksTests {
 
         // The file grows; the next run lists it, checks the fingerprints and reads only the new bytes.
         let added = SMBReadAheadTests.randomBytes(600_000, seed: 18)
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(local)/f.bin"))
-        try h.seekToEnd()
-        try h.write(contentsOf: Data(added))
-        try h.close()
+        try SMBReadAheadTests.append(added, to: "\(local)/f.bin")
         await client.endRun()
         _ = try await client.list("")
         // Written after the listing: this run does not read it, nor may a block.
-        let later = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(local)/f.bin"))
-        try later.seekToEnd()
-        try later.write(contentsOf: Data(SMBReadAheadTests.randomBytes(2 << 20, seed: 19)))
-        try later.close()
+        try SMBReadAheadTests.append(SMBReadAheadTests.randomBytes(2 << 20, seed: 19), to: "\(local)/f.bin")
         let before = await client.bytesRead
         let tail = try await Self.runReads(client, file: "f.bin", size: content.count + added.count, from: content.count)
         let sameTail = tail == added
