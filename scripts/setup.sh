@@ -22,11 +22,11 @@ fi
 # Translated server and client messages for the test that a refused login is recognised by its
 # SQLSTATE, never by English text (libpq and PostgreSQL 15 ship German, not Brazilian Portuguese).
 for loc in de_DE pt_BR; do
-  if ! locale -a 2>/dev/null | grep -qi "^$loc.utf-\?8$"; then
+  if ! locale -a 2>/dev/null | grep -i "^$loc.utf-\?8$" >/dev/null; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO sed -i "s/^# *\($loc.UTF-8 UTF-8\)/\1/" /etc/locale.gen
     grep -q "^$loc.UTF-8 UTF-8" /etc/locale.gen || echo "$loc.UTF-8 UTF-8" | $SUDO tee -a /etc/locale.gen >/dev/null
     $SUDO locale-gen >/dev/null
   fi
 done
-swift --version 2>/dev/null | head -1
+swift --version 2>/dev/null | sed -n 1p

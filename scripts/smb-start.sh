@@ -29,7 +29,7 @@ port_of() {
   esac
 }
 
-listening() { ss -ltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
+listening() { ss -ltn "sport = :$1" 2>/dev/null | grep LISTEN >/dev/null; }
 
 for v in "${VARIANTS[@]}"; do
   PORT=$(port_of "$v")

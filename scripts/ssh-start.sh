@@ -44,7 +44,7 @@ for t in ed25519 ecdsa rsa; do
 done
 
 port_of() { case "$1" in main) echo 2222 ;; rsaonly) echo 2223 ;; spare) echo 2224 ;; *) echo "error: unknown variant $1 (main, rsaonly or spare)" >&2; exit 2 ;; esac; }
-listening() { ss -ltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
+listening() { ss -ltn "sport = :$1" 2>/dev/null | grep LISTEN >/dev/null; }
 
 # Client known_hosts: the ed25519 key only (main and spare share host keys), and every key.
 key() { cut -d' ' -f1,2 "$BASE/hostkeys/ssh_host_$1_key.pub"; }

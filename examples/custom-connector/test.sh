@@ -19,8 +19,11 @@ if grep -qa sluice_smbc_load .build/debug/modbus-poll; then
   echo "modbus-poll carries the libsmbclient loader it does not need" >&2
   exit 1
 fi
+# ldd's output is taken whole first: under pipefail, `ldd | grep -q` fails at random when grep
+# quits at its match and ldd, still writing, dies of SIGPIPE (CI failed one stop this way).
+plant_libraries=$(ldd .build/debug/plant-sluice)
 for lib in libpq libssh2; do
-  ldd .build/debug/plant-sluice | grep -q "$lib" || { echo "plant-sluice should carry the built-in $lib connector" >&2; exit 1; }
+  grep -q "$lib" <<<"$plant_libraries" || { echo "plant-sluice should carry the built-in $lib connector" >&2; exit 1; }
 done
 grep -qa sluice_smbc_load .build/debug/plant-sluice \
   || { echo "plant-sluice should carry the built-in SMB connector (its libsmbclient loader)" >&2; exit 1; }
