@@ -38,6 +38,38 @@ import Testing
         #expect(checked > 100_000)
     }
 
+    /// The 64-byte window gives what the word-by-word search gives, called field after field as
+    /// the CSV scanner does (and from positions before, inside and after its window).
+    @Test func fieldEndWindowMatchesAPlainSearch() {
+        var checked = 0
+        var state: UInt64 = 11
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) }
+        for length in [0, 1, 63, 64, 65, 100, 127, 128, 129, 300] {
+            for _ in 0..<20 {
+                let bytes: [UInt8] = (0..<length).map { _ in next() % 4 == 0 ? Self.tricky[next() % Self.tricky.count] : UInt8(0x41 + next() % 26) }
+                bytes.withUnsafeBufferPointer { buf in
+                    for (a, b) in [(UInt8(0x2C), UInt8(0x0A)), (0x3B, 0x0A), (0x00, 0x80), (0xFF, 0x7F)] {
+                        var window = FieldEndWindow()
+                        var from = 0
+                        while from <= buf.count {
+                            let expected = (from..<buf.count).first { buf[$0] == a || buf[$0] == b } ?? buf.count
+                            let found = window.firstIndex(of: a, or: b, in: buf, from: from)
+                            #expect(found == expected, "\(Array(buf)) from \(from), looking for \(a) or \(b)")
+                            checked += 1
+                            // Mostly on to the next field; sometimes back or far ahead (a quoted field).
+                            switch next() % 8 {
+                            case 0: from = max(0, from - next() % 80)
+                            case 1: from += next() % 150
+                            default: from = found + 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked > 5_000)
+    }
+
     @Test func nulAndHighBytesMatchAPlainScan() {
         for bytes in Self.buffers(seed: 4) {
             let found = bytes.withUnsafeBufferPointer { ByteSearch.nulAndHighBytes($0) }

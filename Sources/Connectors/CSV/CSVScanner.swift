@@ -13,6 +13,8 @@ struct CSVScanner: RecordScanner {
     private var doubledFields: [Int] = []
     private var unescaped: [UInt8] = []
     private var transcoded: [UInt8] = []
+    /// Where the unquoted fields of the buffer being scanned end.
+    private var fieldEnds = FieldEndWindow()
 
     init(config: CSVConfiguration, state: DecoderState) {
         self.config = config
@@ -31,6 +33,7 @@ struct CSVScanner: RecordScanner {
         let n = buf.count
         if state.header != nil && output.names != state.header! && output.count == 0 { output.setNames(state.header!) }
         output.beginInput(index: context.inputIndex, count: n)
+        fieldEnds = FieldEndWindow()
 
         // Leftover of an oversized record: skip to the next line feed.
         if state.skippingOversized == true {
@@ -233,7 +236,7 @@ struct CSVScanner: RecordScanner {
             }
             // Unquoted field: up to the delimiter or the line feed.
             let fieldStart = i
-            i = ByteSearch.firstIndex(of: delim, or: 0x0A, in: buf, from: i)
+            i = fieldEnds.firstIndex(of: delim, or: 0x0A, in: buf, from: i)
             if i == n {
                 if !atEnd { return .incomplete }
                 var e = n

@@ -37,6 +37,21 @@ enum ByteSearch {
         return i
     }
 
+    /// Bit `k` set where byte `i + k` is `a` or `b`, for the 64 bytes from `i` (which must be in
+    /// `buf`). Each word's matches are gathered into one byte by a multiply: the high bit of
+    /// byte `j` of `hits` moves to bit 56 + `j` (no two products meet, so nothing carries).
+    @inline(__always)
+    static func mask64(of a: UInt8, or b: UInt8, in buf: UnsafeBufferPointer<UInt8>, at i: Int) -> UInt64 {
+        let wantA = ones &* UInt64(a), wantB = ones &* UInt64(b)
+        var mask: UInt64 = 0
+        for k in 0..<8 {
+            let x = load(buf, i &+ 8 &* k)
+            let hits = zeroBytes(x ^ wantA) | zeroBytes(x ^ wantB)
+            mask |= ((hits &* 0x0002_0408_1020_4081) >> 56) << UInt64(8 &* k)
+        }
+        return mask
+    }
+
     /// How many bytes from the start of `buf` are plain ASCII (1 to 0x7F: no NUL, no high byte),
     /// counted 64 bytes at a time and then byte by byte: the common case of a block of text
     /// checked in one pass that touches each word once.
@@ -80,5 +95,32 @@ enum ByteSearch {
             i += 1
         }
         return (nul, high)
+    }
+}
+
+/// The delimiters and line feeds of one 64-byte window of the input, as bits: the search for
+/// the end of an unquoted field takes the next set bit. Searched field by field, the fields'
+/// varying lengths made the search loop's exit a branch the CPU mispredicted every few fields;
+/// here that happens once per window. Valid for one buffer: made anew for each.
+struct FieldEndWindow {
+    private var base = Int.min / 2
+    private var bits: UInt64 = 0
+
+    /// The first index at or after `from` whose byte is `a` or `b`; `buf.count` when none is.
+    /// `a` and `b` must be the same on every call.
+    @inline(__always)
+    mutating func firstIndex(of a: UInt8, or b: UInt8, in buf: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var i = from
+        while true {
+            let offset = i &- base
+            if UInt(bitPattern: offset) < 64 {
+                let later = bits & (~0 << UInt64(offset))
+                if later != 0 { return base &+ later.trailingZeroBitCount }
+                i = base &+ 64
+            }
+            if i &+ 64 > buf.count { return ByteSearch.firstIndex(of: a, or: b, in: buf, from: i) }
+            base = i
+            bits = ByteSearch.mask64(of: a, or: b, in: buf, at: i)
+        }
     }
 }
