@@ -291,6 +291,52 @@ struct PostgresSinkTests {
         #expect(try TestPostgres.query("SELECT count(*), count(DISTINCT id) FROM \(schema).manutencoes").first == ["4998", "4998"])
     }
 
+    /// A COPY's savepoint is released when the next COPY starts (one round trip with its SAVEPOINT
+    /// and COPY): a refusal in the second segment rolls back that segment alone, its good rows are
+    /// loaded again, and the first segment's rows (one refused there too) stay.
+    @Test func aRefusalInALaterSegmentRollsBackOnlyThatSegment() async throws {
+        let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
+        try TestPostgres.connection().exec("CREATE TABLE \(schema).readings (id bigint UNIQUE, v bigint)")
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "readings"; $0.createTable = false }
+        var cp = try await sink.open(context: context)
+        let batchRows = 10_000
+        let batches = PostgresSink.streamSegmentRows / batchRows + 3 // the segment ends within them
+        var refused: [DeadLetter] = []
+        for b in 0..<batches {
+            var ids = (0..<batchRows).map { Int64(b * batchRows + $0) }
+            if b == 0 { ids[7] = 3 }                       // a duplicate inside the first segment
+            if b == batches - 1 { ids[9_000] = 1_234 }    // one of the first segment's ids, in the second
+            refused += try await sink.write(batch([Field("id", .int64), Field("v", .int64)], [Column(.int64(ids)), Column(.int64(ids))]))
+        }
+        refused += try await sink.flush()
+        cp.sequence += 1
+        _ = try await sink.commit(cp)
+        #expect(refused.count == 2)
+        #expect(refused.allSatisfy { $0.reason.contains("23505") })
+        #expect(Set(refused.map(\.origin.line)) == [9, 9_002])
+        let total = batches * batchRows
+        #expect(try TestPostgres.query("SELECT count(*), count(DISTINCT id), sum(v) FROM \(schema).readings").first
+                == [String(total - 2), String(total - 2), String((0..<Int64(total)).reduce(0, +) - 7 - Int64((batches - 1) * batchRows + 9_000))])
+    }
+
+    /// Commands before a COPY in the same string run first, in the same round trip; a failing one
+    /// is reported (the COPY never starts) and the connection goes on.
+    @Test func aCopyStartsAfterTheCommandsBeforeIt() throws {
+        let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
+        let conn = try TestPostgres.connection()
+        try conn.exec("CREATE TABLE \(schema).t (id int); BEGIN")
+        try conn.beginCopy("SAVEPOINT a; COPY \(schema).t FROM STDIN")
+        try conn.putCopyData(Array("1\n2\n".utf8))
+        #expect(try conn.endCopy() == 2)
+        try conn.exec("ROLLBACK TO SAVEPOINT a") // the savepoint exists: made before the COPY
+        #expect(try conn.exec("SELECT count(*) FROM \(schema).t").first == ["0"])
+        #expect(throws: PQError.self) { try conn.beginCopy("RELEASE SAVEPOINT nowhere; COPY \(schema).t FROM STDIN") }
+        try conn.exec("ROLLBACK")
+        #expect(try conn.exec("SELECT 1").first == ["1"])
+    }
+
     @Test func hostileTableNameIsStoredLiterally() async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
