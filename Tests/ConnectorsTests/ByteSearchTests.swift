@@ -67,7 +67,7 @@ import Testing
                 }
             }
         }
-        #expect(checked > 5_000)
+        #expect(checked > 3_000)
     }
 
     @Test func nulAndHighBytesMatchAPlainScan() {
