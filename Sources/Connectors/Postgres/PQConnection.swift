@@ -264,26 +264,16 @@ package final class PQConnection {
     }
 
     /// Starts a `COPY … FROM STDIN`; rows follow with `putCopyData` and the COPY ends with
-    /// `endCopy` (or `abortCopy`). No other command may run in between. `sql` may put commands
-    /// without results before the COPY (`SAVEPOINT a; COPY …`): one round trip for all of them.
+    /// `endCopy` (or `abortCopy`). No other command may run in between.
     package func beginCopy(_ sql: String) throws(PQError) {
         if PQsendQuery(conn, sql) != 1 { throw lastError() }
         try flushOutput()
-        while true {
-            guard let res = try nextResult() else { throw lastError() }
-            let status = PQresultStatus(res)
-            if status == PGRES_COPY_IN {
-                PQclear(res)
-                return
-            }
-            if status != PGRES_COMMAND_OK {
-                // The server skips the rest of the string after an error; its results end here.
-                let failure = error(from: res)
-                PQclear(res)
-                while let more = try nextResult() { PQclear(more) }
-                throw failure
-            }
-            PQclear(res)
+        guard let res = try nextResult() else { throw lastError() }
+        defer { PQclear(res) }
+        if PQresultStatus(res) != PGRES_COPY_IN {
+            let failure = error(from: res)
+            while let more = try nextResult() { PQclear(more) }
+            throw failure
         }
     }
 

@@ -34,12 +34,6 @@ public actor PostgresSink: Sink {
     private var copyTarget = ""
     /// Rows per streamed COPY: bounds the memory held for a retry and the work redone after a refusal.
     static let streamSegmentRows = 32_768
-    /// The savepoint of the last streamed COPY is still open: its COPY ended (well, or with its
-    /// refused rows loaded again inside it). It is released in the round trip that starts the next
-    /// COPY, or by COMMIT: a round trip fewer while the server waits between two COPYs.
-    private var streamSavepointOpen = false
-    /// Counts the encodings of `load`, so a batch encoded ahead knows when to be encoded again.
-    private var reloadEncodings = 0
     /// Its buffers are reused from batch to batch.
     private var encoder = PostgresCopyEncoder()
 
@@ -120,7 +114,6 @@ public actor PostgresSink: Sink {
             }
             try run { try conn.exec("COMMIT") }
             inTransaction = false
-            streamSavepointOpen = false
             return checkpoint
         }
     }
@@ -163,7 +156,6 @@ public actor PostgresSink: Sink {
         }
         resetStream()
         inTransaction = false
-        streamSavepointOpen = false
         connection = nil
     }
 
@@ -250,6 +242,7 @@ public actor PostgresSink: Sink {
             for group in groups {
                 refused += try stream(batch, rows: group.rows, into: group.table, conn)
             }
+            if streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
         }
         return refused
     }
@@ -278,32 +271,23 @@ public actor PostgresSink: Sink {
         copyTarget = ""
     }
 
-    /// Sends `rows` into the open COPY into `table`, first ending one into another table (or one
-    /// that holds a segment) and opening one (inside a savepoint) when needed. Returns the rows a
-    /// COPY it ended refused.
+    /// Sends `rows` into the open COPY into `table`, first ending one into another table and
+    /// opening one (inside a savepoint) when needed. Returns the rows a COPY it ended refused.
     private func stream(_ batch: RecordBatch, rows: [Int], into table: String, _ conn: PQConnection) throws -> [DeadLetter] {
         guard !rows.isEmpty else { return [] }
         var refused: [DeadLetter] = []
-        // Encoded before the last COPY ends, so the server, once it has inserted that one's rows,
-        // waits only for the round trip that starts the next one, not for this encoding too.
-        let encodings = reloadEncodings
-        encoder.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false)
-        if copyOpen && (copyTarget != table || streamRows >= Self.streamSegmentRows) {
-            refused = try endStream(conn)
-            // The server refused that COPY and its rows were loaded again with the encoder.
-            if reloadEncodings != encodings { encoder.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false) }
-        }
+        if copyOpen && copyTarget != table { refused = try endStream(conn) }
         if !copyOpen {
             let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
-            let savepoint = streamSavepointOpen ? "RELEASE SAVEPOINT sluice_batch; SAVEPOINT sluice_batch" : "SAVEPOINT sluice_batch"
             try run {
-                try conn.beginCopy("\(savepoint); COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)")
-                streamSavepointOpen = true
+                try conn.exec("SAVEPOINT sluice_batch")
+                try conn.beginCopy("COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)")
                 copyOpen = true
                 copyTarget = table
                 try conn.putCopyData(PostgresBinaryCopy.header)
             }
         }
+        encoder.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false)
         try run { try encoder.withEncodedBytes { (data) throws(PQError) in try conn.putCopyData(data) } }
         stream.append((batch, rows))
         streamRows += rows.count
@@ -319,7 +303,8 @@ public actor PostgresSink: Sink {
         do {
             try conn.putCopyData(PostgresBinaryCopy.trailer)
             try conn.endCopy()
-            return [] // its savepoint is released with the next one's start, or by COMMIT
+            try conn.exec("RELEASE SAVEPOINT sluice_batch")
+            return []
         } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
             try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_batch") }
             var refused: [DeadLetter] = []
@@ -354,7 +339,6 @@ public actor PostgresSink: Sink {
 
     private func copy(_ batch: RecordBatch, rows: [Int], into table: String, _ conn: PQConnection) throws(PQError) {
         let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
-        reloadEncodings += 1
         encoder.encode(batch, rows: rows.count == batch.count ? nil : rows)
         switch configuration.mode {
         case .append:

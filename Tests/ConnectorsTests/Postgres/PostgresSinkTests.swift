@@ -292,9 +292,9 @@ struct PostgresSinkTests {
         #expect(try TestPostgres.query("SELECT count(*), count(DISTINCT id) FROM \(schema).manutencoes").first == ["4998", "4998"])
     }
 
-    /// A COPY's savepoint is released when the next COPY starts (one round trip with its SAVEPOINT
-    /// and COPY): a refusal in the second segment rolls back that segment alone, its good rows are
-    /// loaded again, and the first segment's rows (one refused there too) stay.
+    /// Each streamed COPY of a segment has its own savepoint: a refusal in the second segment rolls
+    /// back that segment alone, its good rows are loaded again, and the first segment's rows (one
+    /// refused there too) stay.
     @Test func aRefusalInALaterSegmentRollsBackOnlyThatSegment() async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
@@ -321,23 +321,6 @@ struct PostgresSinkTests {
         let expectedSum = total * (total - 1) / 2 - lostIDs
         let loaded = try TestPostgres.query("SELECT count(*), count(DISTINCT id), sum(v) FROM \(schema).readings").first
         #expect(loaded == [String(total - 2), String(total - 2), String(expectedSum)])
-    }
-
-    /// Commands before a COPY in the same string run first, in the same round trip; a failing one
-    /// is reported (the COPY never starts) and the connection goes on.
-    @Test func aCopyStartsAfterTheCommandsBeforeIt() throws {
-        let schema = try TestPostgres.freshSchema()
-        defer { TestPostgres.dropSchema(schema) }
-        let conn = try TestPostgres.connection()
-        try conn.exec("CREATE TABLE \(schema).t (id int); BEGIN")
-        try conn.beginCopy("SAVEPOINT a; COPY \(schema).t FROM STDIN")
-        try conn.putCopyData(Array("1\n2\n".utf8))
-        #expect(try conn.endCopy() == 2)
-        try conn.exec("ROLLBACK TO SAVEPOINT a") // the savepoint exists: made before the COPY
-        #expect(try conn.exec("SELECT count(*) FROM \(schema).t").first == ["0"])
-        #expect(throws: PQError.self) { try conn.beginCopy("RELEASE SAVEPOINT nowhere; COPY \(schema).t FROM STDIN") }
-        try conn.exec("ROLLBACK")
-        #expect(try conn.exec("SELECT 1").first == ["1"])
     }
 
     @Test func hostileTableNameIsStoredLiterally() async throws {
