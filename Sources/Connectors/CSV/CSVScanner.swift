@@ -14,11 +14,12 @@ struct CSVScanner: RecordScanner {
     private var unescaped: [UInt8] = []
     private var transcoded: [UInt8] = []
     /// Where the unquoted fields of the buffer being scanned end.
-    private var fieldEnds = FieldEndWindow()
+    private var fieldEnds: FieldEndWindow
 
     init(config: CSVConfiguration, state: DecoderState) {
         self.config = config
         self.state = state
+        fieldEnds = FieldEndWindow(config.delimiter, 0x0A)
     }
 
     private enum Scan {
@@ -33,7 +34,7 @@ struct CSVScanner: RecordScanner {
         let n = buf.count
         if state.header != nil && output.names != state.header! && output.count == 0 { output.setNames(state.header!) }
         output.beginInput(index: context.inputIndex, count: n)
-        fieldEnds = FieldEndWindow()
+        fieldEnds = FieldEndWindow(config.delimiter, 0x0A)
 
         // Leftover of an oversized record: skip to the next line feed.
         if state.skippingOversized == true {
@@ -236,7 +237,7 @@ struct CSVScanner: RecordScanner {
             }
             // Unquoted field: up to the delimiter or the line feed.
             let fieldStart = i
-            i = fieldEnds.firstIndex(of: delim, or: 0x0A, in: buf, from: i)
+            i = fieldEnds.firstIndex(in: buf, from: i)
             if i == n {
                 if !atEnd { return .incomplete }
                 var e = n

@@ -103,13 +103,19 @@ enum ByteSearch {
 /// varying lengths made the search loop's exit a branch the CPU mispredicted every few fields;
 /// here that happens once per window. Valid for one buffer: made anew for each.
 struct FieldEndWindow {
+    private let a: UInt8, b: UInt8
     private var base = Int.min / 2
     private var bits: UInt64 = 0
 
+    /// A window over bytes `a` and `b` (the delimiter and the line feed).
+    init(_ a: UInt8, _ b: UInt8) {
+        self.a = a
+        self.b = b
+    }
+
     /// The first index at or after `from` whose byte is `a` or `b`; `buf.count` when none is.
-    /// `a` and `b` must be the same on every call.
     @inline(__always)
-    mutating func firstIndex(of a: UInt8, or b: UInt8, in buf: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+    mutating func firstIndex(in buf: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
         var i = from
         while true {
             let offset = i &- base
