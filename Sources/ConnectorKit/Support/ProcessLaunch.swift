@@ -15,11 +15,14 @@ import Glibc
 /// Sluice's own children start with `SpawnedProcess`, which inherits nothing and is reaped by its
 /// owner; `run(_:)` is for the places that still use `Process` (the tests, the benchmarks' tools).
 public enum ProcessLaunch {
-    private static let gate = Locked(())
+    /// A bare lock, not `Locked(())`: a zero-sized value's accesses are instrumented at the
+    /// object's first word, which another thread reads unlocked (its type, to find the fields),
+    /// so ThreadSanitizer reported a race on every concurrent start (two SMB helpers at once).
+    private static let gate = NSLock()
 
     /// A pipe whose descriptors no other child inherits.
     public static func pipe() -> Pipe {
-        gate.withLock { _ in
+        gate.withLock {
             let pipe = Pipe()
             for fd in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] {
                 _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
@@ -30,6 +33,6 @@ public enum ProcessLaunch {
 
     /// `process.run()`, with no other start, or pipe made by `pipe()`, in between.
     public static func run(_ process: Process) throws {
-        try gate.withLock { _ in try process.run() }
+        try gate.withLock { try process.run() }
     }
 }
