@@ -8,6 +8,7 @@ import Logging
 /// Linux box over SFTP, a local folder), to standard output; what a run would see, unparsed.
 struct Cat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cat",
         abstract: "Print a file as a pipeline's source reads it (raw bytes, from the remote host), e.g. to see what a plant PC writes.")
     @Argument(help: "The pipeline's name.") var name: String
     @Argument(help: "The file, as `sluice checkpoints show` names it (one the source's glob matches).") var file: String

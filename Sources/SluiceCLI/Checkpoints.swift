@@ -11,7 +11,7 @@ struct Checkpoints: AsyncParsableCommand {
         subcommands: [Show.self, Reset.self])
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The committed files, offsets and lines, the files' sizes now, and the last commit.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "The committed files, offsets and lines, the files' sizes now, and the last commit.")
         @Argument(help: "The pipeline's name.") var name: String
         @OptionGroup var config: ConfigOptions
         @OptionGroup var options: RunOptions
@@ -39,6 +39,7 @@ struct Checkpoints: AsyncParsableCommand {
 
     struct Reset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reset",
             abstract: "Forget where a pipeline stopped (the next run reads again from the start), or move it to the end (skip what is there now).")
         @Argument(help: "The pipeline's name.") var name: String
         @Option(name: .customLong("file"), help: "Only this file (as `checkpoints show` names it).") var file: String?

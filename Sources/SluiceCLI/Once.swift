@@ -7,7 +7,7 @@ import PipelineLoader
 import SluiceRuntime
 
 struct Once: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run one pipeline once: load what is new, then exit.")
+    static let configuration = CommandConfiguration(commandName: "once", abstract: "Run one pipeline once: load what is new, then exit.")
 
     @Argument(help: "The pipeline's name (its file name without .toml, or [pipeline] name).")
     var name: String

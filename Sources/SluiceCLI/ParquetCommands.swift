@@ -11,7 +11,7 @@ struct ParquetCommand: ParsableCommand {
         subcommands: [Inspect.self, Cat.self])
 
     struct Inspect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a Parquet file's schema, row groups, statistics and metadata.")
+        static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Print a Parquet file's schema, row groups, statistics and metadata.")
 
         @Argument(help: "The Parquet file.") var file: String
 
@@ -22,7 +22,7 @@ struct ParquetCommand: ParsableCommand {
     }
 
     struct Cat: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a Parquet file's rows as JSON lines.")
+        static let configuration = CommandConfiguration(commandName: "cat", abstract: "Print a Parquet file's rows as JSON lines.")
 
         @Argument(help: "The Parquet file.") var file: String
         @Option(help: "Print at most this many rows.") var limit: Int?

@@ -9,7 +9,7 @@ import SluiceServer
 import UnixSignals
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run every scheduled pipeline as a daemon (SIGTERM finishes the current batch, commits and exits 0; SIGHUP or `sluice reload` re-reads the pipeline files).")
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every scheduled pipeline as a daemon (SIGTERM finishes the current batch, commits and exits 0; SIGHUP or `sluice reload` re-reads the pipeline files).")
 
     @OptionGroup var config: ConfigOptions
     @OptionGroup var options: RunOptions
@@ -116,7 +116,7 @@ struct DaemonService: Service {
 }
 
 struct Reload: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Make the running daemon re-read its pipeline files (for systemd's ExecReload); prints what changed.")
+    static let configuration = CommandConfiguration(commandName: "reload", abstract: "Make the running daemon re-read its pipeline files (for systemd's ExecReload); prints what changed.")
 
     @OptionGroup var options: RunOptions
 

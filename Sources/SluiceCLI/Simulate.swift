@@ -4,6 +4,7 @@ import MachineSimulator
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "simulate",
         abstract: "Write machine logs like factory machines do (deterministic by seed).",
         discussion: """
             Each machine gets <out>/<machine>/log.txt (xp) or data.csv (linux). Run it again with more --rows to grow the files, by appending or by rewriting them in place.

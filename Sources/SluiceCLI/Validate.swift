@@ -3,7 +3,7 @@ import ConnectorKit
 import PipelineLoader
 
 struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check every pipeline file without connecting to anything.")
+    static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check every pipeline file without connecting to anything.")
 
     @OptionGroup var config: ConfigOptions
 
@@ -63,7 +63,7 @@ struct ListPipelines: ParsableCommand {
 }
 
 struct Sample: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a sample configuration for a plugin type.")
+    static let configuration = CommandConfiguration(commandName: "sample", abstract: "Print a sample configuration for a plugin type.")
 
     @Argument(help: "A plugin type, e.g. files, csv, schema, jsonl. Omit to list them.")
     var type: String?
