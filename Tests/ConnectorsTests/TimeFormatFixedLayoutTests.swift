@@ -1,8 +1,9 @@
 @testable import CoreConnectors
 import Testing
 
-/// A layout with a fixed-width part is read at fixed offsets (`TimeFormat.FixedLayout`); it must
-/// accept and reject exactly what walking its tokens does, with the same result.
+/// A layout with a fixed-width part is read at fixed offsets (`TimeFormat.FixedLayout`), and ISO 8601's
+/// `yyyy-MM-ddThh:mm:ss` prefix too; each must accept and reject exactly what walking its tokens
+/// (or the ISO fields one by one) does, with the same result.
 @Suite struct TimeFormatFixedLayoutTests {
     static let layouts = [
         "yyyy-MM-dd HH:mm:ss.SSS", "yyyy-MM-dd HH:mm:ss[.SSS]", "dd/MM/yyyy HH:mm:ss", "dd.MM.yy HH:mm",
@@ -10,6 +11,8 @@ import Testing
         "dd/MM/yyyy[ HH:mm:ss]", "d/M/yyyy H:mm", "yyyy-MM-dd HH:mm:ssXXX",
         // Shorter than eight bytes: read field by field instead of a word at a time.
         "HH:mm", "yyMMdd",
+        // Not a pattern: its common prefix is read at fixed offsets, the rest field by field.
+        "iso8601",
     ]
 
     static let samples = [
@@ -18,6 +21,8 @@ import Testing
         "2025-03-30T02:30:15", "2025-03-30", "30/03/2025 02:30:15123", "30/03/2025", "30/03/2025 02:30", "3/3/2025 2:30",
         "2025-03-30 02:30:15+02:00", "2024-02-29 23:59:59.999", "2023-02-29 00:00:00.000", "2025-13-01 00:00:00.000",
         "2025-12-31 24:00:00.000", "9999-12-31 23:59:60.5", "", " ", "2025-03-30 02:30:15.123 ", "02:30", "250330",
+        "2025-03-30T02:30:15Z", "2025-03-30t02:30:15.123456789+01:00", "2025-03-30T02:30Z", "2025-03-30 02:30:15-0530",
+        "2025-10-26T02:30:15,5z",
     ]
 
     /// Every sample, and every sample with each byte changed to a digit, a separator, a letter or
@@ -57,8 +62,8 @@ import Testing
             #expect(accepted > 0 && accepted < inputs.count, "\(layout): \(accepted) of \(inputs.count) read")
         }
         // d/M/yyyy H:mm (variable widths), …XXX (an offset at the end) and dd/MM/yyyy[ HH:mm:ss]
-        // (an optional time) keep walking tokens.
-        #expect(fastLayouts == Self.layouts.count - 3)
+        // (an optional time) keep walking tokens; ISO 8601 has no token layout.
+        #expect(fastLayouts == Self.layouts.count - 4)
     }
 
     @Test func aFractionAfterTheFixedPartIsReadToMicroseconds() throws {

@@ -126,9 +126,10 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         }
     }
 
-    /// `parse` by walking the tokens even where the layout has a fixed part: the reference the
-    /// fixed-offset reading is tested against.
+    /// `parse` by walking the tokens even where the layout has a fixed part (ISO 8601: field by
+    /// field): the reference the fixed-offset reading is tested against.
     func parseWalkingTokens(_ b: UnsafeBufferPointer<UInt8>) -> Parsed? {
+        if case .iso8601 = kind { return TimeFormat.parseISOWalking(b) }
         guard case let .pattern(tokens) = kind else { return parse(b) }
         var f = Fields()
         var i = 0
@@ -368,7 +369,35 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         return sign * (h * 3600 + m * 60)
     }
 
+    /// ISO 8601. Nearly every such timestamp starts `yyyy-MM-ddThh:mm:ss`: that prefix is read at
+    /// fixed offsets (a handful of byte compares instead of the digit loops, measured at about 6 %
+    /// of a CSV load's CPU); anything else goes to `parseISOWalking`, which reads the same prefix
+    /// to the same fields.
     private static func parseISO(_ b: UnsafeBufferPointer<UInt8>) -> Parsed? {
+        guard b.count >= 19, let p = b.baseAddress,
+              p[4] == UInt8(ascii: "-"), p[7] == UInt8(ascii: "-"),
+              p[10] == UInt8(ascii: "T") || p[10] == UInt8(ascii: " ") || p[10] == UInt8(ascii: "t"),
+              p[13] == UInt8(ascii: ":"), p[16] == UInt8(ascii: ":"),
+              let century = twoDigits(p), let year = twoDigits(p + 2), let month = twoDigits(p + 5), let day = twoDigits(p + 8),
+              let hour = twoDigits(p + 11), let minute = twoDigits(p + 14), let second = twoDigits(p + 17)
+        else { return parseISOWalking(b) }
+        var f = Fields()
+        f.year = century &* 100 &+ year
+        f.month = month; f.day = day; f.hour = hour; f.minute = minute; f.second = second
+        var i = 19
+        return isoAfterSeconds(b, &i, &f)
+    }
+
+    @inline(__always)
+    private static func twoDigits(_ p: UnsafePointer<UInt8>) -> Int? {
+        let a = p[0] &- 48, b = p[1] &- 48
+        guard a <= 9, b <= 9 else { return nil }
+        return Int(a) &* 10 &+ Int(b)
+    }
+
+    /// ISO 8601 read field by field: the general case, and the reference the fixed-offset
+    /// reading is tested against.
+    static func parseISOWalking(_ b: UnsafeBufferPointer<UInt8>) -> Parsed? {
         var f = Fields()
         var i = 0
         guard let y = digits(b, &i, min: 4, max: 4), i < b.count, b[i] == UInt8(ascii: "-") else { return nil }
@@ -388,16 +417,24 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             i += 1
             guard let s = digits(b, &i, min: 2, max: 2) else { return nil }
             f.second = s
-            if i < b.count && (b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",")) {
-                i += 1
-                let start = i
-                guard var us = digits(b, &i, min: 1, max: 9) else { return nil }
-                var n = i - start
-                while n < 6 { us *= 10; n += 1 }
-                while n > 6 { us /= 10; n -= 1 }
-                f.micros = us
-            }
+            return isoAfterSeconds(b, &i, &f)
         }
+        return isoOffsetAndEnd(b, &i, &f)
+    }
+
+    /// After the seconds: an optional fraction, then the optional offset and the end.
+    @inline(__always)
+    private static func isoAfterSeconds(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields) -> Parsed? {
+        if i < b.count && (b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",")) {
+            i += 1
+            guard let us = fraction(b, &i) else { return nil }
+            f.micros = us
+        }
+        return isoOffsetAndEnd(b, &i, &f)
+    }
+
+    @inline(__always)
+    private static func isoOffsetAndEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields) -> Parsed? {
         if i < b.count {
             guard let o = parseOffset(b, &i) else { return nil }
             f.offset = o
