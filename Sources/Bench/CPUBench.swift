@@ -71,7 +71,7 @@ struct CPUBenchmark {
             let conf = try pipeline(name)
             confs.append(conf)
             // An untimed first load makes the table and its partitions, as a daemon finds them.
-            try db.psql("DROP TABLE IF EXISTS \(schema).\(name) CASCADE; DELETE FROM public.sluice_checkpoints WHERE pipeline = '\(name)'")
+            try db.psql("DROP TABLE IF EXISTS \(schema).\(name) CASCADE; " + forgetCheckpointsSQL(where: "pipeline = '\(name)'"))
             let r = try spawnMeasured(binary, ["once", name, "--config-dir", conf, "--state-dir", "\(work)/state-\(name)", "--no-progress"])
             guard r.status == 0 else { throw BenchError("\(binary) once \(name): \(r.stderr.suffix(800))") }
         }

@@ -87,7 +87,7 @@ struct PostgresBenchmark {
             guard r.status == 0 else { throw BenchError("sluice once \(name): \(r.stderr)") }
             return r
         }
-        let forget = "DELETE FROM public.sluice_checkpoints WHERE pipeline = '\(name)'"
+        let forget = forgetCheckpointsSQL(where: "pipeline = '\(name)'")
         if keepTable {
             try psql("DROP TABLE IF EXISTS \(schema).\(table) CASCADE; " + forget)
             _ = try run()

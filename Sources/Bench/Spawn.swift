@@ -96,3 +96,9 @@ func benchPython(importing modules: String) throws -> String {
     }
     return python
 }
+
+/// SQL that deletes the checkpoints of the pipelines `condition` picks, also on a server where no
+/// run has made the checkpoint table yet (a fresh one).
+func forgetCheckpointsSQL(where condition: String) -> String {
+    "DO $$ BEGIN IF to_regclass('public.sluice_checkpoints') IS NOT NULL THEN DELETE FROM public.sluice_checkpoints WHERE \(condition); END IF; END $$"
+}
