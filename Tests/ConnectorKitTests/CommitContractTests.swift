@@ -8,7 +8,7 @@ import TestSupport
 
 /// The engine's side of the commit contract (see `Sink`): after the sink fails, nothing is
 /// committed until it is opened again; after the source fails, what the healthy sink holds is.
-@Suite struct CommitContractTests {
+@Suite(.blockingWork) struct CommitContractTests {
     /// A transactional sink in memory that, like a database connection that drops, loses the rows
     /// written since its last commit when a write fails, and fails the write of batch `failAt`
     /// once. It does not refuse a commit after the failure: that part is the engine's to keep.

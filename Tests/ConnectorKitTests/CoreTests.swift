@@ -4,7 +4,7 @@ import Logging
 import Testing
 import TestSupport
 
-@Suite struct GlobTests {
+@Suite(.blockingWork) struct GlobTests {
     @Test func matchesSegments() {
         #expect(Glob("*.csv").matches("a.csv"))
         #expect(!Glob("*.csv").matches("dir/a.csv"))
@@ -27,7 +27,7 @@ import TestSupport
     }
 }
 
-@Suite struct CRCTests {
+@Suite(.blockingWork) struct CRCTests {
     @Test func knownValue() {
         #expect(CRC32(Array("123456789".utf8)).value == 0xCBF4_3926)
         var c = CRC32()
@@ -61,7 +61,7 @@ import TestSupport
     }
 }
 
-@Suite struct QueueTests {
+@Suite(.blockingWork) struct QueueTests {
     @Test func keepsOrderUnderBackPressure() async throws {
         let q = BoundedQueue<Int>(capacity: 2)
         let producer = Task {
@@ -84,7 +84,7 @@ import TestSupport
     }
 }
 
-@Suite struct ConfigDecodingTests {
+@Suite(.blockingWork) struct ConfigDecodingTests {
     struct Sample: Decodable { var path: String; var glob: String?; var settle: ConfigDuration? }
 
     func node(_ entries: [(String, ConfigNode.Value, Int)]) -> ConfigNode {
@@ -135,7 +135,7 @@ import TestSupport
     }
 }
 
-@Suite struct CivilDateTests {
+@Suite(.blockingWork) struct CivilDateTests {
     @Test func roundTrips() {
         for d in stride(from: -800_000, through: 800_000, by: 997) {
             let (y, m, day) = CivilDate.civil(days: d)
@@ -154,7 +154,7 @@ import TestSupport
     }
 }
 
-@Suite struct EngineTests {
+@Suite(.blockingWork) struct EngineTests {
     @Test func inMemorySourceReplaysNothingAfterCommit() async throws {
         let batch = RecordBatch(schema: Schema([Field("x", .int64)]), columns: [Column(.int64([1, 2, 3]))],
                                 origins: RecordOrigins(file: "m", lines: [1, 2, 3], byteOffsets: [0, 1, 2]))

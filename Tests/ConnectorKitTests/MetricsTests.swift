@@ -3,9 +3,10 @@ import ConnectorKitTesting
 import Logging
 import MetricsTestKit
 import Testing
+import TestSupport
 
 /// The cumulative per-pipeline counters follow what the engine does, run after run.
-@Suite struct PipelineMetricsTests {
+@Suite(.blockingWork) struct PipelineMetricsTests {
     @Test func countersAddUpAcrossRunsWithThePipelineAsDimension() async throws {
         let metrics = TestMetrics()
         let fs = InMemoryFileSystem()

@@ -6,7 +6,7 @@ import TestSupport
 
 /// `ProcessLaunch`: the pipes it makes never reach another child, and the child it starts still
 /// gets its own ends.
-@Suite struct ProcessLaunchTests {
+@Suite(.blockingWork) struct ProcessLaunchTests {
     @Test func pipesAreCloseOnExecAndStillReachTheirOwnChild() throws {
         let mine = ProcessLaunch.pipe(), other = ProcessLaunch.pipe()
         for fd in [mine.fileHandleForReading.fileDescriptor, mine.fileHandleForWriting.fileDescriptor] {

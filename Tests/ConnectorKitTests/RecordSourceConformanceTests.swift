@@ -1,10 +1,11 @@
 import ConnectorKit
 import ConnectorKitTesting
 import Testing
+import TestSupport
 
 /// The record-source conformance check passes a source that resumes from its cursor and fails
 /// each way of breaking that (so it can fail for a real plugin too).
-@Suite struct RecordSourceConformanceTests {
+@Suite(.blockingWork) struct RecordSourceConformanceTests {
     static func batches(_ n: Int) -> [RecordBatch] {
         (0..<n).map { i in
             let ids = [Int64(i * 2), Int64(i * 2 + 1)]

@@ -2,10 +2,11 @@ import ConnectorKit
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// `SpawnedProcess`: what a child of Sluice's (an exec plugin, the SMB helper, pg_dump) gets from
 /// it, and how its end is seen.
-@Suite struct SpawnedProcessTests {
+@Suite(.blockingWork) struct SpawnedProcessTests {
     /// Runs `path` with its standard output on a pipe; what it wrote and how it ended.
     static func output(_ path: String, _ arguments: [String], directory: String? = nil) throws -> (String, SpawnedProcess.Ending) {
         let out = ProcessLaunch.pipe()

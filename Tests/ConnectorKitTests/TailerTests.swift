@@ -2,6 +2,7 @@ import ConnectorKit
 import ConnectorKitTesting
 import Logging
 import Testing
+import TestSupport
 
 /// A decoder that emits one record per line, for testing the tailer without CSV.
 struct LinesDecoder: RecordDecoder {
@@ -30,7 +31,7 @@ struct LinesDecoder: RecordDecoder {
     func makeSession(file: String, state: String?) throws -> any DecoderSession { Session() }
 }
 
-@Suite struct TailerTests {
+@Suite(.blockingWork) struct TailerTests {
     let fs = InMemoryFileSystem()
 
     func engine(_ sink: CollectingSink, _ store: InMemoryCheckpointStore, afterLoad: AfterLoad = .keep) -> PipelineEngine {

@@ -1,8 +1,9 @@
 import Connectors
 import Foundation
 import Testing
+import TestSupport
 
-@Suite struct BackupRetentionTests {
+@Suite(.blockingWork) struct BackupRetentionTests {
     static let day = 86_400.0
 
     /// 120 nightly dumps at 02:00 UTC from 2026-08-03 to 2026-11-30, plus a second one on the

@@ -2,11 +2,12 @@ import ConnectorKit
 import ConnectorKitTesting
 @testable import CoreConnectors
 import Testing
+import TestSupport
 
 /// The eight-bytes-at-a-time searches against a byte-by-byte reading of the same buffers: every
 /// length around the word size, every position of the byte looked for, and the bytes a borrow
 /// or carry between bytes would confuse with it (the value ± 1, 0x80, 0xFF, NUL).
-@Suite struct ByteSearchTests {
+@Suite(.blockingWork) struct ByteSearchTests {
     static let tricky: [UInt8] = [0x00, 0x01, 0x09, 0x0A, 0x0B, 0x2B, 0x2C, 0x2D, 0x3A, 0x3B, 0x3C, 0x7F, 0x80, 0x81, 0xFE, 0xFF]
 
     static func buffers(seed: UInt64) -> [[UInt8]] {

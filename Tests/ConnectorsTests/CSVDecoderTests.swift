@@ -3,8 +3,9 @@ import ConnectorKitTesting
 @testable import Connectors
 @testable import CoreConnectors
 import Testing
+import TestSupport
 
-@Suite struct CSVDecoderTests {
+@Suite(.blockingWork) struct CSVDecoderTests {
     func csv(_ configure: (inout CSVConfiguration) -> Void = { _ in }) -> CSVDecoder {
         var c = CSVConfiguration()
         configure(&c)
@@ -135,7 +136,7 @@ import Testing
     }
 }
 
-@Suite struct LogDecoderTests {
+@Suite(.blockingWork) struct LogDecoderTests {
     @Test func regexWithNamedGroups() throws {
         var c = LogConfiguration()
         c.pattern = #"^(?<ts>\S+ \S+) (?<level>[A-Z]+) (?<msg>.*)$"#

@@ -3,10 +3,11 @@ import ConnectorKit
 import Foundation
 import PipelineLoader
 import Testing
+import TestSupport
 
 /// Inputs the fuzzers (scripts/fuzz.sh) found to crash, kept as tests. Each also lives in the
 /// target's seed corpus (Tests/Fuzz/corpus), so the fuzzer starts from it.
-@Suite struct FuzzRegressionTests {
+@Suite(.blockingWork) struct FuzzRegressionTests {
     /// 38 integer digits cast to decimal(12,3): with the 3 fraction digits added, 41 digits overflowed Int128 (a trap)
     /// before the precision check. Now: out of range, a dead letter, and the other rows land.
     @Test func decimalWithMoreDigitsThanInt128HoldsIsADeadLetterNotATrap() throws {

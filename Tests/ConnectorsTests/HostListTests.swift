@@ -3,10 +3,11 @@ import ConnectorKit
 import Foundation
 import PipelineLoader
 import Testing
+import TestSupport
 
 /// `hosts` in [source]: one pipeline per host, `{host}` the address in the url and the name
 /// elsewhere, and the mistakes a hall's file can hold, each named by file, line and key.
-@Suite struct HostListTests {
+@Suite(.blockingWork) struct HostListTests {
     let loader = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: [:])
 
     func file(source: String, sink: String = "type = \"postgres\"\nurl = \"postgresql://etl@db/plant\"\ntable = \"press\"", derive: Bool = true) -> String {
@@ -145,7 +146,7 @@ extension HostListTests {
 
 /// Plugins from outside packages join the built-in ones; a name already taken where it would be
 /// written is an error that says so, not a crash.
-@Suite struct PluginRegistryTests {
+@Suite(.blockingWork) struct PluginRegistryTests {
     @Test func outsidePluginsJoinAndDuplicatesAreErrors() throws {
         let builtins = BuiltinPlugins.registry
         let extra = PluginDescriptor.sink("plc-log", DiscardConfiguration.self, summary: "a package's own sink") { _, _ in DiscardSink() }

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite struct JSONLSinkTests {
+@Suite(.blockingWork) struct JSONLSinkTests {
     func tempPath(_ name: String) -> String {
         let dir = TestCleanup.removeAtExit(NSTemporaryDirectory() + "sluice-jsonl-\(UUID().uuidString.prefix(8))")
         return "\(dir)/\(name)"

@@ -3,8 +3,9 @@ import ConnectorKit
 import Foundation
 import PipelineLoader
 import Testing
+import TestSupport
 
-@Suite struct PipelineFileTests {
+@Suite(.blockingWork) struct PipelineFileTests {
     let loader = PipelineFileLoader(registry: BuiltinPlugins.registry, environment: ["PLANT_DIR": "/srv/plant"])
 
     func errors(_ text: String) -> [ConfigError] {
@@ -187,7 +188,7 @@ import Testing
     }
 }
 
-@Suite struct ConventionTests {
+@Suite(.blockingWork) struct ConventionTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     @Test func everyConnectorFolderIsRegisteredDocumentedAndHasAValidSample() throws {

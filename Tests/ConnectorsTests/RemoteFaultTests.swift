@@ -8,7 +8,7 @@ import TestSupport
 /// A 50 MB file pulled over SMB (NT1 and SMB3) and SFTP through the fault proxy; the connection is
 /// cut (reset) or stalled mid-transfer. The run fails cleanly, the next one resumes at the
 /// committed offset, and every line arrives exactly once, in order, every column intact.
-@Suite(.serialized, .enabled(if: TestSamba.enabled && TestSSH.enabled, "needs the Samba and sshd test servers (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: TestSamba.enabled && TestSSH.enabled, "needs the Samba and sshd test servers (under CI this suite always runs)"))
 struct RemoteFaultTests {
     static let lines = TestScale.rows(2_600_000) // ≈ 50 MB
 

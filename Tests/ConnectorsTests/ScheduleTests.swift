@@ -1,10 +1,11 @@
 import Foundation
 import PipelineLoader
 import Testing
+import TestSupport
 
 /// Cron against a table of expressions and next firing times (cronie's behaviour; the cases follow
 /// the notes on cron pitfalls: DOM/DOW, steps, macros, impossible dates, leap days, DST).
-@Suite struct ScheduleTests {
+@Suite(.blockingWork) struct ScheduleTests {
     static let newYork = TimeZone(identifier: "America/New_York")!
     static let berlin = TimeZone(identifier: "Europe/Berlin")!
     static let saoPaulo = TimeZone(identifier: "America/Sao_Paulo")!

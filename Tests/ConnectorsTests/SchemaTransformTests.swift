@@ -2,8 +2,9 @@ import ConnectorKit
 @testable import Connectors
 @testable import CoreConnectors
 import Testing
+import TestSupport
 
-@Suite struct SchemaTransformTests {
+@Suite(.blockingWork) struct SchemaTransformTests {
     func strings(_ names: [String], _ rows: [[String]]) -> RecordBatch {
         RecordBatch(schema: .strings(names),
                     columns: names.indices.map { c in Column(.string(StringColumn(rows.map { $0[c] }))) },

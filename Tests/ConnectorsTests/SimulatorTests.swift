@@ -1,8 +1,9 @@
 import Foundation
 import MachineSimulator
 import Testing
+import TestSupport
 
-@Suite struct SimulatorTests {
+@Suite(.blockingWork) struct SimulatorTests {
     @Test func deterministicAndRewriteKeepsHistory() throws {
         let a = MachineSimulator(style: .xp, seed: 9), b = MachineSimulator(style: .xp, seed: 9), c = MachineSimulator(style: .xp, seed: 10)
         #expect(a.file(rows: 50, machine: "press-01") == b.file(rows: 50, machine: "press-01"))

@@ -1,10 +1,11 @@
 @testable import CoreConnectors
 import Testing
+import TestSupport
 
 /// A layout with a fixed-width part is read at fixed offsets (`TimeFormat.FixedLayout`), and ISO 8601's
 /// `yyyy-MM-ddThh:mm:ss` prefix too; each must accept and reject exactly what walking its tokens
 /// (or the ISO fields one by one) does, with the same result.
-@Suite struct TimeFormatFixedLayoutTests {
+@Suite(.blockingWork) struct TimeFormatFixedLayoutTests {
     static let layouts = [
         "yyyy-MM-dd HH:mm:ss.SSS", "yyyy-MM-dd HH:mm:ss[.SSS]", "dd/MM/yyyy HH:mm:ss", "dd.MM.yy HH:mm",
         "yyyyMMddHHmmss", "yyyy-MM-dd'T'HH:mm:ss[,S]", "yyyy-MM-dd", "dd/MM/yyyy HH:mm:ssSSS",

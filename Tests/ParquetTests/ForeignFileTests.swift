@@ -7,7 +7,7 @@ import TestSupport
 /// Sluice's reader on files it did not write: pyarrow (dictionary and PLAIN, data pages v1 and
 /// v2, snappy, zstd, gzip, none) and DuckDB (snappy, zstd, none), every value compared with what
 /// the writers were given.
-@Suite(.enabled(if: PythonReaders.enabled, "no Python with pyarrow and duckdb: run scripts/py-env.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .enabled(if: PythonReaders.enabled, "no Python with pyarrow and duckdb: run scripts/py-env.sh (under CI this suite always runs)"))
 struct ForeignFileTests {
     @Test("files written by pyarrow and DuckDB read back exactly")
     func readsForeignFiles() throws {

@@ -2,11 +2,12 @@ import ConnectorKit
 import Foundation
 @testable import Parquet
 import Testing
+import TestSupport
 
 /// Writes the Parquet fuzzer's seeds (Tests/Fuzz/corpus/parquet) when asked:
 /// `SLUICE_WRITE_PARQUET_SEEDS=1 swift test --filter FuzzSeedWriter`. Each is a small file of
 /// every type in one codec, so the fuzzer starts from every page kind and codec.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["SLUICE_WRITE_PARQUET_SEEDS"] == "1", "writes fuzz seeds only when SLUICE_WRITE_PARQUET_SEEDS=1"))
+@Suite(.blockingWork, .enabled(if: ProcessInfo.processInfo.environment["SLUICE_WRITE_PARQUET_SEEDS"] == "1", "writes fuzz seeds only when SLUICE_WRITE_PARQUET_SEEDS=1"))
 struct FuzzSeedWriter {
     @Test func writeSeeds() throws {
         let folder = PythonReaders.packageRoot + "/Tests/Fuzz/corpus/parquet"

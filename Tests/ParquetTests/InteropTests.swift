@@ -7,7 +7,7 @@ import TestSupport
 /// Files written by Sluice, read by pyarrow, DuckDB and fastparquet (and by Sluice's own reader):
 /// every value must come back exactly, and the statistics must state the true min, max and NULL
 /// count of each row group.
-@Suite(.enabled(if: PythonReaders.enabled, "no Python with pyarrow, duckdb and fastparquet: run scripts/py-env.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .enabled(if: PythonReaders.enabled, "no Python with pyarrow, duckdb and fastparquet: run scripts/py-env.sh (under CI this suite always runs)"))
 struct InteropTests {
     let folder = TestCleanup.removeAtExit(NSTemporaryDirectory() + "sluice-test-parquet-\(UUID().uuidString.prefix(8))")
 

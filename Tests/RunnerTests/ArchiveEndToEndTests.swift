@@ -7,7 +7,7 @@ import TestSupport
 /// The archive job against the real PostgreSQL: 100 days of day partitions; the 69 that ended 30
 /// days ago or earlier are archived to Parquet, verified, recorded and dropped; under SIGKILL at many points, every row
 /// ends exactly once across the Parquet files and the table.
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct ArchiveEndToEndTests {
     static let rowsPerDay = TestScale.rows(2000)
 

@@ -2,11 +2,12 @@ import ConnectorKit
 import Foundation
 import MachineSimulator
 import Testing
+import TestSupport
 
 /// The `postgres_backup` job against the real server and the real pg_dump / pg_restore: a dump
 /// restored into a fresh database holds the same rows (a checksum over every column), old dumps
 /// are pruned, a nearly full disk and a refused password fail clearly and leave nothing behind.
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct BackupJobTests {
     /// Count and an md5 over every column of every row, in a stable order.
     static func fingerprint(_ table: String, database: String) throws -> String {

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// `sluice checkpoints show|reset` on a local checkpoint (jsonl) and on one PostgreSQL keeps.
-@Suite(.serialized) struct CheckpointsCommandTests {
+@Suite(.blockingWork, .serialized) struct CheckpointsCommandTests {
     func writeRows(_ dir: String, _ total: Int) throws {
         try MachineSimulator(style: .linux, seed: 11).write(path: "\(dir)/in/line-01/data.csv", machine: "line-01", totalRows: total, mode: .append)
     }

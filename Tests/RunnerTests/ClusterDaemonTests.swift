@@ -11,7 +11,7 @@ import TestSupport
 /// in the end every row is in its table once (count, distinct timestamps, an md5 over every
 /// column against psql's own `\copy` of the source), and the JSONL pipeline whose checkpoint lives
 /// in PostgreSQL (`state = "postgres"`) wrote every line once to the shared folder.
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct ClusterDaemonTests {
     /// `PostgresRunCoordinator`'s lock key seed ("SLCE").
     static let lockSeed = 0x534C_4345

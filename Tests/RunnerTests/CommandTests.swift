@@ -1,8 +1,9 @@
 import Foundation
 import MachineSimulator
 import Testing
+import TestSupport
 
-@Suite(.serialized) struct CommandTests {
+@Suite(.blockingWork, .serialized) struct CommandTests {
     @Test func validateReportsEveryErrorWithFileLineAndKeyAndExitsOne() throws {
         let dir = try Sluice.tempDir("validate")
         try Sluice.write("""

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// Exactly-once under SIGKILL and SIGTERM: the jsonl output holds every source row exactly once.
-@Suite(.serialized) struct CrashTests {
+@Suite(.blockingWork, .serialized) struct CrashTests {
     static let rows = TestScale.rows(1_000_000)
 
     func setUp(_ name: String, rows: Int) throws -> (dir: String, expectedSum: Int64) {

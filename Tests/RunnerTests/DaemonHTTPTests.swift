@@ -8,7 +8,7 @@ import TestSupport
 /// prometheus_client with counts equal to the rows in PostgreSQL, /ready flipping when the
 /// database goes away and comes back, /health answering 503 while a SIGTERM drains a batch in
 /// flight, the JSON API, and the status page in headless Chromium.
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct DaemonHTTPTests {
     static func waitUntil(_ seconds: Double, _ what: String, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
@@ -218,7 +218,7 @@ struct DaemonHTTPTests {
 }
 
 /// The status page in a real browser: Debian's Chromium, headless, running the page's script.
-@Suite struct StatusPageBrowserTests {
+@Suite(.blockingWork) struct StatusPageBrowserTests {
     static var chromium: String? { ExternalTool.path("chromium") ?? ExternalTool.path("chromium-browser") }
     static let required = ProcessInfo.processInfo.environment["CI"] == "true"
 

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// `sluice run` as a process: schedules, `after`, and files that cannot start.
-@Suite struct DaemonTests {
+@Suite(.blockingWork) struct DaemonTests {
     /// The fleet's order: `maintenance` has `after = ["vehicles"]` and so runs only once vehicles'
     /// run has committed. A pipeline naming an unknown upstream and a file that does not parse are
     /// reported; the daemon starts the others.

@@ -6,7 +6,7 @@ import TestSupport
 /// side by side. The broken ones are reported (with their standard error) and restarted with
 /// backoff; the good one keeps loading; the daemon stays up and ends cleanly, leaving no plugin
 /// process behind.
-@Suite(.serialized) struct ExecDaemonTests {
+@Suite(.blockingWork, .serialized) struct ExecDaemonTests {
     static let python = ProcessInfo.processInfo.environment["SLUICE_TEST_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/bin/python3"
     static let plugins = Sluice.root + "/Tests/ConnectorsTests/Exec/test_plugins.py"
 

@@ -1,6 +1,7 @@
 import Foundation
 import MachineSimulator
 import Testing
+import TestSupport
 
 /// The throwaway MariaDB of scripts/mariadb-start.sh, through the `mariadb` client.
 enum MariaDB {
@@ -22,7 +23,7 @@ enum MariaDB {
 
 /// examples/fleet/mysql as shipped: the second plant's fleet on MariaDB, checked row for row
 /// against what the simulator wrote (the PostgreSQL version is FleetExampleTests).
-@Suite(.serialized, .enabled(if: MariaDB.enabled, "no MariaDB on 127.0.0.1:53306: run scripts/mariadb-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: MariaDB.enabled, "no MariaDB on 127.0.0.1:53306: run scripts/mariadb-start.sh (under CI this suite always runs)"))
 struct FleetExampleMySQLTests {
     let sim = FleetSimulator(seed: 42)
     let database = "fleet_test_\(UUID().uuidString.prefix(6).lowercased())"

@@ -1,10 +1,11 @@
 import Foundation
 import MachineSimulator
 import Testing
+import TestSupport
 
 /// examples/fleet as shipped: its schema.sql and both pipeline files, against the real server,
 /// checked row for row against what the simulator wrote.
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct FleetExampleTests {
     let sim = FleetSimulator(seed: 42)
     let database = "fleet_test_\(UUID().uuidString.prefix(6).lowercased())"

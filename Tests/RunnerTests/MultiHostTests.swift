@@ -6,7 +6,7 @@ import TestSupport
 /// One press hangs (every smbd of its server SIGSTOPped, as an XP PC that stops answering): the
 /// others keep loading on their schedule, the hung one is reported failing, and it catches up
 /// exactly once when it answers again.
-@Suite(.serialized, .enabled(if: ServerScripts.enabled, "no smbd: install samba (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: ServerScripts.enabled, "no smbd: install samba (under CI this suite always runs)"))
 struct MultiHostTests {
     static let presses = ["press1", "press2", "press3"]
 
@@ -144,7 +144,7 @@ struct MultiHostTests {
 
 /// Several hosts of one pipeline load one new day-partitioned PostgreSQL table at the same time:
 /// they race to create the table and its partitions, and none of their runs fails for it.
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct MultiHostPostgresTests {
     @Test func hostsRacingToCreateTheTableAndPartitionsAllSucceed() throws {
         let dir = try Sluice.tempDir("hall-pg")
@@ -197,7 +197,7 @@ struct MultiHostPostgresTests {
 
 /// The same for SFTP: two Linux hosts in one file, one of them behind a proxy that stalls (a host
 /// that hangs mid-connection); the other keeps loading on its schedule, the hung one catches up.
-@Suite(.serialized, .enabled(if: ServerScripts.enabled, "no sshd: install openssh-server (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: ServerScripts.enabled, "no sshd: install openssh-server (under CI this suite always runs)"))
 struct MultiHostSFTPTests {
     @Test func oneStalledLinuxHostNeverDelaysTheOther() throws {
         #expect(try ServerScripts.run("ssh-start.sh", "main") == 0)

@@ -8,7 +8,7 @@ import TestSupport
 /// twenty cuts in one load. Each ends with the table equal to the source, compared with the
 /// `mariadb` client's own LOAD DATA of the CSV (count, distinct timestamps, CRC sum and XOR over
 /// every column).
-@Suite(.serialized, .enabled(if: MariaDB.enabled, "no MariaDB on 127.0.0.1:53306: run scripts/mariadb-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: MariaDB.enabled, "no MariaDB on 127.0.0.1:53306: run scripts/mariadb-start.sh (under CI this suite always runs)"))
 struct MySQLFaultTests {
     static let rows = TestScale.rows(300_000)
     static let database = "sluice_test"

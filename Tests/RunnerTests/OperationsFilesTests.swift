@@ -1,11 +1,12 @@
 import Foundation
 import SluiceServer
 import Testing
+import TestSupport
 
 /// The shipped operations files are checked by the tools that will read them: promtool for the
 /// alert rules and the dashboard's queries, systemd-analyze for the unit; and every metric they
 /// name is one the daemon exports.
-@Suite struct OperationsFilesTests {
+@Suite(.blockingWork) struct OperationsFilesTests {
     static let examples = Sluice.root + "/examples"
     static let required = ProcessInfo.processInfo.environment["CI"] == "true"
 

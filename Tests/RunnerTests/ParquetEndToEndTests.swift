@@ -7,7 +7,7 @@ import TestSupport
 
 /// `sluice once` into a Parquet lake, SIGKILLed at random points: the lake ends with every source
 /// row exactly once, every column intact, in the right day folder, and no temporary file.
-@Suite(.serialized) struct ParquetEndToEndTests {
+@Suite(.blockingWork, .serialized) struct ParquetEndToEndTests {
     static let rows = TestScale.rows(300_000)
 
     func setUp(_ name: String, rows: Int) throws -> String {

@@ -55,7 +55,7 @@ enum PG {
     }
 }
 
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct PostgresEndToEndTests {
     /// 1M simulator rows (5 s apart: 58 days) into a day-partitioned table.
     func setUp(_ name: String, rows: Int, commitRows: Int = 20000, port: String = PG.port) throws -> (dir: String, table: String, sum: Int64) {

@@ -8,7 +8,7 @@ import TestSupport
 /// the two (127.0.0.1 only) and cuts (reset), stalls or slows the connection at a byte count, a
 /// statement or a time; the rest use the server itself (pg_terminate_backend, a fast restart, a
 /// server that starts late).
-@Suite(.serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct PostgresFaultTests {
     static let rows = TestScale.rows(300_000)
 

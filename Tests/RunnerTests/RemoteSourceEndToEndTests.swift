@@ -1,10 +1,11 @@
 import ConnectorKit
 import Foundation
 import Testing
+import TestSupport
 
 /// The SMB and SFTP sources in the daemon, against servers this suite alone stops and starts (the
 /// `spare` Samba and sshd of scripts/smb-start.sh and ssh-start.sh; other tests use the others).
-@Suite(.serialized, .enabled(if: ServerScripts.enabled, "no smbd/sshd: install samba and openssh-server (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: ServerScripts.enabled, "no smbd/sshd: install samba and openssh-server (under CI this suite always runs)"))
 struct RemoteSourceEndToEndTests {
     @Test func smbServerStoppedMidRunBacksOffRecoversAndOtherPipelinesKeepRunning() throws {
         try serverStoppedMidRun(start: ("smb-start.sh", "spare"), stop: ("smb-stop.sh", "spare"),

@@ -8,7 +8,7 @@ import TestSupport
 /// one `sluice run` (PostgreSQL through a proxy that refuses every other second, PostgreSQL that
 /// is never there, SFTP connecting and disconnecting each run, JSON lines, the partition job) leave
 /// its thread count, open descriptors and resident memory where they were after warming up.
-@Suite(.serialized, .enabled(if: PG.enabled && ServerScripts.enabled, "needs PostgreSQL and sshd (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: PG.enabled && ServerScripts.enabled, "needs PostgreSQL and sshd (under CI this suite always runs)"))
 struct ResourceTests {
     struct Sample: CustomStringConvertible {
         var threads: Int, descriptors: Int, rssKiB: Int

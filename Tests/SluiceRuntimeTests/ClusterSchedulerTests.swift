@@ -5,6 +5,7 @@ import PipelineLoader
 import PostgresConnector
 @testable import SluiceRuntime
 import Testing
+import TestSupport
 
 /// Two schedulers in one process stand for two daemons of a cluster; their claims go through the
 /// real `PostgresRunCoordinator` on the test server.
@@ -26,7 +27,7 @@ enum ClusterTestDatabase {
     }()
 }
 
-@Suite(.serialized, .enabled(if: ClusterTestDatabase.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: ClusterTestDatabase.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct ClusterSchedulerTests {
     func scheduler(_ node: String, stateDirectory: String? = nil) -> Scheduler {
         let coordinator = PostgresRunCoordinator(database: PostgresClusterDatabase(url: ClusterTestDatabase.url, password: ClusterTestDatabase.password, node: node), logger: quiet)

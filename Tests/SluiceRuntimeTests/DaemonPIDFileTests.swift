@@ -1,10 +1,11 @@
 import Foundation
 import SluiceRuntime
 import Testing
+import TestSupport
 
 /// One daemon per state folder, decided by the lock the daemon holds, not by whether the pid
 /// written in the file happens to be alive.
-@Suite struct DaemonPIDFileTests {
+@Suite(.blockingWork) struct DaemonPIDFileTests {
     static func folder() throws -> String {
         let dir = NSTemporaryDirectory() + "sluice-pidfile-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -6,8 +6,9 @@ import Prometheus
 @testable import SluiceRuntime
 @testable import SluiceServer
 import Testing
+import TestSupport
 
-@Suite struct DaemonSettingsTests {
+@Suite(.blockingWork) struct DaemonSettingsTests {
     @Test func settingsFileReadsEveryKey() throws {
         let s = try DaemonSettings.parse("""
             [daemon]
@@ -69,7 +70,7 @@ import Testing
     }
 }
 
-@Suite struct LineLogHandlerTests {
+@Suite(.blockingWork) struct LineLogHandlerTests {
     final class Lines: Sendable {
         let lines = Locked<[String]>([])
         func append(_ s: String) { lines.withLock { $0.append(s) } }
@@ -106,7 +107,7 @@ import Testing
     }
 }
 
-@Suite struct StatusMetricsTests {
+@Suite(.blockingWork) struct StatusMetricsTests {
     /// The gauges follow the status: a removed pipeline's series disappear from the scrape.
     @Test func gaugesFollowAddedAndRemovedWorks() {
         let registry = PrometheusCollectorRegistry()

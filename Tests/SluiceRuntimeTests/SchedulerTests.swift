@@ -4,6 +4,7 @@ import Logging
 import PipelineLoader
 @testable import SluiceRuntime
 import Testing
+import TestSupport
 
 /// A work whose runs are recorded; `body` decides each run's result (its argument is the run number).
 struct FakeWork: ScheduledWork {
@@ -118,7 +119,7 @@ func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
     return condition()
 }
 
-@Suite struct SchedulerTests {
+@Suite(.blockingWork) struct SchedulerTests {
     @Test func backoffDoublesUpToItsLimitWithJitterTakenOff() {
         let b = BackoffPolicy(maxDelay: 30, jitter: 0.2)
         #expect((1...7).map { b.delay(afterFailures: $0, random: 0) } == [1, 2, 4, 8, 16, 30, 30])
@@ -300,7 +301,7 @@ extension SchedulerTests {
     }
 }
 
-@Suite struct AlertTrackerTests {
+@Suite(.blockingWork) struct AlertTrackerTests {
     /// Once per change of state, never per retry.
     @Test func tellsEachChangeOnce() {
         var t = AlertTracker(degradedAfter: 3)

@@ -10,7 +10,7 @@ import TestSupport
 
 /// The exec source and sink with real programs (Python): the example plugins of
 /// examples/exec-python, and test plugins that crash, hang, print garbage or report errors.
-@Suite(.serialized) struct ExecTests {
+@Suite(.blockingWork, .serialized) struct ExecTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
     static let python = ProcessInfo.processInfo.environment["SLUICE_TEST_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/bin/python3"

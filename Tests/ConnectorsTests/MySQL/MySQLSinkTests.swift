@@ -49,7 +49,7 @@ enum TestMySQL {
     }
 }
 
-@Suite(.serialized, .enabled(if: TestMySQL.enabled, "no MariaDB on 127.0.0.1:53306: run scripts/mariadb-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: TestMySQL.enabled, "no MariaDB on 127.0.0.1:53306: run scripts/mariadb-start.sh (under CI this suite always runs)"))
 struct MySQLSinkTests {
     let context = SinkContext(pipeline: "mysql-test-\(UUID().uuidString.prefix(6))")
 

@@ -7,7 +7,7 @@ import Parquet
 import Testing
 import TestSupport
 
-@Suite struct ParquetSinkTests {
+@Suite(.blockingWork) struct ParquetSinkTests {
     func tempDir(_ name: String) -> String {
         TestCleanup.removeAtExit(NSTemporaryDirectory() + "sluice-parquet-\(name)-\(UUID().uuidString.prefix(8))")
     }

@@ -4,10 +4,11 @@ import ConnectorKit
 import Foundation
 import Logging
 import Testing
+import TestSupport
 
 /// The pieces that let several daemons share pipelines, against the real server: the advisory
 /// lock of a run, the last successful start, the shared checkpoint store and the sinks' fencing.
-@Suite(.serialized, .enabled(if: TestPostgres.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: TestPostgres.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct PostgresCoordinationTests {
     let quiet: Logger = { var l = Logger(label: "test"); l.logLevel = .critical; return l }()
 

@@ -2,11 +2,12 @@ import ConnectorKit
 import MachineSimulator
 @testable import PostgresConnector
 import Testing
+import TestSupport
 
 /// The binary COPY encoder against the decoder the backup job reads PostgreSQL's own COPY output
 /// with: random batches of every type, NULLs, decimals at every scale up to 38 digits, chosen rows.
 /// (What PostgreSQL itself makes of the bytes is checked by PostgresSinkTests' round trip.)
-@Suite struct PostgresCopyEncoderTests {
+@Suite(.blockingWork) struct PostgresCopyEncoderTests {
     static func columnKind(_ t: DataType) -> PostgresColumn {
         let (kind, type) = PostgresColumn.mapping(sqlType: PostgresBinaryCopy.sqlType(t))!
         return PostgresColumn(name: "c", sqlType: PostgresBinaryCopy.sqlType(t), notNull: false, kind: kind, type: type)

@@ -48,7 +48,7 @@ enum TestPostgres {
     }
 }
 
-@Suite(.serialized, .enabled(if: TestPostgres.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .serialized, .enabled(if: TestPostgres.enabled, "no PostgreSQL on 127.0.0.1:55432: run scripts/pg-start.sh (under CI this suite always runs)"))
 struct PostgresSinkTests {
     let context = SinkContext(pipeline: "pg-test-\(UUID().uuidString.prefix(6))")
 

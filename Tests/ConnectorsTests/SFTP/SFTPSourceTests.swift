@@ -57,7 +57,7 @@ extension RemoteHarness where Client == SSHSession {
     }
 }
 
-@Suite(.enabled(if: TestSSH.enabled, "no sshd on 127.0.0.1:2222/2223: run scripts/ssh-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .enabled(if: TestSSH.enabled, "no sshd on 127.0.0.1:2222/2223: run scripts/ssh-start.sh (under CI this suite always runs)"))
 struct SFTPSourceTests {
     @Test func keyLoginsWorkEd25519ECDSAAndPassphrase() async throws {
         let (local, url) = try TestSSH.folder()
@@ -297,7 +297,7 @@ struct SFTPSourceTests {
     }
 }
 
-@Suite struct SFTPSettingsTests {
+@Suite(.blockingWork) struct SFTPSettingsTests {
     @Test func urlsParse() throws {
         let e = try SFTPEndpoint(url: "sftp://etl@line-01.plant.lan:2222/var/log/line/", username: nil)
         #expect(e.user == "etl" && e.host == "line-01.plant.lan" && e.port == 2222 && e.directory == "/var/log/line")

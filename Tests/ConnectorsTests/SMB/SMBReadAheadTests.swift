@@ -3,11 +3,12 @@ import ConnectorKit
 @testable import SMBConnector
 import Foundation
 import Testing
+import TestSupport
 
 /// The SMB helper's read-ahead, in front of a real libsmbclient client on the `smb3` Samba: the
 /// bytes are the file's, it reads nothing a run would not ask for, and it never serves a file
 /// rewritten between runs from what it held.
-@Suite(.enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
 struct SMBReadAheadTests {
     /// A client as the helper makes it: every read goes to the share as asked.
     static func client(_ url: String) throws -> SMBClient {

@@ -3,11 +3,12 @@ import ConnectorKit
 @testable import SMBConnector
 import Foundation
 import Testing
+import TestSupport
 
 /// In-process SMB reads a run's chunks in blocks, on the `smb3` Samba: the bytes are the file's,
 /// a quarter of the requests go to the share, it reads nothing a run would not ask for, and it
 /// never serves a file rewritten between runs from the block it held.
-@Suite(.enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
 struct SMBReadBlocksTests {
     static let chunk = 256 << 10
 

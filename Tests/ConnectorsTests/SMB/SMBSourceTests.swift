@@ -51,7 +51,7 @@ extension RemoteHarness where Client == SMBClient {
     }
 }
 
-@Suite(.enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
+@Suite(.blockingWork, .enabled(if: TestSamba.enabled, "no Samba on 127.0.0.1:4451/4453: run scripts/smb-start.sh (under CI this suite always runs)"))
 struct SMBSourceTests {
     @Test func nt1ServerIsRefusedWithoutProtocolsAndWorksWithThem() async throws {
         let (local, url) = try TestSamba.folder("nt1")
@@ -257,7 +257,7 @@ struct SMBSourceTests {
 
 /// What a pipeline file may say, and what a server may send back, never reaches outside the
 /// source's folder.
-@Suite struct SMBSettingsTests {
+@Suite(.blockingWork) struct SMBSettingsTests {
     @Test func urlsParseAndRejectCredentialsAndDotDot() throws {
         let e = try SMBEndpoint(url: "smb://press-01.plant.lan:4451/logs/line 1")
         #expect(e.host == "press-01.plant.lan" && e.port == 4451 && e.share == "logs" && e.directory == "line 1")
