@@ -236,7 +236,7 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         }
 
         @inline(__always)
-        private static func two(_ p: UnsafePointer<UInt8>) -> Int? {
+        fileprivate static func two(_ p: UnsafePointer<UInt8>) -> Int? {
             let a = p[0] &- 48, b = p[1] &- 48
             guard a <= 9, b <= 9 else { return nil }
             return Int(a) * 10 + Int(b)
@@ -378,21 +378,15 @@ struct TimeFormat: Sendable, CustomStringConvertible {
               p[4] == UInt8(ascii: "-"), p[7] == UInt8(ascii: "-"),
               p[10] == UInt8(ascii: "T") || p[10] == UInt8(ascii: " ") || p[10] == UInt8(ascii: "t"),
               p[13] == UInt8(ascii: ":"), p[16] == UInt8(ascii: ":"),
-              let century = twoDigits(p), let year = twoDigits(p + 2), let month = twoDigits(p + 5), let day = twoDigits(p + 8),
-              let hour = twoDigits(p + 11), let minute = twoDigits(p + 14), let second = twoDigits(p + 17)
+              let century = FixedLayout.two(p), let year = FixedLayout.two(p + 2), let month = FixedLayout.two(p + 5),
+              let day = FixedLayout.two(p + 8), let hour = FixedLayout.two(p + 11), let minute = FixedLayout.two(p + 14),
+              let second = FixedLayout.two(p + 17)
         else { return parseISOWalking(b) }
         var f = Fields()
         f.year = century &* 100 &+ year
         f.month = month; f.day = day; f.hour = hour; f.minute = minute; f.second = second
         var i = 19
         return isoAfterSeconds(b, &i, &f)
-    }
-
-    @inline(__always)
-    private static func twoDigits(_ p: UnsafePointer<UInt8>) -> Int? {
-        let a = p[0] &- 48, b = p[1] &- 48
-        guard a <= 9, b <= 9 else { return nil }
-        return Int(a) &* 10 &+ Int(b)
     }
 
     /// ISO 8601 read field by field: the general case, and the reference the fixed-offset
