@@ -51,13 +51,11 @@ public struct DecodeContext: Sendable {
 /// copied per field in the first case.
 public struct DecodedRecords: Sendable {
     public private(set) var names: [String]
-    /// `start, end` of each field, record by record (`SharedText` positions).
-    public private(set) var fieldBounds: [Int32] = []
-    /// `start, end` of each record's raw bytes.
-    public private(set) var rawBounds: [Int32] = []
+    /// Field and raw positions, lines and byte offsets (shared on copy, copied before a change).
+    private var positions = RecordPositionStore()
     public private(set) var copied: [UInt8] = []
-    public private(set) var lines: [Int64] = []
-    public var byteOffsets: [Int64] = []
+    /// Records so far.
+    public private(set) var count = 0
     public var rawEncoding: String
     public var deadLetters: [DeadLetter] = []
     /// Position in the kept buffer of the current input's first byte; nil: copy.
@@ -69,8 +67,6 @@ public struct DecodedRecords: Sendable {
         self.names = names
         self.rawEncoding = rawEncoding
     }
-
-    public var count: Int { lines.count }
 
     /// Room for another record: under `maxRows`, and the copy buffer under its limit.
     @inlinable
@@ -88,36 +84,45 @@ public struct DecodedRecords: Sendable {
         if let index, index + count <= SharedText.maxInput { inputShift = index } else { inputShift = nil }
     }
 
+    /// The position store, copied first if another value shares it.
+    private mutating func uniquePositions() -> RecordPositionStore {
+        if !isKnownUniquelyReferenced(&positions) { positions = positions.copy() }
+        return positions
+    }
+
     /// Appends a field of the record being built: `input[from..<to]`.
-    @inlinable
     public mutating func appendField(_ input: UnsafeBufferPointer<UInt8>, from: Int, to: Int) {
         if let shift = inputShift {
-            appendPositions(Int32(truncatingIfNeeded: shift + from), Int32(truncatingIfNeeded: shift + to))
+            uniquePositions().appendField(Int32(truncatingIfNeeded: shift + from), Int32(truncatingIfNeeded: shift + to))
+            pointsIntoInput = true
+            pendingFields += 1
         } else {
             appendCopiedField(UnsafeBufferPointer(rebasing: input[from..<to]))
         }
     }
 
-    /// Appends the fields at `relative` (`start, end` pairs of indices into the current input).
-    public mutating func appendFields(_ input: UnsafeBufferPointer<UInt8>, relative: UnsafeBufferPointer<Int32>) {
+    /// Appends a whole record: its fields at `fields` (`start, end` pairs of indices into the
+    /// current input), its raw bytes `input[from..<to]`. The same as an `appendField` per field
+    /// and `endRecord`, in one call (a decoder's fast path).
+    public mutating func appendRecord(fields: UnsafeBufferPointer<Int32>, line: Int64, byteOffset: Int64,
+                                      raw input: UnsafeBufferPointer<UInt8>, from: Int, to: Int) {
         guard let shift = inputShift else {
             var k = 0
-            while k < relative.count {
-                appendCopiedField(UnsafeBufferPointer(rebasing: input[Int(relative[k])..<Int(relative[k + 1])]))
+            while k < fields.count {
+                appendCopiedField(UnsafeBufferPointer(rebasing: input[Int(fields[k])..<Int(fields[k + 1])]))
                 k += 2
             }
+            endRecord(line: line, byteOffset: byteOffset, raw: input, from: from, to: to)
             return
         }
-        let old = fieldBounds.count
-        fieldBounds.append(contentsOf: relative)
-        if shift != 0 {
-            let s = Int32(truncatingIfNeeded: shift)
-            fieldBounds.withUnsafeMutableBufferPointer { b in
-                for i in old..<b.count { b[i] &+= s }
-            }
-        }
+        precondition(pendingFields == 0 && fields.count == 2 * names.count,
+                     "a record of \(pendingFields + fields.count / 2) fields for \(names.count) columns")
+        let store = uniquePositions()
+        store.appendFields(fields, adding: Int32(truncatingIfNeeded: shift))
+        store.appendRow(rawStart: Int32(truncatingIfNeeded: shift + from), rawEnd: Int32(truncatingIfNeeded: shift + to),
+                        line: line, byteOffset: byteOffset)
         pointsIntoInput = true
-        pendingFields += relative.count / 2
+        count += 1
     }
 
     /// Appends a field whose bytes the decoder made (unescaped or transcoded text).
@@ -125,8 +130,7 @@ public struct DecodedRecords: Sendable {
         precondition(copied.count + bytes.count < SharedText.copiedLimit, "a batch's copied text outgrew its Int32 positions")
         let start = SharedText.copiedBase + copied.count
         copied.append(contentsOf: bytes)
-        fieldBounds.append(Int32(truncatingIfNeeded: start))
-        fieldBounds.append(Int32(truncatingIfNeeded: SharedText.copiedBase + copied.count))
+        uniquePositions().appendField(Int32(truncatingIfNeeded: start), Int32(truncatingIfNeeded: SharedText.copiedBase + copied.count))
         pendingFields += 1
     }
 
@@ -135,46 +139,42 @@ public struct DecodedRecords: Sendable {
         s.withUTF8 { appendCopiedField($0) }
     }
 
-    @usableFromInline
-    mutating func appendPositions(_ start: Int32, _ end: Int32) {
-        fieldBounds.append(start)
-        fieldBounds.append(end)
-        pointsIntoInput = true
-        pendingFields += 1
-    }
-
     /// Ends the record whose fields were just appended; `raw` is `input[from..<to]` as read.
     public mutating func endRecord(line: Int64, byteOffset: Int64, raw input: UnsafeBufferPointer<UInt8>, from: Int, to: Int) {
         precondition(pendingFields == names.count, "a record of \(pendingFields) fields for \(names.count) columns")
         pendingFields = 0
+        let rawStart: Int, rawEnd: Int
         if let shift = inputShift {
-            rawBounds.append(Int32(truncatingIfNeeded: shift + from))
-            rawBounds.append(Int32(truncatingIfNeeded: shift + to))
+            (rawStart, rawEnd) = (shift + from, shift + to)
             pointsIntoInput = true
         } else {
             precondition(copied.count + (to - from) < SharedText.copiedLimit, "a batch's copied text outgrew its Int32 positions")
-            let start = SharedText.copiedBase + copied.count
+            rawStart = SharedText.copiedBase + copied.count
             copied.append(contentsOf: UnsafeBufferPointer(rebasing: input[from..<to]))
-            rawBounds.append(Int32(truncatingIfNeeded: start))
-            rawBounds.append(Int32(truncatingIfNeeded: SharedText.copiedBase + copied.count))
+            rawEnd = SharedText.copiedBase + copied.count
         }
-        lines.append(line)
-        byteOffsets.append(byteOffset)
+        uniquePositions().appendRow(rawStart: Int32(truncatingIfNeeded: rawStart), rawEnd: Int32(truncatingIfNeeded: rawEnd),
+                                    line: line, byteOffset: byteOffset)
+        count += 1
+    }
+
+    /// Replaces the byte offset of each record from `first` on with `transform` of it (a
+    /// decoder that scanned a transcoded copy maps offsets back to the file's).
+    public mutating func mapByteOffsets(fromRecord first: Int, _ transform: (Int64) -> Int64) {
+        uniquePositions().mapByteOffsets(fromRow: first, transform)
     }
 
     /// Builds the batch and empties the buffer (keeping the names). `input` is the buffer the
     /// `inputIndex` of the decode calls referred to.
     public mutating func takeTextBatch(file: String, input: [UInt8]) -> TextBatch {
         precondition(pendingFields == 0, "a batch taken in the middle of a record")
+        let taken = uniquePositions().take()
         let batch = TextBatch(
-            names: names, text: SharedText(input: pointsIntoInput ? input : [], copied: copied), fieldBounds: fieldBounds,
-            origins: RecordOrigins(file: file, lines: lines, byteOffsets: byteOffsets, raw: nil, rawEncoding: rawEncoding),
-            rawBounds: rawBounds)
-        fieldBounds = []
-        rawBounds = []
+            names: names, text: SharedText(input: pointsIntoInput ? input : [], copied: copied), fieldBounds: taken.fieldBounds,
+            origins: RecordOrigins(file: file, lines: taken.lines, byteOffsets: taken.byteOffsets, raw: nil, rawEncoding: rawEncoding),
+            rawBounds: taken.rawBounds)
         copied = []
-        lines = []
-        byteOffsets = []
+        count = 0
         pointsIntoInput = false
         return batch
     }

@@ -116,11 +116,11 @@ struct CSVScanner: RecordScanner {
                 }
                 let transcode = codec.needsTranscoding(nonASCII: nonASCII)
                 if doubledFields.isEmpty && !transcode {
-                    output.appendFields(buf, relative: fields.buffer)
+                    output.appendRecord(fields: fields.buffer, line: line, byteOffset: context.offset + Int64(start), raw: buf, from: start, to: end)
                 } else {
                     appendChangedFields(buf, codec: codec, transcode: transcode, output: &output)
+                    output.endRecord(line: line, byteOffset: context.offset + Int64(start), raw: buf, from: start, to: end)
                 }
-                output.endRecord(line: line, byteOffset: context.offset + Int64(start), raw: buf, from: start, to: end)
             }
         }
         return (pos, lines)

@@ -98,7 +98,7 @@ struct TextRecordSession<Scanner: RecordScanner>: DecoderSession {
         var inner = context
         inner.offset = 0
         inner.inputIndex = nil // the transcoded buffer is temporary: fields are copied
-        let beforeRows = output.byteOffsets.count
+        let beforeRows = output.count
         let beforeLetters = output.deadLetters.count
         let (consumed, lines) = utf8.withUnsafeBufferPointer { buf in
             scanner.scan(buf, codec: TextCodec(encoding: .utf16), context: inner, output: &output)
@@ -112,7 +112,7 @@ struct TextRecordSession<Scanner: RecordScanner>: DecoderSession {
             }
             return context.offset + Int64(lineEnds[lo].1) + (u - Int64(lineEnds[lo].0)) * 2
         }
-        for k in beforeRows..<output.byteOffsets.count { output.byteOffsets[k] = mapOffset(output.byteOffsets[k]) }
+        output.mapByteOffsets(fromRecord: beforeRows, mapOffset)
         for k in beforeLetters..<output.deadLetters.count {
             output.deadLetters[k].origin.byteOffset = mapOffset(output.deadLetters[k].origin.byteOffset)
         }
