@@ -67,6 +67,50 @@ import TestSupport
         #expect(fastLayouts == Self.layouts.count - 4)
     }
 
+    /// A column's values go through one `HourCache`: a value with the date and hour of the one
+    /// before skips the calendar (and for ISO 8601 the head's digits). Whatever came before, each
+    /// value must read as the token walk reads it alone: in the order of the inputs (each change
+    /// right after the value it changes), and after each sample has primed the cache.
+    @Test func theHourCacheNeverChangesWhatAValueReads() throws {
+        let inputs = Self.inputs()
+        for layout in Self.layouts {
+            let format = try TimeFormat(layout)
+            var running = TimeFormat.HourCache()
+            var hits = 0
+            for input in inputs {
+                let (cached, walked) = input.withUnsafeBufferPointer { (format.parse($0, cache: &running), format.parseWalkingTokens($0)) }
+                #expect(cached == walked, "\(layout) on '\(String(decoding: input, as: UTF8.self))' in sequence: \(String(describing: cached)) vs \(String(describing: walked))")
+                if cached != nil { hits += 1 }
+            }
+            #expect(hits > 0, "\(layout): nothing read")
+            for sample in Self.samples {
+                var primed = TimeFormat.HourCache()
+                guard Array(sample.utf8).withUnsafeBufferPointer({ format.parse($0, cache: &primed) }) != nil else { continue }
+                for input in inputs {
+                    var cache = primed
+                    let (cached, walked) = input.withUnsafeBufferPointer { (format.parse($0, cache: &cache), format.parseWalkingTokens($0)) }
+                    #expect(cached == walked, "\(layout) on '\(String(decoding: input, as: UTF8.self))' after '\(sample)': \(String(describing: cached)) vs \(String(describing: walked))")
+                }
+            }
+        }
+    }
+
+    /// Rows an hour apart, a day apart, across a month's end and a leap day: each value reads as
+    /// alone, so the cache is keyed on the whole date and hour, not just a part of them.
+    @Test func valuesAcrossHoursDaysAndMonthsReadAsAlone() throws {
+        let values = ["2024-02-28T23:59:59Z", "2024-02-29T23:00:00Z", "2024-02-29T23:30:00Z", "2024-03-29T23:30:00Z",
+                      "2024-03-29T22:30:00Z", "2025-03-29T22:30:00Z", "2025-03-29T22:30:00.5+01:00", "2025-03-29T22:31:60Z",
+                      "2025-03-29T22:60:00Z", "2025-03-29 22:30:00Z", "2025-03-29T22:30:00"]
+        for layout in ["iso8601", "yyyy-MM-dd'T'HH:mm:ss[.S]", "yyyy-MM-dd HH:mm:ss"] {
+            let format = try TimeFormat(layout)
+            var cache = TimeFormat.HourCache()
+            for v in values {
+                let (cached, alone) = Array(v.utf8).withUnsafeBufferPointer { (format.parse($0, cache: &cache), format.parse($0)) }
+                #expect(cached == alone, "\(layout) on \(v): \(String(describing: cached)) vs \(String(describing: alone))")
+            }
+        }
+    }
+
     @Test func aFractionAfterTheFixedPartIsReadToMicroseconds() throws {
         let format = try TimeFormat("yyyy-MM-dd HH:mm:ss[.SSS]")
         func micros(_ s: String) -> Int64? { Array(s.utf8).withUnsafeBufferPointer { format.parse($0)?.micros } }

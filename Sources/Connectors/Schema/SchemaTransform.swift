@@ -310,9 +310,10 @@ public struct SchemaTransform: TextTransform {
             case .date:
                 var out = [Int32](repeating: 0, count: n)
                 let format = col.format!
+                var hours = TimeFormat.HourCache()
                 for r in 0..<n {
                     guard let b = field(r) else { null(r); continue }
-                    if let p = format.parse(b) { out[r] = Int32(p.micros / 86_400_000_000 - (p.micros < 0 && p.micros % 86_400_000_000 != 0 ? 1 : 0)) }
+                    if let p = format.parse(b, cache: &hours) { out[r] = Int32(p.micros / 86_400_000_000 - (p.micros < 0 && p.micros % 86_400_000_000 != 0 ? 1 : 0)) }
                     else { fail(r, b, "date (\(format.description))") }
                 }
                 return Column(.date(out), validity: validity)
@@ -320,10 +321,11 @@ public struct SchemaTransform: TextTransform {
                 var out = [Int64](repeating: 0, count: n)
                 let format = col.format!
                 var zone = ZoneConverter(zone: col.zone)
+                var hours = TimeFormat.HourCache()
                 out.withUnsafeMutableBufferPointer { out in
                     for r in 0..<n {
                         guard let b = field(r) else { null(r); continue }
-                        guard let p = format.parse(b) else { fail(r, b, "timestamp (\(format.description))"); continue }
+                        guard let p = format.parse(b, cache: &hours) else { fail(r, b, "timestamp (\(format.description))"); continue }
                         if let off = p.offsetSeconds { out[r] = p.micros - Int64(off) * 1_000_000 } else { out[r] = zone.toUTC(localMicros: p.micros) }
                     }
                 }
