@@ -150,6 +150,9 @@ struct ProcessingStage {
         var session: (any DecoderSession)?
         var tracker: FileCursorTracker
         var carry: [UInt8] = []
+        /// Kept from chunk to chunk (empty between them): its buffers keep the size a chunk's
+        /// records needed instead of growing anew for each.
+        var decoded = DecodedRecords()
     }
     private var files: [String: OpenFile] = [:]
 
@@ -241,6 +244,8 @@ struct ProcessingStage {
         guard var session = f.session else { return [] }
         var results: [(TextBatch?, [DeadLetter], FileCursor)] = []
         var decoded = DecodedRecords()
+        swap(&decoded, &f.decoded)
+        defer { swap(&decoded, &f.decoded) }
         var pos = 0
         let maxRows = pipeline.batchRows
         // Batches point into the carry buffer: this copy shares its storage, and the buffer is

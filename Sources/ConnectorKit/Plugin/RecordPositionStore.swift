@@ -19,7 +19,8 @@ final class RecordPositionStore: @unchecked Sendable {
     private(set) var rows = 0
     private var rowCapacity: Int
 
-    init(rowCapacity: Int = 256, fieldCapacity: Int = 2048) {
+    /// Empty stores allocate nothing until the first append (one is made per decode call).
+    init(rowCapacity: Int = 0, fieldCapacity: Int = 0) {
         self.rowCapacity = rowCapacity
         self.fieldCapacity = fieldCapacity
         fields = .allocate(capacity: fieldCapacity)
@@ -92,7 +93,7 @@ final class RecordPositionStore: @unchecked Sendable {
     }
 
     private func growFields(to needed: Int) {
-        let capacity = max(needed, 2 * fieldCapacity)
+        let capacity = max(needed, 2 * fieldCapacity, 2048)
         let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
         bigger.update(from: fields, count: fieldCount)
         fields.deallocate()
@@ -101,7 +102,7 @@ final class RecordPositionStore: @unchecked Sendable {
     }
 
     private func growRows() {
-        let capacity = 2 * rowCapacity
+        let capacity = max(2 * rowCapacity, 256)
         func moved<T>(_ old: UnsafeMutablePointer<T>, _ used: Int, _ newCount: Int) -> UnsafeMutablePointer<T> {
             let p = UnsafeMutablePointer<T>.allocate(capacity: newCount)
             p.update(from: old, count: used)
