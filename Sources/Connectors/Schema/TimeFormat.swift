@@ -124,6 +124,8 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         /// The first 13 bytes of the last ISO value read (`yyyy-MM-ddThh`, two overlapping
         /// words), when the fields above are that value's.
         fileprivate var isoHead: (UInt64, UInt64)?
+        /// The same for a fixed layout's head (`FixedLayout.headWidth`).
+        fileprivate var fixedHead: (UInt64, UInt64)?
     }
 
     func parse(_ b: UnsafeBufferPointer<UInt8>, cache: inout HourCache) -> Parsed? {
@@ -134,10 +136,12 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             var f = Fields()
             var i = 0
             if let fixed {
-                guard fixed.apply(b, &i, &f) else { return nil }
-            } else {
-                guard TimeFormat.apply(tokens, b, &i, &f) else { return nil }
+                guard fixed.apply(b, &i, &f, cache: cache), i == b.count,
+                      let parsed = TimeFormat.finish(f, hasTime: true, cache: &cache) else { return nil }
+                if fixed.headWidth > 0 { cache.fixedHead = fixed.head(b.baseAddress!) }
+                return parsed
             }
+            guard TimeFormat.apply(tokens, b, &i, &f) else { return nil }
             guard i == b.count else { return nil }
             return TimeFormat.finish(f, hasTime: true, cache: &cache)
         }
@@ -179,6 +183,14 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         let words: [Word]
         /// Where each field's digits start (-1: not in the layout).
         let yearAt: Int, year2: Bool, monthAt: Int, dayAt: Int, hourAt: Int, minuteAt: Int, secondAt: Int
+        /// The bytes before the minutes when they hold the date and the hour and no other field
+        /// (`yyyy-MM-dd HH:` of `yyyy-MM-dd HH:mm:ss`), at least eight of them: a value whose
+        /// head equals the last one's has its date and hour (`HourCache`); 0: no such head.
+        let headWidth: Int
+        /// After the head: the minutes, then nothing, the seconds, or a literal and the seconds;
+        /// then at most one more literal (the `.` before a fraction), at `width - 1`.
+        let literalBeforeSeconds: UInt8?
+        let literalAtEnd: UInt8?
 
         init?(_ tokens: [Token]) {
             var steps: [Step] = []
@@ -225,6 +237,21 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             yearAt = year4At >= 0 ? year4At : year2At
             year2 = year4At < 0 && year2At >= 0
             monthAt = start(.month); dayAt = start(.day); hourAt = start(.hour); minuteAt = start(.minute); secondAt = start(.second)
+            let minutes = minuteAt
+            let headFields = [yearAt, monthAt, dayAt, hourAt].filter { $0 >= 0 }
+            var after = steps.filter { $0.offset >= minutes }
+            let endLiteral = after.count > 1 && after.last!.field == .literal ? after.removeLast().literal : nil
+            let shape = after.map(\.field)
+            let shapeAfter = shape == [.minute] || shape == [.minute, .second] || shape == [.minute, .literal, .second]
+            if minutes >= 8, minutes <= 16, shapeAfter, headFields.allSatisfy({ $0 < minutes }) {
+                headWidth = minutes
+                literalBeforeSeconds = shape.count == 3 ? after[1].literal : nil
+                literalAtEnd = endLiteral
+            } else {
+                headWidth = 0
+                literalBeforeSeconds = nil
+                literalAtEnd = nil
+            }
             if at >= 8 {
                 // What each byte of the fixed part must be: a literal, or a digit.
                 var literal = [UInt8?](repeating: nil, count: at)
@@ -257,6 +284,32 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             let a = p[0] &- 48, b = p[1] &- 48
             guard a <= 9, b <= 9 else { return nil }
             return Int(a) * 10 + Int(b)
+        }
+
+        /// The head of `b` (see `headWidth`) as two overlapping words.
+        @inline(__always)
+        fileprivate func head(_ base: UnsafePointer<UInt8>) -> (UInt64, UInt64) {
+            let raw = UnsafeRawPointer(base)
+            return (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: headWidth - 8, as: UInt64.self))
+        }
+
+        /// `apply`, taking the date and hour from `cache` when the value's head is the one the
+        /// cache's fields were read from (only the minutes, seconds and the rest are read).
+        @inline(__always)
+        fileprivate func apply(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields, cache: HourCache) -> Bool {
+            guard headWidth > 0, let known = cache.fixedHead, b.count >= width, let base = b.baseAddress, head(base) == known else {
+                return apply(b, &i, &f)
+            }
+            guard let minute = FixedLayout.two(base + minuteAt) else { return false }
+            f.minute = minute
+            if secondAt >= 0 {
+                if let literal = literalBeforeSeconds, base[minuteAt + 2] != literal { return false }
+                guard let second = FixedLayout.two(base + secondAt) else { return false }
+                f.second = second
+            }
+            if let literal = literalAtEnd, base[width - 1] != literal { return false }
+            (f.year, f.month, f.day, f.hour) = (cache.year, cache.month, cache.day, cache.hour)
+            return applyTail(b, &i, &f)
         }
 
         fileprivate func apply(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields) -> Bool {
@@ -333,6 +386,7 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         }
         guard let parsed = finish(f, hasTime: hasTime) else { return nil }
         cache.isoHead = nil
+        cache.fixedHead = nil
         (cache.year, cache.month, cache.day, cache.hour) = (f.year, f.month, f.day, f.hour)
         cache.hourMicros = parsed.micros - Int64(f.minute * 60 + min(f.second, 59)) * 1_000_000 - Int64(f.micros)
         return parsed
