@@ -19,7 +19,7 @@ final class RecordPositionStore: @unchecked Sendable {
     private(set) var rows = 0
     private var rowCapacity: Int
 
-    /// Empty stores allocate nothing until the first append (one is made per decode call).
+    /// An empty store has no room until its first append (the engine keeps one per open file).
     init(rowCapacity: Int = 0, fieldCapacity: Int = 0) {
         self.rowCapacity = rowCapacity
         self.fieldCapacity = fieldCapacity
@@ -94,24 +94,23 @@ final class RecordPositionStore: @unchecked Sendable {
 
     private func growFields(to needed: Int) {
         let capacity = max(needed, 2 * fieldCapacity, 2048)
-        let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
-        bigger.update(from: fields, count: fieldCount)
-        fields.deallocate()
-        fields = bigger
+        fields = Self.moved(fields, fieldCount, capacity)
         fieldCapacity = capacity
     }
 
     private func growRows() {
         let capacity = max(2 * rowCapacity, 256)
-        func moved<T>(_ old: UnsafeMutablePointer<T>, _ used: Int, _ newCount: Int) -> UnsafeMutablePointer<T> {
-            let p = UnsafeMutablePointer<T>.allocate(capacity: newCount)
-            p.update(from: old, count: used)
-            old.deallocate()
-            return p
-        }
-        raw = moved(raw, 2 * rows, 2 * capacity)
-        lines = moved(lines, rows, capacity)
-        offsets = moved(offsets, rows, capacity)
+        raw = Self.moved(raw, 2 * rows, 2 * capacity)
+        lines = Self.moved(lines, rows, capacity)
+        offsets = Self.moved(offsets, rows, capacity)
         rowCapacity = capacity
+    }
+
+    /// `used` values of `old` in a new buffer of `capacity`; `old` is freed.
+    private static func moved<T>(_ old: UnsafeMutablePointer<T>, _ used: Int, _ capacity: Int) -> UnsafeMutablePointer<T> {
+        let bigger = UnsafeMutablePointer<T>.allocate(capacity: capacity)
+        bigger.update(from: old, count: used)
+        old.deallocate()
+        return bigger
     }
 }
