@@ -65,6 +65,8 @@ let package = Package(
         ),
         // posix_spawn with glibc's _np file actions, for `SpawnedProcess`.
         .target(name: "CProcessSpawn"),
+        // SSE2 byte classes for the CSV scanner and the text check (Swift cannot say movemask).
+        .target(name: "CByteClasses"),
         .target(
             name: "ConnectorKitTesting",
             dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]
@@ -91,7 +93,7 @@ let package = Package(
         // target of its own, so a package needing only the file source and the CSV decoder links
         // none of libpq, libsmbclient, libssh2 or the compressors; `Connectors` bundles them all.
         connectors("CoreConnectors", folders: ["Files", "CSV", "Codecs", "Log", "Schema", "JSONL", "Exec"],
-                   dependencies: ["ConnectorKit", .product(name: "Logging", package: "swift-log")]),
+                   dependencies: ["ConnectorKit", "CByteClasses", .product(name: "Logging", package: "swift-log")]),
         connectors("PostgresConnector", folders: ["Postgres", "PostgresPartitions", "PostgresBackup"],
                    dependencies: ["ConnectorKit", "CoreConnectors", "CLibPQ", .product(name: "Logging", package: "swift-log")],
                    documents: ["Postgres/Cluster/README.md"]),

@@ -4,7 +4,7 @@ import ConnectorKitTesting
 import Testing
 import TestSupport
 
-/// The eight-bytes-at-a-time searches against a byte-by-byte reading of the same buffers: every
+/// The word-at-a-time and 64-byte-window searches against a byte-by-byte reading of the same buffers: every
 /// length around the word size, every position of the byte looked for, and the bytes a borrow
 /// or carry between bytes would confuse with it (the value ± 1, 0x80, 0xFF, NUL).
 @Suite(.blockingWork) struct ByteSearchTests {
@@ -39,24 +39,32 @@ import TestSupport
         #expect(checked > 100_000)
     }
 
-    /// The 64-byte window gives what the word-by-word search gives, called field after field as
-    /// the CSV scanner does (and from positions before, inside and after its window).
-    @Test func fieldEndWindowMatchesAPlainSearch() {
-        var checked = 0
+    /// The CSV scanner's 64-byte window finds the delimiter or line feed a byte-by-byte search
+    /// finds, called field after field as the scanner does (and from positions before, inside
+    /// and after its window), and its quote bits are the quotes of the window's bytes.
+    @Test func csvWindowMatchesAPlainSearch() {
+        var checked = 0, quoteBits = 0
         var state: UInt64 = 11
         func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) }
         for length in [0, 1, 63, 64, 65, 100, 127, 128, 129, 300] {
             for _ in 0..<20 {
                 let bytes: [UInt8] = (0..<length).map { _ in next() % 4 == 0 ? Self.tricky[next() % Self.tricky.count] : UInt8(0x41 + next() % 26) }
                 bytes.withUnsafeBufferPointer { buf in
-                    for (a, b) in [(UInt8(0x2C), UInt8(0x0A)), (0x3B, 0x0A), (0x00, 0x80), (0xFF, 0x7F)] {
-                        var window = FieldEndWindow(a, b)
+                    for (delimiter, quote) in [(UInt8(0x2C), UInt8(0x22)), (0x3B, 0x27), (0x00, 0x80), (0xFF, 0x7F), (0x80, 0x00)] {
+                        var window = CSVWindow(delimiter: delimiter, quote: quote)
                         var from = 0
                         while from <= buf.count {
-                            let expected = (from..<buf.count).first { buf[$0] == a || buf[$0] == b } ?? buf.count
-                            let found = window.firstIndex(in: buf, from: from)
-                            #expect(found == expected, "\(Array(buf)) from \(from), looking for \(a) or \(b)")
+                            let expected = (from..<buf.count).first { buf[$0] == delimiter || buf[$0] == 0x0A } ?? buf.count
+                            let found = window.firstEnd(in: buf, from: from)
+                            #expect(found == expected, "\(Array(buf)) from \(from), looking for \(delimiter) or a line feed")
                             checked += 1
+                            if window.base >= 0 {
+                                for k in 0..<64 {
+                                    #expect((window.quotes >> UInt64(k)) & 1 == (buf[window.base + k] == quote ? 1 : 0), "quote bit \(k) of the window at \(window.base)")
+                                    #expect((window.ends >> UInt64(k)) & 1 == (buf[window.base + k] == delimiter || buf[window.base + k] == 0x0A ? 1 : 0))
+                                    quoteBits += buf[window.base + k] == quote ? 1 : 0
+                                }
+                            }
                             // Mostly on to the next field; sometimes back or far ahead (a quoted field).
                             switch next() % 8 {
                             case 0: from = max(0, from - next() % 80)
@@ -68,7 +76,7 @@ import TestSupport
                 }
             }
         }
-        #expect(checked > 3_000)
+        #expect(checked > 3_000 && quoteBits > 100)
     }
 
     @Test func nulAndHighBytesMatchAPlainScan() {

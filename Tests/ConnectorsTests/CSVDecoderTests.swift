@@ -28,6 +28,48 @@ import TestSupport
         #expect(out.rows == [["1", "2"]])
     }
 
+    /// Fields of lengths around the scanner's 64-byte windows, quoted or not (holding the
+    /// delimiter, doubled quotes, line feeds), quotes inside unquoted fields, LF and CRLF, blank
+    /// lines: the records split as a plain RFC 4180 reading of the generated rows says, whole
+    /// (where most records take the window path) and in chunks (where they cannot).
+    @Test func recordsSplitAsGeneratedWhereverTheWindowsFall() throws {
+        var rng: UInt64 = 5
+        func next(_ n: Int) -> Int { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Int(rng >> 33) % n }
+        var quoted = 0, plain = 0
+        for round in 0..<30 {
+            let columns = 1 + next(12)
+            var text = (0..<columns).map { "c\($0)" }.joined(separator: ",") + "\n"
+            var expected: [[String]] = []
+            for _ in 0..<(20 + next(30)) {
+                if next(12) == 0 { text += next(2) == 0 ? "\n" : "\r\n" }
+                var row: [String] = [], line: [String] = []
+                for _ in 0..<columns {
+                    let length = [0, 1, 3, 7, 20, 62, 63, 64, 65, 130][next(10)]
+                    var value = String((0..<length).map { _ in Character(UnicodeScalar(UInt8(0x61 + next(26)))) })
+                    // A lone empty field would make a blank line, which is no record.
+                    if next(4) == 0 || columns == 1 && value.isEmpty {
+                        if length > 0 && next(2) == 0 { value.insert(",", at: value.index(value.startIndex, offsetBy: next(length))) }
+                        if next(3) == 0 { value += "\"" }
+                        if next(5) == 0 { value += "\nx" }
+                        line.append("\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"")
+                        quoted += 1
+                    } else {
+                        if length > 1 && next(8) == 0 { value.insert("\"", at: value.index(value.startIndex, offsetBy: 1 + next(length - 1))) }
+                        line.append(value)
+                        plain += 1
+                    }
+                    row.append(value)
+                }
+                expected.append(row)
+                text += line.joined(separator: ",") + (next(3) == 0 ? "\r\n" : "\n")
+            }
+            let out = try DecoderVerifier.verify(csv(), Array(text.utf8))
+            #expect(out.rows == expected, "round \(round)")
+            #expect(out.deadLetters.isEmpty && out.consumed == text.utf8.count, "round \(round)")
+        }
+        #expect(quoted > 300 && plain > 1000)
+    }
+
     @Test func partialLastRecordWaits() throws {
         let out = try DecoderVerifier.verify(csv(), Array("a,b\n1,2\n3,4".utf8))
         #expect(out.rows == [["1", "2"]])

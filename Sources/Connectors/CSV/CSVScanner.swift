@@ -13,13 +13,13 @@ struct CSVScanner: RecordScanner {
     private var doubledFields: [Int] = []
     private var unescaped: [UInt8] = []
     private var transcoded: [UInt8] = []
-    /// Where the unquoted fields of the buffer being scanned end.
-    private var fieldEnds: FieldEndWindow
+    /// Where the unquoted fields of the buffer being scanned end, and where quotes are.
+    private var window: CSVWindow
 
     init(config: CSVConfiguration, state: DecoderState) {
         self.config = config
         self.state = state
-        fieldEnds = FieldEndWindow(config.delimiter, 0x0A)
+        window = CSVWindow(delimiter: config.delimiter, quote: config.quote)
     }
 
     private enum Scan {
@@ -34,7 +34,7 @@ struct CSVScanner: RecordScanner {
         let n = buf.count
         if state.header != nil && output.names != state.header! && output.count == 0 { output.setNames(state.header!) }
         output.beginInput(index: context.inputIndex, count: n)
-        fieldEnds = FieldEndWindow(config.delimiter, 0x0A)
+        window = CSVWindow(delimiter: config.delimiter, quote: config.quote)
 
         // Leftover of an oversized record: skip to the next line feed.
         if state.skippingOversized == true {
@@ -189,6 +189,10 @@ struct CSVScanner: RecordScanner {
     private mutating func scanRecord(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, atEnd: Bool) -> Scan {
         fields.removeAll()
         if !doubledFields.isEmpty { doubledFields.removeAll(keepingCapacity: true) }
+        if !config.trim {
+            if let plain = scanPlainRecord(buf, from: start) { return plain }
+            fields.removeAll()
+        }
         let n = buf.count
         let delim = config.delimiter, quote = config.quote
         var i = start
@@ -237,7 +241,7 @@ struct CSVScanner: RecordScanner {
             }
             // Unquoted field: up to the delimiter or the line feed.
             let fieldStart = i
-            i = fieldEnds.firstIndex(in: buf, from: i)
+            i = window.firstEnd(in: buf, from: i)
             if i == n {
                 if !atEnd { return .incomplete }
                 var e = n
@@ -254,6 +258,42 @@ struct CSVScanner: RecordScanner {
             if e > fieldStart && buf[e - 1] == 0x0D { e -= 1 }
             appendUnquoted(buf, fieldStart, e)
             return .record(end: e, next: i + 1, lines: lines + 1)
+        }
+    }
+
+    /// The common record: no field starts with a quote, and the record ends 64 bytes or more
+    /// before the buffer does. Its fields come from the window's bits, a few operations each.
+    /// nil hands the record to the general path, which starts it again (with no fields).
+    @inline(__always)
+    private mutating func scanPlainRecord(_ buf: UnsafeBufferPointer<UInt8>, from start: Int) -> Scan? {
+        let n = buf.count
+        let delim = config.delimiter
+        var i = start
+        while true {
+            var offset = i &- window.base
+            if UInt(bitPattern: offset) >= 64 {
+                guard i &+ 64 <= n else { return nil }
+                window.load(buf, at: i)
+                offset = 0
+            }
+            if (window.quotes >> UInt64(offset)) & 1 != 0 { return nil }
+            var later = window.ends & (~0 << UInt64(offset))
+            while later == 0 {
+                // The field goes on past this window.
+                let next = window.base &+ 64
+                guard next &+ 64 <= n else { return nil }
+                window.load(buf, at: next)
+                later = window.ends
+            }
+            let e = window.base &+ later.trailingZeroBitCount
+            if buf[e] == delim {
+                fields.append(Int32(truncatingIfNeeded: i), Int32(truncatingIfNeeded: e))
+                i = e &+ 1
+                continue
+            }
+            let end = e > i && buf[e &- 1] == 0x0D ? e &- 1 : e
+            fields.append(Int32(truncatingIfNeeded: i), Int32(truncatingIfNeeded: end))
+            return .record(end: end, next: e &+ 1, lines: 1)
         }
     }
 
