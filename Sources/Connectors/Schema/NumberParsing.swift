@@ -17,6 +17,32 @@ struct NumberParsing: Sendable {
 
     @inline(__always)
     func parseInt(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
+        // Eighteen characters or fewer hold at most 18 digits, which no Int64 overflows: one
+        // plain loop, no overflow checks.
+        if b.count <= 18 && thousandsSeparator == nil { return parseShortInt(b) }
+        return parseCheckedInt(b)
+    }
+
+    @inline(__always)
+    func parseShortInt(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
+        let n = b.count
+        guard n > 0 else { return nil }
+        var i = 0
+        let negative = b[0] == UInt8(ascii: "-")
+        if negative || b[0] == UInt8(ascii: "+") { i = 1 }
+        guard i < n else { return nil }
+        var v: Int64 = 0
+        while i < n {
+            let d = b[i] &- 48
+            if d > 9 { return nil }
+            v = v &* 10 &+ Int64(d)
+            i &+= 1
+        }
+        return negative ? 0 &- v : v
+    }
+
+    /// Any length, thousands separators, overflow checked digit by digit.
+    func parseCheckedInt(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
         var i = 0
         let n = b.count
         guard n > 0 else { return nil }
@@ -50,34 +76,37 @@ struct NumberParsing: Sendable {
         var i = 0
         var negative = false
         if b[0] == UInt8(ascii: "-") { negative = true; i = 1 } else if b[0] == UInt8(ascii: "+") { i = 1 }
+        // The integer digits, then the fraction's: two loops with no state between digits.
         var mantissa: UInt64 = 0
-        var digits = 0
-        var fraction = 0
-        var seenSep = false
-        var fast = i < n
+        let intStart = i
         while i < n {
-            let c = b[i]
-            let d = c &- 48
-            if d <= 9 {
-                mantissa = mantissa &* 10 &+ UInt64(d)
-                digits += 1
-                if seenSep { fraction += 1 }
-            } else if c == decimalSeparator && !seenSep {
-                seenSep = true
-            } else {
-                fast = false
-                break
-            }
-            i += 1
+            let d = b[i] &- 48
+            if d > 9 { break }
+            mantissa = mantissa &* 10 &+ UInt64(d)
+            i &+= 1
         }
-        if fast && digits > 0 && digits <= 15 {
-            let v = Double(mantissa) / doublePowers[fraction]
+        var digits = i &- intStart
+        var fraction = 0
+        if i < n && b[i] == decimalSeparator {
+            i &+= 1
+            let fracStart = i
+            while i < n {
+                let d = b[i] &- 48
+                if d > 9 { break }
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                i &+= 1
+            }
+            fraction = i &- fracStart
+            digits &+= fraction
+        }
+        if i == n && digits > 0 && digits <= 15 {
+            let v = Double(mantissa) / doublePowers.withUnsafeBufferPointer { $0[fraction] }
             return negative ? -v : v
         }
         return slowDouble(b)
     }
 
-    private func slowDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+    func slowDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
         guard b.count < 256 else { return nil }
         var tmp = [CChar](repeating: 0, count: b.count + 1)
         var k = 0
@@ -111,13 +140,56 @@ struct NumberParsing: Sendable {
     func parseDecimal(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int) -> Result<Int128, DecimalProblem> {
         // Up to 18 digits the unscaled value fits an Int64, whose arithmetic is much cheaper.
         if precision <= 18 {
+            if thousandsSeparator == nil, let v = parsePlainDecimal(b, precision: precision, scale: scale) { return .success(Int128(v)) }
             return parseDecimal(b, precision: precision, scale: scale, as: Int64.self).map { Int128($0) }
         }
         return parseDecimal(b, precision: precision, scale: scale, as: Int128.self)
     }
 
+    /// The common decimal, `[sign]digits[.digits]` with no more integer digits than fit and no
+    /// more fraction digits than the scale: two plain loops. nil when the value is anything else
+    /// (longer fractions round, errors are named), for the general parser to read.
     @inline(__always)
-    private func parseDecimal<T: FixedWidthInteger & SignedInteger>(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int, as: T.Type) -> Result<T, DecimalProblem> {
+    func parsePlainDecimal(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int) -> Int64? {
+        let n = b.count
+        guard n > 0 && n <= 18 else { return nil }
+        var i = 0
+        let negative = b[0] == UInt8(ascii: "-")
+        if negative || b[0] == UInt8(ascii: "+") { i = 1 }
+        var v: Int64 = 0
+        let intStart = i
+        while i < n {
+            let d = b[i] &- 48
+            if d > 9 { break }
+            v = v &* 10 &+ Int64(d)
+            i &+= 1
+        }
+        var digits = i &- intStart
+        var fraction = 0
+        if i < n {
+            guard b[i] == decimalSeparator else { return nil }
+            i &+= 1
+            let fracStart = i
+            while i < n {
+                let d = b[i] &- 48
+                if d > 9 { return nil }
+                v = v &* 10 &+ Int64(d)
+                i &+= 1
+            }
+            fraction = i &- fracStart
+            digits &+= fraction
+        }
+        // At most 18 digits read (n <= 18), and with the scale's zeros still at most 18: v
+        // cannot overflow. Too many fraction digits round: the general way.
+        guard digits > 0 && fraction <= scale && digits &+ (scale &- fraction) <= 18 else { return nil }
+        var k = fraction
+        while k < scale { v = v &* 10; k &+= 1 }
+        guard Int128(v) < int128Powers.withUnsafeBufferPointer({ $0[precision] }) else { return nil }
+        return negative ? 0 &- v : v
+    }
+
+    @inline(__always)
+    func parseDecimal<T: FixedWidthInteger & SignedInteger>(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int, as: T.Type) -> Result<T, DecimalProblem> {
         var i = 0
         let n = b.count
         guard n > 0 else { return .failure(.syntax) }
