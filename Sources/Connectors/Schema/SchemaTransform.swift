@@ -210,11 +210,17 @@ public struct SchemaTransform: TextTransform {
 
     /// Casts one text column; failed rows get a reason in `failure` (first failure wins).
     private func cast<Reader: TextFieldReading>(_ reader: Reader, rows n: Int, column col: PreparedColumn, failure: inout [String?]) -> Column {
-        var validity: [Bool]? = nil
+        // NULLs are marked through a pointer, with the last slot saying whether any was: a
+        // lazily made array captured by the loops' functions was boxed, and each write paid a
+        // dynamic exclusivity check.
+        let nulls = UnsafeMutableBufferPointer<Bool>.allocate(capacity: n + 1)
+        nulls.initialize(repeating: true)
+        defer { nulls.deallocate() }
         func markNull(_ r: Int) {
-            if validity == nil { validity = [Bool](repeating: true, count: n) }
-            validity![r] = false
+            nulls[r] = false
+            nulls[n] = false
         }
+        var validity: [Bool]? { nulls[n] ? nil : Array(nulls[0..<n]) }
         func fail(_ r: Int, _ b: UnsafeBufferPointer<UInt8>, _ what: String) {
             if failure[r] == nil {
                 let shown = String(decoding: b.prefix(60), as: UTF8.self)
