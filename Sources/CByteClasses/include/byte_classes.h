@@ -51,4 +51,17 @@ static inline uint64_t sluice_not_plain_ascii64(const uint8_t *p) {
 #endif
     return m;
 }
+/* Bits of the bytes of 0x80 and above (not ASCII). */
+static inline uint64_t sluice_high_bytes64(const uint8_t *p) {
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    for (int k = 0; k < 4; k++) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(x) << (16 * k);
+    }
+#else
+    for (int k = 0; k < 64; k++) m |= (uint64_t)(p[k] >> 7) << k;
+#endif
+    return m;
+}
 #endif

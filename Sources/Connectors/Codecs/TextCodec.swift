@@ -1,4 +1,5 @@
 import ConnectorKit
+import CByteClasses
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -114,7 +115,13 @@ struct TextCodec: Sendable {
         while i < n {
             let c = b[i]
             if c < 0x80 {
-                // 32, else up to eight ASCII bytes at a time between the multi-byte characters.
+                // To the next non-ASCII byte 64 bytes at a time (SSE2), near the end 32, else up
+                // to eight at a time.
+                if i &+ 64 <= n {
+                    let high = sluice_high_bytes64(b.baseAddress! + i)
+                    i &+= high == 0 ? 64 : high.trailingZeroBitCount
+                    continue
+                }
                 if i + 32 <= n
                     && (ByteSearch.load(b, i) | ByteSearch.load(b, i + 8) | ByteSearch.load(b, i + 16) | ByteSearch.load(b, i + 24)) & ByteSearch.highBits == 0 {
                     i += 32
