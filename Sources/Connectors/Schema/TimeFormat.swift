@@ -22,6 +22,8 @@ struct TimeFormat: Sendable, CustomStringConvertible {
     let description: String
     /// The layout's leading fixed-width part and simple tail, when it has one (most have).
     let fixed: FixedLayout?
+    /// How a value with the last value's date and hour is read, when the layout allows it.
+    let sameHour: SameHourLayout?
 
     /// What a parse yields: local (or UTC when `offset` is set) microseconds since the epoch.
     struct Parsed: Equatable { var micros: Int64; var offsetSeconds: Int? ; var hasTime: Bool }
@@ -40,6 +42,7 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             kind = .pattern(tokens)
         }
         if case let .pattern(tokens) = kind { fixed = FixedLayout(tokens) } else { fixed = nil }
+        sameHour = fixed.flatMap(SameHourLayout.init)
     }
 
     struct FormatError: Error { var message: String }
@@ -129,6 +132,9 @@ struct TimeFormat: Sendable, CustomStringConvertible {
     }
 
     func parse(_ b: UnsafeBufferPointer<UInt8>, cache: inout HourCache) -> Parsed? {
+        if let sameHour, let known = cache.fixedHead, let parsed = sameHour.read(b, head: known, hourMicros: cache.hourMicros) {
+            return parsed
+        }
         switch kind {
         case let .epoch(units): return TimeFormat.parseEpoch(b, unitsPerSecond: units)
         case .iso8601: return TimeFormat.parseISO(b, cache: &cache)
@@ -362,6 +368,81 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             f.micros = micros
             i = j
             return true
+        }
+    }
+
+    /// A fixed layout's reading of a value whose head (`FixedLayout.headWidth`: the date and
+    /// hour) equals the last value's: the minutes, seconds and fraction, added to the hour's
+    /// microseconds. Integers only, so reaching it costs no reference counting (`FixedLayout`
+    /// holds arrays), and no `Fields` is filled and finished. It yields only values that read
+    /// cleanly; anything else (a bad digit, a missing fraction) goes the general way, which names
+    /// the problem or reads what this does not.
+    struct SameHourLayout: Sendable {
+        let headWidth: Int, width: Int, minuteAt: Int, secondAt: Int
+        /// -1: none.
+        let literalBeforeSeconds: Int, literalAtEnd: Int
+        /// After the fixed part: nothing, fraction digits (required or optional), or an optional
+        /// separator and fraction digits.
+        enum Fraction: Sendable { case none, required, optional, optionalAfter(UInt8) }
+        let fraction: Fraction
+
+        init?(_ fixed: FixedLayout) {
+            guard fixed.headWidth > 0 else { return nil }
+            headWidth = fixed.headWidth
+            width = fixed.width
+            minuteAt = fixed.minuteAt
+            secondAt = fixed.secondAt
+            literalBeforeSeconds = fixed.literalBeforeSeconds.map(Int.init) ?? -1
+            literalAtEnd = fixed.literalAtEnd.map(Int.init) ?? -1
+            switch fixed.tail {
+            case .none: fraction = .none
+            case .fraction(separator: nil, optional: false): fraction = .required
+            case .fraction(separator: nil, optional: true): fraction = .optional
+            case let .fraction(separator: c?, optional: true): fraction = .optionalAfter(c)
+            case .fraction(separator: _?, optional: false): return nil
+            }
+        }
+
+        @inline(__always)
+        func read(_ b: UnsafeBufferPointer<UInt8>, head: (UInt64, UInt64), hourMicros: Int64) -> Parsed? {
+            let n = b.count
+            guard n >= width, let base = b.baseAddress else { return nil }
+            let raw = UnsafeRawPointer(base)
+            guard raw.loadUnaligned(as: UInt64.self) == head.0,
+                  raw.loadUnaligned(fromByteOffset: headWidth &- 8, as: UInt64.self) == head.1,
+                  let minute = FixedLayout.two(base + minuteAt), minute < 60 else { return nil }
+            var second = 0
+            if secondAt >= 0 {
+                if literalBeforeSeconds >= 0 && Int(base[minuteAt &+ 2]) != literalBeforeSeconds { return nil }
+                guard let s = FixedLayout.two(base + secondAt), s < 61 else { return nil }
+                second = min(s, 59)
+            }
+            if literalAtEnd >= 0 && Int(base[width &- 1]) != literalAtEnd { return nil }
+            var micros = 0
+            if n > width {
+                var j = width
+                switch fraction {
+                case .none: return nil
+                case .required, .optional: break
+                case let .optionalAfter(c):
+                    guard base[j] == c else { return nil }
+                    j &+= 1
+                }
+                let digitsStart = j
+                while j < n {
+                    let d = base[j] &- 48
+                    guard d <= 9 else { return nil }
+                    micros = micros &* 10 &+ Int(d)
+                    j &+= 1
+                }
+                var count = j &- digitsStart
+                guard count >= 1 && count <= 9 else { return nil }
+                while count < 6 { micros &*= 10; count &+= 1 }
+                while count > 6 { micros /= 10; count &-= 1 }
+            } else if case .required = fraction {
+                return nil
+            }
+            return Parsed(micros: hourMicros &+ Int64(minute &* 60 &+ second) &* 1_000_000 &+ Int64(micros), offsetSeconds: nil, hasTime: true)
         }
     }
 
