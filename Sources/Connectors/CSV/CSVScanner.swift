@@ -261,8 +261,9 @@ struct CSVScanner: RecordScanner {
         }
     }
 
-    /// The common record: no field starts with a quote, and the record ends 64 bytes or more
-    /// before the buffer does. Its fields come from the window's bits, a few operations each.
+    /// The common record: no field starts with a quote, and the record lies in windows that fit
+    /// in the buffer (near its end records go the general way). Its fields come from the
+    /// window's bits, a few operations each.
     /// nil hands the record to the general path, which starts it again (with no fields).
     @inline(__always)
     private mutating func scanPlainRecord(_ buf: UnsafeBufferPointer<UInt8>, from start: Int) -> Scan? {

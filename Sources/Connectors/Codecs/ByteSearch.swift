@@ -1,8 +1,8 @@
 import CByteClasses
 
 /// Byte searches eight bytes at a time (SWAR: one UInt64 load and a few integer operations per
-/// eight bytes instead of a compare per byte), for the CSV scanner and the per-record encoding
-/// check, the two loops every input byte goes through. Written by hand: the standard library has
+/// eight bytes instead of a compare per byte) or 64 at a time (SSE2, `CByteClasses`), for the
+/// CSV scanner and the encoding check, the two loops every input byte goes through. Written by hand: the standard library has
 /// no multi-byte search, and `memchr` finds one byte value, not either of two.
 enum ByteSearch {
     static let ones: UInt64 = 0x0101_0101_0101_0101
