@@ -15,6 +15,27 @@ struct NumberParsing: Sendable {
     let doublePowers = NumberParsing.powersOf10
     let int128Powers = NumberParsing.powersOf10Int128
 
+    /// Reads the digits from `i` on (stopping at the first other byte) into `v`, wrapping:
+    /// callers bound how many there can be. Returns how many it read.
+    @inline(__always)
+    private static func accumulateDigits<T: FixedWidthInteger>(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, into v: inout T) -> Int {
+        let start = i
+        while i < b.count {
+            let d = b[i] &- 48
+            if d > 9 { break }
+            v = v &* 10 &+ T(d)
+            i &+= 1
+        }
+        return i &- start
+    }
+
+    /// Whether `b` starts with a minus, and where its digits start (after a sign, if any).
+    @inline(__always)
+    private static func sign(_ b: UnsafeBufferPointer<UInt8>) -> (negative: Bool, start: Int) {
+        let negative = b[0] == UInt8(ascii: "-")
+        return (negative, negative || b[0] == UInt8(ascii: "+") ? 1 : 0)
+    }
+
     @inline(__always)
     func parseInt(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
         // Eighteen characters or fewer hold at most 18 digits, which no Int64 overflows: one
@@ -25,19 +46,10 @@ struct NumberParsing: Sendable {
 
     @inline(__always)
     func parseShortInt(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
-        let n = b.count
-        guard n > 0 else { return nil }
-        var i = 0
-        let negative = b[0] == UInt8(ascii: "-")
-        if negative || b[0] == UInt8(ascii: "+") { i = 1 }
-        guard i < n else { return nil }
+        guard b.count > 0 else { return nil }
+        var (negative, i) = Self.sign(b)
         var v: Int64 = 0
-        while i < n {
-            let d = b[i] &- 48
-            if d > 9 { return nil }
-            v = v &* 10 &+ Int64(d)
-            i &+= 1
-        }
+        guard Self.accumulateDigits(b, &i, into: &v) > 0, i == b.count else { return nil }
         return negative ? 0 &- v : v
     }
 
@@ -73,30 +85,14 @@ struct NumberParsing: Sendable {
         let n = b.count
         guard n > 0 else { return nil }
         // Fast path: [sign] digits [sep digits], at most 15 significant digits: exact (Clinger).
-        var i = 0
-        var negative = false
-        if b[0] == UInt8(ascii: "-") { negative = true; i = 1 } else if b[0] == UInt8(ascii: "+") { i = 1 }
+        var (negative, i) = Self.sign(b)
         // The integer digits, then the fraction's: two loops with no state between digits.
         var mantissa: UInt64 = 0
-        let intStart = i
-        while i < n {
-            let d = b[i] &- 48
-            if d > 9 { break }
-            mantissa = mantissa &* 10 &+ UInt64(d)
-            i &+= 1
-        }
-        var digits = i &- intStart
+        var digits = Self.accumulateDigits(b, &i, into: &mantissa)
         var fraction = 0
         if i < n && b[i] == decimalSeparator {
             i &+= 1
-            let fracStart = i
-            while i < n {
-                let d = b[i] &- 48
-                if d > 9 { break }
-                mantissa = mantissa &* 10 &+ UInt64(d)
-                i &+= 1
-            }
-            fraction = i &- fracStart
+            fraction = Self.accumulateDigits(b, &i, into: &mantissa)
             digits &+= fraction
         }
         if i == n && digits > 0 && digits <= 15 {
@@ -153,30 +149,15 @@ struct NumberParsing: Sendable {
     func parsePlainDecimal(_ b: UnsafeBufferPointer<UInt8>, precision: Int, scale: Int) -> Int64? {
         let n = b.count
         guard n > 0 && n <= 18 else { return nil }
-        var i = 0
-        let negative = b[0] == UInt8(ascii: "-")
-        if negative || b[0] == UInt8(ascii: "+") { i = 1 }
+        var (negative, i) = Self.sign(b)
         var v: Int64 = 0
-        let intStart = i
-        while i < n {
-            let d = b[i] &- 48
-            if d > 9 { break }
-            v = v &* 10 &+ Int64(d)
-            i &+= 1
-        }
-        var digits = i &- intStart
+        var digits = Self.accumulateDigits(b, &i, into: &v)
         var fraction = 0
         if i < n {
             guard b[i] == decimalSeparator else { return nil }
             i &+= 1
-            let fracStart = i
-            while i < n {
-                let d = b[i] &- 48
-                if d > 9 { return nil }
-                v = v &* 10 &+ Int64(d)
-                i &+= 1
-            }
-            fraction = i &- fracStart
+            fraction = Self.accumulateDigits(b, &i, into: &v)
+            guard i == n else { return nil }
             digits &+= fraction
         }
         // At most 18 digits read (n <= 18), and with the scale's zeros still at most 18: v
