@@ -142,7 +142,7 @@ struct TimeFormat: Sendable, CustomStringConvertible {
             var f = Fields()
             var i = 0
             if let fixed {
-                guard fixed.apply(b, &i, &f, cache: cache), i == b.count,
+                guard fixed.apply(b, &i, &f), i == b.count,
                       let parsed = TimeFormat.finish(f, hasTime: true, cache: &cache) else { return nil }
                 if fixed.headWidth > 0 { cache.fixedHead = fixed.head(b.baseAddress!) }
                 return parsed
@@ -297,25 +297,6 @@ struct TimeFormat: Sendable, CustomStringConvertible {
         fileprivate func head(_ base: UnsafePointer<UInt8>) -> (UInt64, UInt64) {
             let raw = UnsafeRawPointer(base)
             return (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: headWidth - 8, as: UInt64.self))
-        }
-
-        /// `apply`, taking the date and hour from `cache` when the value's head is the one the
-        /// cache's fields were read from (only the minutes, seconds and the rest are read).
-        @inline(__always)
-        fileprivate func apply(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields, cache: HourCache) -> Bool {
-            guard headWidth > 0, let known = cache.fixedHead, b.count >= width, let base = b.baseAddress, head(base) == known else {
-                return apply(b, &i, &f)
-            }
-            guard let minute = FixedLayout.two(base + minuteAt) else { return false }
-            f.minute = minute
-            if secondAt >= 0 {
-                if let literal = literalBeforeSeconds, base[minuteAt + 2] != literal { return false }
-                guard let second = FixedLayout.two(base + secondAt) else { return false }
-                f.second = second
-            }
-            if let literal = literalAtEnd, base[width - 1] != literal { return false }
-            (f.year, f.month, f.day, f.hour) = (cache.year, cache.month, cache.day, cache.hour)
-            return applyTail(b, &i, &f)
         }
 
         fileprivate func apply(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ f: inout Fields) -> Bool {
