@@ -83,10 +83,13 @@ final class RecordPositionStore: @unchecked Sendable {
         for r in first..<rows { offsets[r] = transform(offsets[r]) }
     }
 
-    /// The rows so far as arrays; the store is empty afterwards (its buffers kept for the next batch).
-    func take() -> (fieldBounds: [Int32], rawBounds: [Int32], lines: [Int64], byteOffsets: [Int64]) {
+    /// The rows so far; the store is empty afterwards. The field positions are handed over as
+    /// they are (a new buffer of the same capacity takes their place); the rest is copied.
+    func take() -> (fieldBounds: FieldPositions, rawBounds: [Int32], lines: [Int64], byteOffsets: [Int64]) {
         defer { fieldCount = 0; rows = 0 }
-        return (Array(UnsafeBufferPointer(start: fields, count: fieldCount)),
+        let handed = FieldPositions(owning: fields, count: fieldCount)
+        fields = .allocate(capacity: fieldCapacity)
+        return (handed,
                 Array(UnsafeBufferPointer(start: raw, count: 2 * rows)),
                 Array(UnsafeBufferPointer(start: lines, count: rows)),
                 Array(UnsafeBufferPointer(start: offsets, count: rows)))

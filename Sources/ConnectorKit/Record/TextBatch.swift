@@ -6,12 +6,12 @@ public struct TextBatch: Sendable {
     public var names: [String]
     public var text: SharedText
     /// `start, end` of each field, record by record.
-    public var fieldBounds: [Int32]
+    public var fieldBounds: FieldPositions
     /// Provenance; `raw` points into `text` too.
     public var origins: RecordOrigins
 
-    public init(names: [String], text: SharedText, fieldBounds: [Int32], origins: RecordOrigins, rawBounds: [Int32]) {
-        precondition(names.isEmpty ? fieldBounds.isEmpty : fieldBounds.count == origins.lines.count * names.count * 2,
+    public init(names: [String], text: SharedText, fieldBounds: FieldPositions, origins: RecordOrigins, rawBounds: [Int32]) {
+        precondition(names.isEmpty ? fieldBounds.count == 0 : fieldBounds.count == origins.lines.count * names.count * 2,
                      "field bounds do not match the records")
         self.names = names
         self.text = text
