@@ -52,25 +52,50 @@ struct PartitionPlan: Sendable {
         return out
     }
 
-    /// The interval start of each of `rows` (nil for a NULL).
-    func startOfRows(_ column: Column, _ rows: [Int]) -> [Int?] {
-        var lastDay = Int.min, lastStart = 0
-        func startOf(_ day: Int) -> Int {
-            if day != lastDay { lastDay = day; lastStart = start(ofDay: day) }
-            return lastStart
-        }
+    /// `rows` (none NULL in `column`) grouped by the start of their interval, in the order each
+    /// start first appears. Lines come in time order, so a batch is nearly always one day: that
+    /// is checked without allocating, and the rows then go on as they are.
+    func grouped(_ column: Column, _ rows: [Int]) -> [(start: Int, rows: [Int])] {
         switch column.values {
         case let .date(a):
-            return rows.map { column.isNull($0) ? nil : startOf(Int(a[$0])) }
+            return a.withUnsafeBufferPointer { v in grouped(rows) { Int(v[$0]) } }
         case let .timestamp(a):
-            return rows.map { r in
-                if column.isNull(r) { return nil }
-                let t = a[r]
-                return startOf(Int(t >= 0 ? t / 86_400_000_000 : (t - 86_399_999_999) / 86_400_000_000))
-            }
+            return a.withUnsafeBufferPointer { v in grouped(rows) { Self.day(ofMicros: v[$0]) } }
         default:
-            return rows.map { _ in nil }
+            return []
         }
+    }
+
+    /// Days since 1970-01-01 of microseconds since then (rounded down).
+    static func day(ofMicros t: Int64) -> Int {
+        Int(t >= 0 ? t / 86_400_000_000 : (t - 86_399_999_999) / 86_400_000_000)
+    }
+
+    @inline(__always)
+    private func grouped(_ rows: [Int], day: (Int) -> Int) -> [(start: Int, rows: [Int])] {
+        guard let first = rows.first else { return [] }
+        let firstDay = day(first)
+        let sameDay = rows.withUnsafeBufferPointer { rs in
+            var k = 1
+            while k < rs.count && day(rs[k]) == firstDay { k &+= 1 }
+            return k == rs.count
+        }
+        if sameDay { return [(start(ofDay: firstDay), rows)] }
+        var out: [(start: Int, rows: [Int])] = []
+        var lastDay = Int.min, group = 0
+        for r in rows {
+            let d = day(r)
+            if d != lastDay {
+                lastDay = d
+                let start = start(ofDay: d)
+                if let i = out.firstIndex(where: { $0.start == start }) { group = i } else {
+                    out.append((start, []))
+                    group = out.count - 1
+                }
+            }
+            out[group].rows.append(r)
+        }
+        return out
     }
 
     private func format2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }

@@ -215,15 +215,17 @@ public actor PostgresSink: Sink {
         var groups: [(table: String, rows: [Int])] = []
         if let plan, let p = configuration.partition, let idx = batch.schema.index(of: p.column) {
             let col = batch.columns[idx]
-            rows = rows.filter { r in
-                if col.isNull(r) {
-                    refused.append(deadLetter(batch, r, "partition column '\(p.column)' is null"))
-                    return false
+            if let validity = col.validity {
+                rows = rows.filter { r in
+                    if !validity[r] {
+                        refused.append(deadLetter(batch, r, "partition column '\(p.column)' is null"))
+                        return false
+                    }
+                    return true
                 }
-                return true
             }
             // Each row's day, computed once: the partitions to make, and the rows each receives.
-            let byStart = Self.grouped(rows, starts: plan.startOfRows(col, rows))
+            let byStart = plan.grouped(col, rows)
             let missing = Set(byStart.map(\.start)).filter { !knownPartitions.contains(plan.name(table: configuration.table, start: $0)) }
             if !missing.isEmpty {
                 refused += try endStream(conn) // no DDL while a COPY is open
@@ -245,17 +247,6 @@ public actor PostgresSink: Sink {
             if streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
         }
         return refused
-    }
-
-    /// `rows` grouped by interval start, in the order each start first appears (log lines come
-    /// in time order: nearly always one group, two across midnight).
-    static func grouped(_ rows: [Int], starts: [Int?]) -> [(start: Int, rows: [Int])] {
-        var out: [(start: Int, rows: [Int])] = []
-        for (r, start) in zip(rows, starts) {
-            guard let start else { continue }
-            if let i = out.lastIndex(where: { $0.start == start }) { out[i].rows.append(r) } else { out.append((start, [r])) }
-        }
-        return out
     }
 
     private func deadLetter(_ batch: RecordBatch, _ row: Int, _ reason: String) -> DeadLetter {
