@@ -369,11 +369,7 @@ struct TextFieldReader: TextFieldReading {
     @inline(__always)
     func field(_ r: Int) -> UnsafeBufferPointer<UInt8>? { fields.field(r, column) }
 
-    var totalBytes: Int {
-        var total = 0
-        for r in 0..<fields.rows { total += fields.length(r, column) }
-        return total
-    }
+    var totalBytes: Int { fields.totalLength(column) }
 }
 
 /// The `null_values` of a schema, checked without touching the list for most fields: a field
