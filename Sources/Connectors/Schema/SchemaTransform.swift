@@ -50,7 +50,7 @@ public struct SchemaTransform: TextTransform {
 
     public func process(_ batch: RecordBatch, context: TransformContext, deadLetters: inout DeadLetterCollector) throws -> RecordBatch {
         let n = batch.count
-        var failure = [String?](repeating: nil, count: n)
+        var failure = RowFailures()
         var columns: [Column] = []
         columns.reserveCapacity(outputSchemaPrefix.count)
         for col in prepared {
@@ -92,7 +92,7 @@ public struct SchemaTransform: TextTransform {
     /// The same as `process(text.recordBatch())`, reading the fields where the decoder left them.
     public func process(text: TextBatch, context: TransformContext, deadLetters: inout DeadLetterCollector) throws -> RecordBatch {
         let n = text.count
-        var failure = [String?](repeating: nil, count: n)
+        var failure = RowFailures()
         var columns: [Column] = []
         columns.reserveCapacity(outputSchemaPrefix.count)
         for col in prepared {
@@ -151,7 +151,7 @@ public struct SchemaTransform: TextTransform {
     }
 
     /// Derived and kept columns, rejections and filters: the part common to both inputs.
-    private func finish(columns cast: [Column], others: [(Field, Column)], origins: RecordOrigins, rows n: Int, failure: [String?],
+    private func finish(columns cast: [Column], others: [(Field, Column)], origins: RecordOrigins, rows n: Int, failure: RowFailures,
                         context: TransformContext, deadLetters: inout DeadLetterCollector) throws -> RecordBatch {
         var columns = cast
         var fields = outputSchemaPrefix.fields
@@ -181,10 +181,11 @@ public struct SchemaTransform: TextTransform {
             columns.append(c)
         }
         var result = RecordBatch(schema: Schema(fields), columns: columns, origins: origins)
+        if failure.isEmpty && filters.isEmpty { return result }
         var keep = [Bool](repeating: true, count: n)
-        for r in 0..<n where failure[r] != nil {
+        for (r, reason) in failure.inRowOrder {
             keep[r] = false
-            deadLetters.reject(origins, row: r, reason: failure[r]!)
+            deadLetters.reject(origins, row: r, reason: reason)
         }
         for f in filters {
             let pass: [Bool]
@@ -209,7 +210,7 @@ public struct SchemaTransform: TextTransform {
     }
 
     /// Casts one text column; failed rows get a reason in `failure` (first failure wins).
-    private func cast<Reader: TextFieldReading>(_ reader: Reader, rows n: Int, column col: PreparedColumn, failure: inout [String?]) -> Column {
+    private func cast<Reader: TextFieldReading>(_ reader: Reader, rows n: Int, column col: PreparedColumn, failure: inout RowFailures) -> Column {
         // NULLs are marked through a pointer, with the last slot saying whether any was: a
         // lazily made array captured by the loops' functions was boxed, and each write paid a
         // dynamic exclusivity check.
@@ -222,9 +223,9 @@ public struct SchemaTransform: TextTransform {
         }
         var validity: [Bool]? { nulls[n] ? nil : Array(nulls[0..<n]) }
         func fail(_ r: Int, _ b: UnsafeBufferPointer<UInt8>, _ what: String) {
-            if failure[r] == nil {
+            if !failure.has(r) {
                 let shown = String(decoding: b.prefix(60), as: UTF8.self)
-                failure[r] = "column '\(col.name)': cannot read '\(shown)' as \(what)"
+                failure.set(r, "column '\(col.name)': cannot read '\(shown)' as \(what)")
             }
         }
         let type = col.spec.type
@@ -237,7 +238,7 @@ public struct SchemaTransform: TextTransform {
             }
             @inline(__always) func null(_ r: Int) {
                 markNull(r)
-                if !col.spec.nullable && failure[r] == nil { failure[r] = "column '\(col.name)' is required but empty" }
+                if !col.spec.nullable && !failure.has(r) { failure.set(r, "column '\(col.name)' is required but empty") }
             }
             switch type {
             case .string:
@@ -339,6 +340,20 @@ public struct SchemaTransform: TextTransform {
             }
         }
     }
+}
+
+/// Why rows failed their casts (the first reason per row). Sparse: failures are rare, and an
+/// optional string per row cost every batch an array to fill and to destroy value by value.
+struct RowFailures {
+    private var reasons: [Int: String] = [:]
+
+    var isEmpty: Bool { reasons.isEmpty }
+
+    func has(_ row: Int) -> Bool { reasons[row] != nil }
+
+    mutating func set(_ row: Int, _ reason: String) { reasons[row] = reason }
+
+    var inRowOrder: [(row: Int, reason: String)] { reasons.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 }
 
 /// Where a cast reads its text: a string column, or a decoder's fields in place.
