@@ -54,9 +54,7 @@ public struct DaemonSettings: Sendable, Equatable {
             node = try c.decodeIfPresent(String.self, forKey: .node)
             connectTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .connectTimeout) ?? connectTimeout
             if url.isEmpty { throw ConfigIssue(key: "url", message: "must be a postgresql:// URL or a key=value connection string") }
-            if url.contains("password=") || url.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
-                throw ConfigIssue(key: "url", message: "holds a password; use password = \"${ENV_VAR}\", password_file or ~/.pgpass instead")
-            }
+            try PasswordSetting.rejectPasswordInURL(url)
             try PasswordSetting.validate(password, file: passwordFile)
             if let node, node.isEmpty || node.count > 48 { throw ConfigIssue(key: "node", message: "must be 1 to 48 characters") }
         }

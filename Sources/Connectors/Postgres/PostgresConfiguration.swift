@@ -94,9 +94,7 @@ public struct PostgresConfiguration: PluginConfiguration {
                 throw ConfigIssue(key: "key", message: "must include the partition column '\(p.column)' (PostgreSQL requires it in a partitioned table's unique key)")
             }
         }
-        if url.contains("password=") || url.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
-            throw ConfigIssue(key: "url", message: "holds a password; use password = \"${ENV_VAR}\", password_file or ~/.pgpass instead")
-        }
+        try PasswordSetting.rejectPasswordInURL(url)
     }
 
     /// The password to use: from `password`, `password_file`, or nil (libpq then tries ~/.pgpass and PGPASSWORD).

@@ -58,9 +58,7 @@ public struct PostgresBackupJobConfiguration: JobConfiguration {
         if keepMonthly < 0 { throw ConfigIssue(key: "keep_monthly", message: "must be 0 or more") }
         try PasswordSetting.validate(password, file: passwordFile)
         if let url {
-            if url.contains("password=") || url.range(of: #"://[^/@]*:[^/@]*@"#, options: .regularExpression) != nil {
-                throw ConfigIssue(key: "url", message: "holds a password; use password = \"${ENV_VAR}\", password_file or ~/.pgpass instead")
-            }
+            try PasswordSetting.rejectPasswordInURL(url)
             if pipelines != nil { throw ConfigIssue(key: "pipelines", message: "give either url or pipelines, not both") }
         } else if password != nil || passwordFile != nil {
             throw ConfigIssue(key: passwordFile != nil ? "password_file" : "password", message: "goes with url; without url each pipeline's sink password is used")
