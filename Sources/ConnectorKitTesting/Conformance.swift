@@ -27,6 +27,7 @@ public enum DecoderVerifier {
         var out = Output(names: [], rows: [], lines: [], offsets: [], raw: [], deadLetters: [], consumed: 0)
         var fed = 0
         var k = 0
+        var overfull: String?
         func drain(final: Bool) {
             var decoded = DecodedRecords()
             while true {
@@ -38,6 +39,9 @@ public enum DecoderVerifier {
                     session.decode(UnsafeRawBufferPointer(rebasing: buf[start...]),
                                    context: DecodeContext(file: "test", offset: offset, line: line, atEnd: final, maxRows: maxRows - decoded.count,
                                                           inputIndex: keepInput ? start : nil), output: &decoded)
+                }
+                if decoded.count > maxRows && overfull == nil {
+                    overfull = "a decode call left \(decoded.count) records in the batch, more than maxRows (\(maxRows))"
                 }
                 let full = decoded.count >= maxRows
                 if decoded.count > 0 {
@@ -65,6 +69,7 @@ public enum DecoderVerifier {
             drain(final: false)
         }
         if atEnd { drain(final: true) }
+        if let overfull { throw VerificationFailure(message: overfull) }
         out.consumed = Int(offset)
         return out
     }

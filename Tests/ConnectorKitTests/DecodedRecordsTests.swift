@@ -74,6 +74,70 @@ import TestSupport
         }
     }
 
+    /// The fast path's writer, in runs of many records between records appended the other way,
+    /// through many growths of the store: the same batch, and a copy taken in between keeps
+    /// what it had.
+    @Test func recordsWrittenByTheFastPathJoinTheOthers() {
+        let rows = 3000, columns = 7
+        let input = Self.text(rows: rows, columns: columns)
+        var out = DecodedRecords(names: (0..<columns).map { "c\($0)" })
+        var kept: DecodedRecords?
+        input.withUnsafeBufferPointer { buf in
+            out.beginInput(index: 0, count: buf.count)
+            var records: [(bounds: [Int32], start: Int, end: Int)] = []
+            var start = 0
+            while start < buf.count {
+                var bounds: [Int32] = []
+                var s = start, i = start
+                while buf[i] != 0x0A {
+                    if buf[i] == UInt8(ascii: ";") { bounds += [Int32(s), Int32(i)]; s = i + 1 }
+                    i += 1
+                }
+                bounds += [Int32(s), Int32(i)]
+                records.append((bounds, start, i))
+                start = i + 1
+            }
+            // Runs of 300 records by the writer (the store grows inside them), 7 the other way.
+            var r = 0, fast = true
+            while r < records.count {
+                let end = min(records.count, r + (fast ? 300 : 7))
+                if fast {
+                    let done = out.withInputRecordWriter { writer -> Bool in
+                        for k in r..<end {
+                            let slots = writer.slots()
+                            for (f, b) in records[k].bounds.enumerated() { slots[f] = b &+ writer.shift }
+                            writer.commit(line: Int64(k + 1), byteOffset: Int64(records[k].start), from: records[k].start, to: records[k].end)
+                        }
+                        return true
+                    }
+                    #expect(done == true)
+                } else {
+                    for k in r..<end {
+                        records[k].bounds.withUnsafeBufferPointer {
+                            out.appendRecord(fields: $0, line: Int64(k + 1), byteOffset: Int64(records[k].start), raw: buf, from: records[k].start, to: records[k].end)
+                        }
+                    }
+                }
+                if kept == nil && end >= 1500 { kept = out }
+                r = end
+                fast.toggle()
+            }
+        }
+        #expect(out.count == rows)
+        Self.expectRecords(out.takeTextBatch(file: "f", input: input).recordBatch(), rows: rows, columns: columns)
+        if var kept {
+            let n = kept.count
+            #expect(n >= 1500)
+            Self.expectRecords(kept.takeTextBatch(file: "f", input: input).recordBatch(), rows: n, columns: columns)
+        } else {
+            Issue.record("no copy was taken")
+        }
+        // Without a kept input there is no fast path.
+        var copying = DecodedRecords(names: ["a"])
+        copying.beginInput(index: nil, count: 10)
+        #expect(copying.withInputRecordWriter { _ in true } == nil)
+    }
+
     /// A copy is a value: appending to one leaves the other as it was.
     @Test func aCopyIsIndependentOfTheOriginal() {
         let columns = 3

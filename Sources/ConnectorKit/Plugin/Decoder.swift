@@ -125,6 +125,22 @@ public struct DecodedRecords: Sendable {
         count += 1
     }
 
+    /// A decoder's fast path for records whose fields all lie in the current input: `body` writes
+    /// their positions straight into the batch's store and commits each record with one call
+    /// (no per-record call, check or copy as with `appendRecord`). Nil, without calling `body`,
+    /// when the input is not kept (its fields must be copied).
+    public mutating func withInputRecordWriter<R>(_ body: (inout InputRecordWriter) throws -> R) rethrows -> R? {
+        guard let shift = inputShift else { return nil }
+        precondition(pendingFields == 0, "a record's fields appended before the fast path")
+        var writer = InputRecordWriter(store: uniquePositions(), shift: Int32(truncatingIfNeeded: shift), count: count, fieldsPerRecord: 2 * names.count)
+        defer {
+            writer.finish()
+            if writer.count > count { pointsIntoInput = true }
+            count = writer.count
+        }
+        return try body(&writer)
+    }
+
     /// Appends a field whose bytes the decoder made (unescaped or transcoded text).
     public mutating func appendCopiedField(_ bytes: UnsafeBufferPointer<UInt8>) {
         precondition(copied.count + bytes.count < SharedText.copiedLimit, "a batch's copied text outgrew its Int32 positions")
@@ -188,5 +204,81 @@ public struct DecodedRecords: Sendable {
     public mutating func takeDeadLetters() -> [DeadLetter] {
         defer { deadLetters = [] }
         return deadLetters
+    }
+}
+
+/// Writes whole records into a `DecodedRecords` (`withInputRecordWriter`). It works on copies of
+/// the store's pointers and counts, given back when the fast path ends: the store's own
+/// properties, reached from code inlined into another module, cost a dynamic exclusivity check
+/// on every access.
+public struct InputRecordWriter {
+    @usableFromInline let store: RecordPositionStore
+    @usableFromInline var fields: UnsafeMutablePointer<Int32>
+    @usableFromInline var fieldCount: Int
+    @usableFromInline var fieldCapacity: Int
+    @usableFromInline var raw: UnsafeMutablePointer<Int32>
+    @usableFromInline var lines: UnsafeMutablePointer<Int64>
+    @usableFromInline var offsets: UnsafeMutablePointer<Int64>
+    @usableFromInline var rows: Int
+    @usableFromInline var rowCapacity: Int
+    /// Added to every position written: where the current input starts in the kept buffer.
+    public let shift: Int32
+    /// Records in the batch, these included.
+    public var count: Int { written }
+    @usableFromInline var written: Int
+    /// Positions per record: `start, end` per column.
+    public let fieldsPerRecord: Int
+
+    @usableFromInline
+    init(store: RecordPositionStore, shift: Int32, count: Int, fieldsPerRecord: Int) {
+        self.store = store
+        self.shift = shift
+        written = count
+        self.fieldsPerRecord = fieldsPerRecord
+        (fields, fieldCount, fieldCapacity) = (store.fields, store.fieldCount, store.fieldCapacity)
+        (raw, lines, offsets, rows, rowCapacity) = (store.raw, store.lines, store.offsets, store.rows, store.rowCapacity)
+    }
+
+    /// Hands the counts back to the store (its pointers are already its own).
+    @usableFromInline
+    func finish() {
+        store.fieldCount = fieldCount
+        store.rows = rows
+    }
+
+    /// Where the next record's `fieldsPerRecord` positions go (indices into the current input
+    /// plus `shift`). Valid until the next call; nothing counts until `commit`.
+    @inlinable @inline(__always)
+    public mutating func slots() -> UnsafeMutablePointer<Int32> {
+        if fieldCount &+ fieldsPerRecord > fieldCapacity { growFields() }
+        return fields + fieldCount
+    }
+
+    /// Counts the record whose positions were just written at `slots()`: its raw bytes are
+    /// `input[from..<to]`.
+    @inlinable @inline(__always)
+    public mutating func commit(line: Int64, byteOffset: Int64, from: Int, to: Int) {
+        fieldCount &+= fieldsPerRecord
+        if rows == rowCapacity { growRows() }
+        raw[2 &* rows] = Int32(truncatingIfNeeded: from) &+ shift
+        raw[2 &* rows &+ 1] = Int32(truncatingIfNeeded: to) &+ shift
+        lines[rows] = line
+        offsets[rows] = byteOffset
+        rows &+= 1
+        written &+= 1
+    }
+
+    @usableFromInline
+    mutating func growFields() {
+        finish()
+        store.growFields(to: fieldCount + fieldsPerRecord)
+        (fields, fieldCapacity) = (store.fields, store.fieldCapacity)
+    }
+
+    @usableFromInline
+    mutating func growRows() {
+        finish()
+        store.growRows()
+        (raw, lines, offsets, rowCapacity) = (store.raw, store.lines, store.offsets, store.rowCapacity)
     }
 }

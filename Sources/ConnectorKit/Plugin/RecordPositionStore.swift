@@ -5,19 +5,22 @@
 /// a uniqueness check, a capacity check and a generic call each (about 9 % of a CSV load's CPU).
 /// Here a record costs one uniqueness check, made by `DecodedRecords` on this object, and plain
 /// stores. The arrays a batch needs are made once per batch by `take`.
+@usableFromInline
 final class RecordPositionStore: @unchecked Sendable {
+    // Its buffers and counts are written here and, during a decoder's fast path, through an
+    // `InputRecordWriter`, which gives them back when it ends.
     // @unchecked: the buffers are mutable, but `DecodedRecords` copies this object before any
     // change unless it holds the only reference (copy on write), so an instance two values share
     // is never written, and one written is seen by one value only.
-    private var fields: UnsafeMutablePointer<Int32>
-    private var fieldCount = 0
-    private var fieldCapacity: Int
+    var fields: UnsafeMutablePointer<Int32>
+    var fieldCount = 0
+    var fieldCapacity: Int
     /// `start, end` per row.
-    private var raw: UnsafeMutablePointer<Int32>
-    private var lines: UnsafeMutablePointer<Int64>
-    private var offsets: UnsafeMutablePointer<Int64>
-    private(set) var rows = 0
-    private var rowCapacity: Int
+    var raw: UnsafeMutablePointer<Int32>
+    var lines: UnsafeMutablePointer<Int64>
+    var offsets: UnsafeMutablePointer<Int64>
+    var rows = 0
+    var rowCapacity: Int
 
     /// An empty store has no room until its first append (the engine keeps one per open file).
     init(rowCapacity: Int = 0, fieldCapacity: Int = 0) {
@@ -95,13 +98,13 @@ final class RecordPositionStore: @unchecked Sendable {
                 Array(UnsafeBufferPointer(start: offsets, count: rows)))
     }
 
-    private func growFields(to needed: Int) {
+    func growFields(to needed: Int) {
         let capacity = max(needed, 2 * fieldCapacity, 2048)
         fields = Self.moved(fields, fieldCount, capacity)
         fieldCapacity = capacity
     }
 
-    private func growRows() {
+    func growRows() {
         let capacity = max(2 * rowCapacity, 256)
         raw = Self.moved(raw, 2 * rows, 2 * capacity)
         lines = Self.moved(lines, rows, capacity)

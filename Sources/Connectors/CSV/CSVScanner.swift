@@ -58,7 +58,19 @@ struct CSVScanner: RecordScanner {
         // Bytes [pos, cleanEnd) are known valid (no per-record check); records in
         // [cleanEnd, checkedEnd) are checked one by one. Both move ahead a block at a time.
         var cleanEnd = pos, checkedEnd = pos
+        // Plain records in a validated block go straight into the batch (`appendPlainRecords`).
+        let fastPath = !config.trim && state.header != nil && !output.names.isEmpty
         while pos < n && output.hasRoom(context.maxRows) {
+            if fastPath {
+                if pos >= cleanEnd && pos >= checkedEnd {
+                    cleanEnd = codec.cleanLinesEnd(buf, from: pos, limit: min(n, pos + Self.checkBlock))
+                    if cleanEnd == pos { checkedEnd = min(n, pos + Self.checkBlock) }
+                }
+                if pos < cleanEnd {
+                    appendPlainRecords(buf, pos: &pos, lines: &lines, upTo: cleanEnd, context: context, output: &output)
+                    if pos >= n || !output.hasRoom(context.maxRows) { break }
+                }
+            }
             let start = pos
             let scanned = scanRecord(buf, from: start, atEnd: context.atEnd)
             switch scanned {
@@ -263,40 +275,96 @@ struct CSVScanner: RecordScanner {
         }
     }
 
+    /// The records from `pos` whose line feeds lie before `end` (a block `cleanLinesEnd` found
+    /// valid: no per-record check, no transcoding) written straight into `output`'s batch, as
+    /// long as they are plain (`scanPlainFields`) and have one field per column. Stops before
+    /// the first other record (the general path takes it: a blank line, a quoted field, a wrong
+    /// field count) and at `maxRows`.
+    private mutating func appendPlainRecords(_ buf: UnsafeBufferPointer<UInt8>, pos: inout Int, lines: inout Int64, upTo end: Int,
+                                             context: DecodeContext, output: inout DecodedRecords) {
+        // Everything the loop changes is a local here, passed down by address: captured by the
+        // closure from `self` or the parameters, each access paid a dynamic exclusivity check.
+        var window = self.window, at = pos, line = lines
+        let delimiter = config.delimiter
+        output.withInputRecordWriter { writer in
+            Self.appendPlainRecords(buf, at: &at, lines: &line, upTo: end, window: &window, delimiter: delimiter, context: context, writer: &writer)
+        }
+        self.window = window
+        pos = at
+        lines = line
+    }
+
+    private static func appendPlainRecords(_ buf: UnsafeBufferPointer<UInt8>, at pos: inout Int, lines: inout Int64, upTo end: Int,
+                                           window: inout CSVWindow, delimiter: UInt8, context: DecodeContext, writer: inout InputRecordWriter) {
+        let positions = writer.fieldsPerRecord
+        while pos < end && writer.count < context.maxRows {
+            let slots = writer.slots()
+            guard let (written, recordEnd, next) = scanPlainFields(buf, from: pos, into: slots, capacity: positions, shift: writer.shift,
+                                                                   window: &window, delimiter: delimiter),
+                  written == positions, next <= end,
+                  positions > 2 || slots[0] != slots[1] // one empty field: a blank line, no record
+            else { return }
+            writer.commit(line: context.line &+ lines, byteOffset: context.offset &+ Int64(pos), from: pos, to: recordEnd)
+            pos = next
+            lines &+= 1
+        }
+    }
+
     /// The common record: no field starts with a quote, and the record lies in windows that fit
     /// in the buffer (near its end records go the general way). Its fields come from the
     /// window's bits, a few operations each.
     /// nil hands the record to the general path, which starts it again (with no fields).
     @inline(__always)
     private mutating func scanPlainRecord(_ buf: UnsafeBufferPointer<UInt8>, from start: Int) -> Scan? {
+        // A record with more fields than the buffer holds goes the general way, which grows it.
+        guard let (written, end, next) = Self.scanPlainFields(buf, from: start, into: fields.base, capacity: fields.capacity, shift: 0,
+                                                              window: &window, delimiter: config.delimiter) else { return nil }
+        fields.setCount(written)
+        return .record(end: end, next: next, lines: 1)
+    }
+
+    /// Writes a plain record's fields at `slots` as `start, end` pairs plus `shift`, at most
+    /// `capacity` values; returns how many, and where the record ends (before any CR) and the
+    /// next begins. nil: not a plain record, or more fields than fit. The window is kept in a
+    /// local for the record (in registers, not reloaded from memory for every field).
+    @inline(__always)
+    private static func scanPlainFields(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, into slots: UnsafeMutablePointer<Int32>,
+                                        capacity: Int, shift: Int32, window: inout CSVWindow, delimiter delim: UInt8) -> (written: Int, end: Int, next: Int)? {
         let n = buf.count
-        let delim = config.delimiter
+        let bytes = buf.baseAddress!
+        var w = window
+        defer { window = w }
         var i = start
+        var k = 0
         while true {
-            var offset = i &- window.base
+            var offset = i &- w.base
             if UInt(bitPattern: offset) >= 64 {
                 guard i &+ 64 <= n else { return nil }
-                window.load(buf, at: i)
+                w.load(buf, at: i)
                 offset = 0
             }
-            if (window.quotes >> UInt64(offset)) & 1 != 0 { return nil }
-            var later = window.ends & (~0 << UInt64(offset))
+            if (w.quotes >> UInt64(offset)) & 1 != 0 { return nil }
+            var later = w.ends & (~0 << UInt64(offset))
             while later == 0 {
                 // The field goes on past this window.
-                let next = window.base &+ 64
+                let next = w.base &+ 64
                 guard next &+ 64 <= n else { return nil }
-                window.load(buf, at: next)
-                later = window.ends
+                w.load(buf, at: next)
+                later = w.ends
             }
-            let e = window.base &+ later.trailingZeroBitCount
-            if buf[e] == delim {
-                fields.append(Int32(truncatingIfNeeded: i), Int32(truncatingIfNeeded: e))
+            // A set bit is a delimiter or a line feed inside the loaded window, so inside `buf`.
+            let e = w.base &+ later.trailingZeroBitCount
+            guard k &+ 2 <= capacity else { return nil }
+            slots[k] = Int32(truncatingIfNeeded: i) &+ shift
+            if bytes[e] == delim {
+                slots[k &+ 1] = Int32(truncatingIfNeeded: e) &+ shift
+                k &+= 2
                 i = e &+ 1
                 continue
             }
-            let end = e > i && buf[e &- 1] == 0x0D ? e &- 1 : e
-            fields.append(Int32(truncatingIfNeeded: i), Int32(truncatingIfNeeded: end))
-            return .record(end: end, next: e &+ 1, lines: 1)
+            let end = e > i && bytes[e &- 1] == 0x0D ? e &- 1 : e
+            slots[k &+ 1] = Int32(truncatingIfNeeded: end) &+ shift
+            return (k &+ 2, end, e &+ 1)
         }
     }
 

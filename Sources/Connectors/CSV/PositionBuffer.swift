@@ -2,8 +2,9 @@
 /// array appends in the per-field loop each paid a uniqueness check. A session owns its scanner
 /// and uses it from one task at a time, so the shared reference is never used concurrently.
 final class PositionBuffer {
-    private var base: UnsafeMutablePointer<Int32>
-    private var capacity: Int
+    private(set) var base: UnsafeMutablePointer<Int32>
+    private(set) var capacity: Int
+
     private(set) var count = 0
 
     init(capacity: Int = 128) {
@@ -23,6 +24,13 @@ final class PositionBuffer {
 
     @inline(__always)
     func removeAll() { count = 0 }
+
+    /// `values` written through `base` count from here on.
+    @inline(__always)
+    func setCount(_ values: Int) {
+        precondition(values <= capacity, "\(values) positions in a buffer of \(capacity)")
+        count = values
+    }
 
     @inline(__always)
     subscript(i: Int) -> Int32 {
