@@ -119,17 +119,20 @@ struct PostgresBenchmark {
             CREATE TABLE \(schema).psql_plain (\(Self.columns));
             CREATE TABLE \(schema).psql_parted (\(Self.columns)) PARTITION BY RANGE ("timestamp");
             CREATE TABLE \(schema).binary_plain (\(Self.columns));
+            CREATE TABLE \(schema).binary_parted (\(Self.columns)) PARTITION BY RANGE ("timestamp");
             CREATE TABLE \(schema).pandas_plain (\(Self.columns));
             """)
         // psql cannot make partitions: they are made beforehand, untimed, from the file's days;
         // and the binary ceiling's input is psql's own binary COPY of the rows.
         _ = try timedPSQL("\\copy \(schema).psql_plain FROM '\(file)' CSV HEADER")
         try expectRows("psql_plain")
-        _ = try psql(try psql("""
-            SELECT string_agg(format('CREATE TABLE \(schema).psql_parted_%s PARTITION OF \(schema).psql_parted FOR VALUES FROM (%L) TO (%L);',
-                   to_char(d, 'YYYYMMDD'), d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00'), ' ')
-            FROM (SELECT DISTINCT ("timestamp" AT TIME ZONE 'UTC')::date AS d FROM \(schema).psql_plain) x
-            """))
+        for table in ["psql_parted", "binary_parted"] {
+            _ = try psql(try psql("""
+                SELECT string_agg(format('CREATE TABLE \(schema).\(table)_%s PARTITION OF \(schema).\(table) FOR VALUES FROM (%L) TO (%L);',
+                       to_char(d, 'YYYYMMDD'), d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00'), ' ')
+                FROM (SELECT DISTINCT ("timestamp" AT TIME ZONE 'UTC')::date AS d FROM \(schema).psql_plain) x
+                """))
+        }
         let partitions = try psql("SELECT count(*) FROM pg_inherits WHERE inhparent = '\(schema).psql_parted'::regclass")
         let binFile = "\(work)/rows.bin"
         _ = try psql("\\copy \(schema).psql_plain TO '\(binFile)' (FORMAT binary)")
@@ -148,6 +151,9 @@ struct PostgresBenchmark {
                            note: "table and \(partitions) partitions made during the load (DDL in the loading transaction)"),
             psqlSide("psql `\\copy` binary → plain (ceiling)", table: "binary_plain", command: "\\copy \(schema).binary_plain FROM '\(binFile)' (FORMAT binary)",
                      note: "rows already encoded: the server parses no text"),
+            psqlSide("psql `\\copy` binary → partitioned (ceiling)", table: "binary_parted",
+                     command: "\\copy \(schema).binary_parted FROM '\(binFile)' (FORMAT binary)",
+                     note: "the same, into the premade partitions (the server routes each row)"),
         ]
         if let python {
             let script = """
@@ -212,6 +218,7 @@ struct PostgresBenchmark {
         ratio("sluice_new", "psql_parted", "Sluice → partitioned, new table, vs psql `\\copy` CSV → premade partitions", "")
         ratio("sluice_plain", "binary_plain", "Sluice → plain vs the binary `\\copy` ceiling", "≥ 0.9×")
         ratio("sluice_parted", "binary_plain", "Sluice → partitioned vs the binary `\\copy` ceiling", "≥ 0.9×")
+        ratio("sluice_parted", "binary_parted", "Sluice → partitioned vs the binary `\\copy` into premade partitions (like for like)", "")
         if python != nil {
             ratio("sluice_plain", "pandas_plain", "Sluice → plain vs pandas `to_sql`", "≥ 30×")
         } else {
