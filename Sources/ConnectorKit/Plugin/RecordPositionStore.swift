@@ -4,7 +4,8 @@
 /// Why not arrays: a decoder appends a record at a time, and four array appends per record paid
 /// a uniqueness check, a capacity check and a generic call each (about 9 % of a CSV load's CPU).
 /// Here a record costs one uniqueness check, made by `DecodedRecords` on this object, and plain
-/// stores. The arrays a batch needs are made once per batch by `take`.
+/// stores (a decoder's fast path, `InputRecordWriter`, not even that). Once per batch `take`
+/// hands the field positions over as they are and copies the rest into arrays.
 @usableFromInline
 final class RecordPositionStore: @unchecked Sendable {
     // Its buffers and counts are written here and, during a decoder's fast path, through an
