@@ -11,6 +11,7 @@ public enum MetricCatalog {
         "sluice_dead_letters_total": "Bad records committed to the dead-letter output.",
         "sluice_commits_total": "Checkpoints committed with the sink's data.",
         "sluice_retries_total": "Attempts repeated after a lost connection.",
+        "sluice_replays_total": "Attempts read again at once from the last commit because the sink rolled them back to find a refused record.",
         "sluice_files_opened_total": "Source files opened with new data.",
         "sluice_files_restarted_total": "Source files read again from the start because their content before the saved position changed.",
         "sluice_file_errors_total": "Source files that could not be read or whose after-load action failed.",

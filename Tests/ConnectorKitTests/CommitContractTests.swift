@@ -59,6 +59,64 @@ import TestSupport
         #expect(c.recordsRolledBack == 2, "rolled back \(c.recordsRolledBack)") // batch 2, lost with the failure
     }
 
+    /// A sink that refuses the batch holding `refusedValue` the way a fast bulk load does: it
+    /// cannot say which row, so it drops the transaction and asks for a replay, then (careful)
+    /// refuses that row alone as a dead letter. `alwaysReplay` asks again every time.
+    final class ReplayingSink: Sink {
+        let inner = CollectingSink()
+        private let refusedValue: Int64
+        private let alwaysReplay: Bool
+        private let careful = Mutex(false)
+        init(refusedValue: Int64, alwaysReplay: Bool = false) {
+            self.refusedValue = refusedValue
+            self.alwaysReplay = alwaysReplay
+        }
+        var checkpointCustody: CheckpointCustody { .sink }
+        func open(context: SinkContext) async throws -> Checkpoint { try await inner.open(context: context) }
+        func write(_ batch: RecordBatch) async throws -> [DeadLetter] {
+            guard let bad = (0..<batch.count).first(where: { batch.value(row: $0, column: 0) == .int(refusedValue) }) else {
+                return try await inner.write(batch)
+            }
+            if alwaysReplay || !careful.withLock({ $0 }) {
+                careful.withLock { $0 = true }
+                inner.crash()
+                throw ConnectorError(.replay, "a row was refused (injected)")
+            }
+            let keep = (0..<batch.count).filter { $0 != bad }
+            _ = try await inner.write(RecordBatch(schema: batch.schema, columns: [Column(.int64(keep.map { Int64($0) + (refusedValue / 10) * 10 }))],
+                                                  origins: RecordOrigins(file: "m", lines: keep.map { Int64($0 + 1) }, byteOffsets: keep.map { Int64($0) })))
+            return [DeadLetter(origin: batch.origins.origin(bad), stage: "test", reason: "refused (injected)", raw: [])]
+        }
+        func commit(_ checkpoint: Checkpoint) async throws -> Checkpoint { try await inner.commit(checkpoint) }
+    }
+
+    /// A sink that asks for a replay is opened again at once and the run reads again from its last
+    /// commit: every row once, the refused one as a dead letter, no retry after backoff.
+    @Test func aReplayReadsAgainFromTheLastCommitAtOnce() async throws {
+        let sink = ReplayingSink(refusedValue: 41) // batch 4 (rows 40, 41); commits every 4 rows
+        let engine = PipelineEngine(pipeline: pipeline(InMemorySource(batches: Self.batches(6)), sink), checkpointStore: InMemoryCheckpointStore())
+        let context = RunContext(pipeline: "contract", logger: Logger(label: "t"))
+        try await engine.runOnce(context: context)
+        let values = sink.inner.rows.compactMap { if case let .int(v) = $0["x"] { v } else { nil } }
+        #expect(values == [0, 1, 10, 11, 20, 21, 30, 31, 40, 50, 51], "rows lost or repeated: \(values)")
+        let c = context.stats.counts
+        #expect(c.replays == 1)
+        #expect(c.retries == 0)
+        #expect(c.deadLetters == 1)
+        #expect(c.recordsWritten == 11)
+    }
+
+    /// A sink that keeps asking for a replay without ever committing fails the run.
+    @Test func aSinkThatKeepsAskingForReplaysFailsTheRun() async throws {
+        let sink = ReplayingSink(refusedValue: 41, alwaysReplay: true)
+        let engine = PipelineEngine(pipeline: pipeline(InMemorySource(batches: Self.batches(6)), sink), checkpointStore: InMemoryCheckpointStore())
+        let context = RunContext(pipeline: "contract", logger: Logger(label: "t"))
+        await #expect(throws: ConnectorError.self) { try await engine.runOnce(context: context) }
+        #expect(context.stats.counts.replays == PipelineEngine.maxReplaysWithoutCommit)
+        let values = sink.inner.rows.compactMap { if case let .int(v) = $0["x"] { v } else { nil } }
+        #expect(values == [0, 1, 10, 11, 20, 21, 30, 31], "only the commits before the refused batch: \(values)")
+    }
+
     /// A source that fails after some batches: the sink is healthy, so what it holds is committed.
     struct FailingSource: Source {
         let batches: [RecordBatch]

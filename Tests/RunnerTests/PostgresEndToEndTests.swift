@@ -135,6 +135,39 @@ struct PostgresEndToEndTests {
         try verify(dir, table, rows: rows, sum: sum, port: own.port)
     }
 
+    /// Rows the table refuses (a CHECK constraint) in several transactions of a fast load: each
+    /// refusal rolls its transaction back and replays it under savepoints, the refused rows go to
+    /// the dead-letter file with the server's reason and their line, and every other row lands
+    /// once (checksum over every column against psql's own load of the source, less those rows).
+    @Test func refusedRowsAreReplayedToTheDeadLetterFileAndTheRestLandsOnce() throws {
+        let rows = TestScale.rows(60_000)
+        let (dir, table, sum) = try setUp("refused", rows: rows)
+        defer { PG.dropLoad(table, pipeline: "pg_refused") }
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let refusedWhere = "\"count\" % 997 = 0"
+        _ = try PG.psql("""
+            CREATE TABLE "\(table)" ("timestamp" timestamptz NOT NULL, machine text, temperature float8, pressure numeric(8,2), status text,
+                "count" bigint CHECK (NOT (\(refusedWhere)))) PARTITION BY RANGE ("timestamp")
+            """)
+        var refusedLines: [Int] = [], refusedSum: Int64 = 0
+        for (i, line) in Sluice.lines("\(dir)/in/line-01/data.csv").enumerated().dropFirst() {
+            let count = Int64(line.split(separator: ",").last!)!
+            if count % 997 == 0 { refusedLines.append(i + 1); refusedSum += count }
+        }
+        #expect(refusedLines.count >= 3, "the source has too few rows to refuse")
+        let r = try Sluice.run(["once", "pg_refused", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--no-progress"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\(refusedLines.count) dead letters"), "\(r.stdout)")
+        #expect(r.stdout.contains("from the last commit to find records the target refused"), "\(r.stdout)")
+        let deadLetterPath = r.stdout.split(separator: "\n").first { $0.contains("dead letters: /") }.map { String($0.split(separator: ": ").last!) }
+        let letters = Sluice.lines(deadLetterPath ?? "/nonexistent")
+        #expect(letters.count == refusedLines.count)
+        #expect(letters.allSatisfy { $0.contains("23514") }, "\(letters.prefix(2))")
+        let lettersLines = letters.compactMap { l in l.range(of: "\"line\":").map { Int(l[$0.upperBound...].prefix { $0.isNumber })! } }
+        #expect(lettersLines.sorted() == refusedLines, "\(lettersLines.prefix(5)) vs \(refusedLines.prefix(5))")
+        try PG.verifyLoad(table, rows: rows - refusedLines.count, sum: sum - refusedSum, source: "\(dir)/in/line-01/data.csv", refusedWhere: refusedWhere)
+    }
+
     @Test func partitionJobMakesThePartitionsAheadForEveryPartitionedTable() throws {
         let (dir, table, _) = try setUp("job", rows: 100)
         defer { PG.dropLoad(table, pipeline: "pg_job") }
@@ -218,7 +251,8 @@ extension PG {
 
     /// Count, distinct timestamps, and an md5 over every column of every row, in the table and
     /// in the source CSV loaded by psql's own `\copy` (an independent reader): all must match.
-    static func verifyLoad(_ table: String, rows: Int, sum: Int64, port: String = PG.port, source: String? = nil) throws {
+    /// `refusedWhere`: the source rows the table refuses (a condition on the reference's columns).
+    static func verifyLoad(_ table: String, rows: Int, sum: Int64, port: String = PG.port, source: String? = nil, refusedWhere: String? = nil) throws {
         let r = try psql("SELECT count(*) || ',' || count(DISTINCT \"timestamp\") || ',' || sum(\"count\") FROM \"\(table)\"", port: port)
         #expect(r == "\(rows),\(rows),\(sum)")
         guard let source else { return }
@@ -232,6 +266,7 @@ extension PG {
             \\copy "\(reference)" FROM '\(source)' WITH (FORMAT csv, HEADER true)
             """.write(toFile: script, atomically: true, encoding: .utf8)
         _ = try psql("", file: script, port: port)
+        if let refusedWhere { _ = try psql("DELETE FROM \"\(reference)\" WHERE \(refusedWhere)", port: port) }
         func digest(_ t: String) throws -> String {
             try psql("""
                 SELECT count(*) || ' ' || md5(string_agg(concat_ws('|', extract(epoch FROM "timestamp")::text, machine, temperature::text, pressure::text, status, "count"::text), ',' ORDER BY "timestamp"))

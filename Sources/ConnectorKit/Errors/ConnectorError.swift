@@ -22,6 +22,10 @@ public struct ConnectorError: Error, Sendable, CustomStringConvertible {
         /// Another writer committed the pipeline's checkpoint since this run opened its sink (two
         /// daemons ran it at once): nothing of this commit landed; the retry reopens from theirs.
         public static let fenced = Code(raw: "fenced")
+        /// The sink rolled back what it held since its last commit so that the same records can be
+        /// loaded again more carefully (one of them was refused, and the fast way of loading could
+        /// not say which). The engine reads again from the last commit at once, without backoff.
+        public static let replay = Code(raw: "replay")
         /// Anything else; the message says what.
         public static let other = Code(raw: "error")
     }

@@ -51,7 +51,31 @@ public struct PipelineEngine: Sendable {
     /// dead-letter output, part of the same commit) fails, nothing more is committed: the sink is
     /// closed, and the next run opens it again and replays from its last durable checkpoint.
     /// `sink.close()` and `source.endRun()` run on every path.
+    ///
+    /// A sink that rolled back to look for a refused record (`ConnectorError.Code.replay`) is
+    /// opened again at once and the run reads again from its last commit; a sink that asks for
+    /// that `maxReplaysWithoutCommit` times in a row without committing fails the run.
     public func runOnce(context: RunContext) async throws {
+        var replaysWithoutCommit = 0
+        while true {
+            let commitsBefore = context.stats.counts.commits
+            do {
+                try await runAttempt(context: context)
+                return
+            } catch let error as ConnectorError where error.code == .replay && !context.stop.isStopped {
+                if context.stats.counts.commits > commitsBefore { replaysWithoutCommit = 0 }
+                replaysWithoutCommit += 1
+                guard replaysWithoutCommit <= Self.maxReplaysWithoutCommit else { throw error }
+                context.logger.notice("\(error); reading again from the last commit")
+                context.stats.update { $0.replays += 1 }
+            }
+        }
+    }
+
+    /// A sink keeps asking for a replay only while each one ends in a commit.
+    public static let maxReplaysWithoutCommit = 3
+
+    private func runAttempt(context: RunContext) async throws {
         do {
             try await runOnceBody(context: context)
         } catch {

@@ -3,7 +3,7 @@ import CoreMetrics
 /// The cumulative counters of one pipeline, through swift-metrics (the executable chooses the
 /// backend; without one they cost nothing). Every change to a run's `RunStats` adds to them, so
 /// they count where the work happens: bytes read, records decoded, committed, rolled back, dead
-/// letters, commits, retries, files opened and restarted. Labels follow Prometheus conventions;
+/// letters, commits, retries, replays, files opened and restarted. Labels follow Prometheus conventions;
 /// the pipeline is the `pipeline` dimension.
 public struct PipelineMetrics: Sendable {
     let bytesRead: Counter
@@ -13,6 +13,7 @@ public struct PipelineMetrics: Sendable {
     let deadLetters: Counter
     let commits: Counter
     let retries: Counter
+    let replays: Counter
     let filesOpened: Counter
     let filesRestarted: Counter
     let fileErrors: Counter
@@ -28,6 +29,7 @@ public struct PipelineMetrics: Sendable {
         deadLetters = counter("sluice_dead_letters_total")
         commits = counter("sluice_commits_total")
         retries = counter("sluice_retries_total")
+        replays = counter("sluice_replays_total")
         filesOpened = counter("sluice_files_opened_total")
         filesRestarted = counter("sluice_files_restarted_total")
         fileErrors = counter("sluice_file_errors_total")
@@ -44,6 +46,7 @@ public struct PipelineMetrics: Sendable {
         grow(deadLetters, a.deadLetters, b.deadLetters)
         grow(commits, a.commits, b.commits)
         grow(retries, a.retries, b.retries)
+        grow(replays, a.replays, b.replays)
         grow(filesOpened, a.filesOpened, b.filesOpened)
         grow(filesRestarted, a.filesRestarted, b.filesRestarted)
         grow(fileErrors, a.fileErrors, b.fileErrors)

@@ -51,6 +51,9 @@ public final class RunStats: Sendable {
         public var commits = 0
         /// Attempts repeated after a lost connection (server down or restarted).
         public var retries = 0
+        /// Attempts read again at once because the sink asked to load them more carefully (it
+        /// rolled them back to find a refused record).
+        public var replays = 0
         /// Bytes left unconsumed at the end of files because their last record has no terminator yet.
         public var pendingBytes: Int64 = 0
         public var filesWithPendingBytes = 0

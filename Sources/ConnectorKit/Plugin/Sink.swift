@@ -34,6 +34,11 @@
 ///   target's reason; they go to the dead-letter output and the rest of the batch is kept. A sink
 ///   that streams may learn of a refusal later: it returns those records from a later `write` or
 ///   from `flush` (records carry their own origin).
+/// - A sink that learns of a refusal only in a way that voids everything since the last commit
+///   (a bulk load without savepoints) may roll back and throw `ConnectorError.Code.replay`: the
+///   engine closes it, opens it again at once (no backoff) and reads again from the last commit;
+///   the sink then loads more carefully until it has committed past the refused records. A sink
+///   that asks for replays without committing in between fails the run after a few.
 /// - `flush` is called before every `commit`: it sends what is buffered and returns the records
 ///   the target refused among them, which the engine writes to the dead-letter output before the
 ///   commit makes the checkpoint durable.

@@ -24,11 +24,25 @@ public actor PostgresSink: Sink {
     private var knownPartitions = Set<String>()
     private let plan: PartitionPlan?
     /// Append mode streams batches into one open COPY (the server inserts while the next batch is
-    /// encoded). The rows sent since its savepoint are kept until the server accepts them, so that
-    /// refused ones can still be found by bisection.
+    /// encoded). Fast, as long as the server refuses no row: no savepoint, nothing kept, one COPY
+    /// per table until the commit. A refusal then voids the whole transaction, so the sink rolls
+    /// back, turns careful and asks the engine to replay (`ConnectorError.Code.replay`): careful,
+    /// it streams segments under savepoints and keeps their rows until the server accepts them,
+    /// so that refused ones can be found by bisection.
     private var stream: [(batch: RecordBatch, rows: [Int])] = []
     private var streamRows = 0
     private var copyOpen = false
+    /// The open COPY's columns: a batch of another shape starts a new one.
+    private var copySchema: Schema?
+    /// The open COPY runs under a savepoint (was opened careful).
+    private var copyUnderSavepoint = false
+    /// Streams under savepoints (after a refusal) until `carefulRowsLeft` rows are committed:
+    /// as many as the fast transaction that failed had sent, so the replay passes the refused row
+    /// before the sink is fast again.
+    private(set) var careful = false
+    private var carefulRowsLeft = 0
+    /// Rows streamed in the open transaction.
+    private var rowsInTransaction = 0
     /// The table the open COPY fills: the target, or one of its partitions (rows go straight to
     /// theirs, grouped by interval; PostgreSQL then routes no row).
     private var copyTarget = ""
@@ -114,6 +128,11 @@ public actor PostgresSink: Sink {
             }
             try run { try conn.exec("COMMIT") }
             inTransaction = false
+            if careful {
+                carefulRowsLeft -= rowsInTransaction
+                if carefulRowsLeft <= 0 { careful = false }
+            }
+            rowsInTransaction = 0
             return checkpoint
         }
     }
@@ -156,6 +175,7 @@ public actor PostgresSink: Sink {
         }
         resetStream()
         inTransaction = false
+        rowsInTransaction = 0
         connection = nil
     }
 
@@ -202,7 +222,7 @@ public actor PostgresSink: Sink {
 
     private func writeBatch(_ batch: RecordBatch) throws -> [DeadLetter] {
         let conn = try connect()
-        if copyOpen, let first = stream.first, first.batch.schema != batch.schema {
+        if copyOpen, copySchema != batch.schema {
             // A COPY names its columns once: a batch of another shape starts a new one.
             let refused = try endStream(conn)
             return try refused + writeBatch(batch)
@@ -244,7 +264,7 @@ public actor PostgresSink: Sink {
             for group in groups {
                 refused += try stream(batch, rows: group.rows, into: group.table, conn)
             }
-            if streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
+            if copyUnderSavepoint && streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
         }
         return refused
     }
@@ -260,10 +280,13 @@ public actor PostgresSink: Sink {
         streamRows = 0
         copyOpen = false
         copyTarget = ""
+        copySchema = nil
+        copyUnderSavepoint = false
     }
 
     /// Sends `rows` into the open COPY into `table`, first ending one into another table and
-    /// opening one (inside a savepoint) when needed. Returns the rows a COPY it ended refused.
+    /// opening one (inside a savepoint when careful) when needed. Returns the rows a COPY it ended
+    /// refused.
     private func stream(_ batch: RecordBatch, rows: [Int], into table: String, _ conn: PQConnection) throws -> [DeadLetter] {
         guard !rows.isEmpty else { return [] }
         var refused: [DeadLetter] = []
@@ -271,31 +294,46 @@ public actor PostgresSink: Sink {
         if !copyOpen {
             let columns = batch.schema.names.map(SQL.identifier).joined(separator: ", ")
             try run {
-                try conn.exec("SAVEPOINT sluice_batch")
+                if careful { try conn.exec("SAVEPOINT sluice_batch") }
                 try conn.beginCopy("COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)")
                 copyOpen = true
                 copyTarget = table
+                copySchema = batch.schema
+                copyUnderSavepoint = careful
                 try conn.putCopyData(PostgresBinaryCopy.header)
             }
         }
         encoder.encode(batch, rows: rows.count == batch.count ? nil : rows, framed: false)
         try run { try encoder.withEncodedBytes { (data) throws(PQError) in try conn.putCopyData(data) } }
-        stream.append((batch, rows))
-        streamRows += rows.count
+        if copyUnderSavepoint {
+            stream.append((batch, rows))
+            streamRows += rows.count
+        }
+        rowsInTransaction += rows.count
         return refused
     }
 
-    /// Ends the open COPY. When the server refuses it for a per-row reason, rolls back to the
-    /// savepoint and loads the kept batches again one by one, bisecting to the refused rows.
+    /// Ends the open COPY. When the server refuses it for a per-row reason: careful, rolls back to
+    /// the savepoint and loads the kept batches again one by one, bisecting to the refused rows;
+    /// fast, rolls the transaction back and asks for a careful replay.
     private func endStream(_ conn: PQConnection) throws -> [DeadLetter] {
         guard copyOpen else { return [] }
-        let sent = stream, table = copyTarget
+        let sent = stream, table = copyTarget, underSavepoint = copyUnderSavepoint
         resetStream()
         do {
             try conn.putCopyData(PostgresBinaryCopy.trailer)
             try conn.endCopy()
-            try conn.exec("RELEASE SAVEPOINT sluice_batch")
+            if underSavepoint { try conn.exec("RELEASE SAVEPOINT sluice_batch") }
             return []
+        } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) && !underSavepoint {
+            let lost = rowsInTransaction
+            try run { try conn.exec("ROLLBACK") }
+            inTransaction = false
+            rowsInTransaction = 0
+            careful = true
+            carefulRowsLeft = max(carefulRowsLeft, lost)
+            throw ConnectorError(.replay, "PostgreSQL refused a row (SQLSTATE \(error.sqlState)) among the \(lost) sent since the last commit; "
+                                 + "they are rolled back and loaded again under savepoints to find it", pipeline: pipeline, plugin: "postgres", underlying: error)
         } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
             try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_batch") }
             var refused: [DeadLetter] = []

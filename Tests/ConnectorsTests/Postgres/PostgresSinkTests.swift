@@ -59,6 +59,24 @@ struct PostgresSinkTests {
                                                   raw: RawRecords(StringColumn((0..<n).map { "raw \($0)" }))))
     }
 
+    /// Writes `batches` and flushes, replaying as the engine does: a refusal in the fast stream
+    /// (no savepoint) rolls the transaction back and asks for a replay, so the sink is opened
+    /// again (it reports the last commit) and the batches are written again, now under savepoints.
+    func writeReplaying(_ sink: PostgresSink, _ batches: [RecordBatch]) async throws -> (refused: [DeadLetter], replays: Int, checkpoint: Checkpoint) {
+        var replays = 0
+        while true {
+            let checkpoint = try await sink.open(context: context)
+            do {
+                var refused: [DeadLetter] = []
+                for b in batches { refused += try await sink.write(b) }
+                refused += try await sink.flush()
+                return (refused, replays, checkpoint)
+            } catch let error as ConnectorError where error.code == .replay && replays == 0 {
+                replays += 1
+            }
+        }
+    }
+
     @Test func everyTypeRoundTripsWithNullsTimeZonesAndDecimalPrecision() async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
@@ -136,16 +154,16 @@ struct PostgresSinkTests {
             CREATE TRIGGER parent_statement AFTER INSERT ON \(schema).readings FOR EACH STATEMENT EXECUTE FUNCTION \(schema).count_statement();
             """)
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "readings"; var p = PostgresConfiguration.Partitioning(column: "ts"); p.direct = direct; p.premake = 0; $0.partition = p }
-        var cp = try await sink.open(context: context)
         // Three days, the rows of two of them interleaved, in two batches; v = 13 is refused.
         let day: Int64 = 86_400_000_000, start: Int64 = 1_704_067_200_000_000  // 2024-01-01
-        var refused: [DeadLetter] = []
-        for b in 0..<2 {
+        let batches = (0..<2).map { b in
             let ts = (0..<300).map { i in start + Int64((b * 300 + i) % 3) * day + Int64(b * 300 + i) * 1_000_000 }
-            refused += try await sink.write(batch([Field("ts", .timestamp, nullable: false), Field("v", .int64)],
-                                                  [Column(.timestamp(ts)), Column(.int64((0..<300).map { Int64(b * 300 + $0) }))]))
+            return batch([Field("ts", .timestamp, nullable: false), Field("v", .int64)],
+                         [Column(.timestamp(ts)), Column(.int64((0..<300).map { Int64(b * 300 + $0) }))])
         }
-        refused += try await sink.flush()
+        // The fast load (partitions made in its transaction) is refused, rolled back and replayed.
+        var (refused, replays, cp) = try await writeReplaying(sink, batches)
+        #expect(replays == 1)
         cp.sequence += 1
         _ = try await sink.commit(cp)
         #expect(refused.count == 1)
@@ -245,14 +263,15 @@ struct PostgresSinkTests {
             CREATE TABLE \(schema).manutencoes (placa text NOT NULL REFERENCES \(schema).veiculos (placa), custo bigint);
             """)
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "manutencoes"; $0.createTable = false }
-        var cp = try await sink.open(context: context)
         let placas = (0..<100).map { $0 == 17 ? "Z" : $0 == 60 ? "Y" : ["A", "B", "C"][$0 % 3] }
         // Append mode streams into one COPY; the foreign key is checked when it ends (flush).
-        var refused = try await sink.write(batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
-                                                 [Column(.string(StringColumn(placas))), Column(.int64((0..<100).map { Int64($0) }))]))
-        refused += try await sink.flush()
+        var (refused, replays, cp) = try await writeReplaying(sink, [batch([Field("placa", .string, nullable: false), Field("custo", .int64)],
+                                                                          [Column(.string(StringColumn(placas))), Column(.int64((0..<100).map { Int64($0) }))])])
+        #expect(replays == 1)
+        #expect(await sink.careful)
         cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
+        #expect(await sink.careful == false, "the careful commit covered the refused transaction's rows")
         #expect(refused.map(\.origin.line) == [19, 62])
         #expect(refused.first?.reason.contains("foreign key") == true)
         #expect(refused.first?.reason.contains("23503") == true)
@@ -270,19 +289,17 @@ struct PostgresSinkTests {
             CREATE TABLE \(schema).manutencoes (placa text NOT NULL REFERENCES \(schema).veiculos (placa), id bigint UNIQUE);
             """)
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "manutencoes"; $0.createTable = false }
-        var cp = try await sink.open(context: context)
-        var refused: [DeadLetter] = []
         // Five batches of 1000 in one streamed COPY: a foreign-key miss in the first, a duplicate
         // key (checked as rows arrive, not at the end) in the fourth.
-        for b in 0..<5 {
+        let batches = (0..<5).map { b in
             let ids = (0..<1000).map { Int64(b * 1000 + $0) }
             let placas = ids.map { $0 == 10 ? "Z" : $0 % 2 == 0 ? "A" : "B" }
             var idValues = ids
             if b == 3 { idValues[500] = 42 } // collides with batch 0's id 42
-            refused += try await sink.write(batch([Field("placa", .string, nullable: false), Field("id", .int64)],
-                                                  [Column(.string(StringColumn(placas))), Column(.int64(idValues))]))
+            return batch([Field("placa", .string, nullable: false), Field("id", .int64)], [Column(.string(StringColumn(placas))), Column(.int64(idValues))])
         }
-        refused += try await sink.flush()
+        var (refused, replays, cp) = try await writeReplaying(sink, batches)
+        #expect(replays == 1)
         cp.files["f.csv"] = FileCursor()
         cp.sequence += 1 // each commit follows the last (the sink fences on it)
         _ = try await sink.commit(cp)
@@ -292,25 +309,25 @@ struct PostgresSinkTests {
         #expect(try TestPostgres.query("SELECT count(*), count(DISTINCT id) FROM \(schema).manutencoes").first == ["4998", "4998"])
     }
 
-    /// Each streamed COPY of a segment has its own savepoint: a refusal in the second segment rolls
-    /// back that segment alone, its good rows are loaded again, and the first segment's rows (one
+    /// Careful (replaying), each streamed COPY of a segment has its own savepoint: a refusal in the
+    /// second segment rolls back that segment alone, its good rows are loaded again, and the first segment's rows (one
     /// refused there too) stay.
     @Test func aRefusalInALaterSegmentRollsBackOnlyThatSegment() async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
         try TestPostgres.connection().exec("CREATE TABLE \(schema).readings (id bigint UNIQUE, v bigint)")
         let sink = TestPostgres.sink { $0.schema = schema; $0.table = "readings"; $0.createTable = false }
-        var cp = try await sink.open(context: context)
         let batchRows = 10_000
         let batches = PostgresSink.streamSegmentRows / batchRows + 3 // the segment ends within them
-        var refused: [DeadLetter] = []
-        for b in 0..<batches {
+        let written = (0..<batches).map { b in
             var ids = (0..<batchRows).map { Int64(b * batchRows + $0) }
             if b == 0 { ids[7] = 3 }                       // a duplicate inside the first segment
             if b == batches - 1 { ids[9_000] = 1_234 }    // one of the first segment's ids, in the second
-            refused += try await sink.write(batch([Field("id", .int64), Field("v", .int64)], [Column(.int64(ids)), Column(.int64(ids))]))
+            return batch([Field("id", .int64), Field("v", .int64)], [Column(.int64(ids)), Column(.int64(ids))])
         }
-        refused += try await sink.flush()
+        // The fast stream is refused and replayed; the replay streams segments under savepoints.
+        var (refused, replays, cp) = try await writeReplaying(sink, written)
+        #expect(replays == 1)
         cp.sequence += 1
         _ = try await sink.commit(cp)
         #expect(refused.count == 2)
@@ -321,6 +338,46 @@ struct PostgresSinkTests {
         let expectedSum = total * (total - 1) / 2 - lostIDs
         let loaded = try TestPostgres.query("SELECT count(*), count(DISTINCT id), sum(v) FROM \(schema).readings").first
         #expect(loaded == [String(total - 2), String(total - 2), String(expectedSum)])
+    }
+
+    /// After a refused fast transaction the sink stays careful until it has committed as many
+    /// rows as that transaction had sent (so the replay passes the refused row under savepoints,
+    /// however the engine cuts its commits), and is fast again after.
+    @Test func theSinkStaysCarefulUntilTheReplayHasCommittedTheRefusedTransactionsRows() async throws {
+        let schema = try TestPostgres.freshSchema()
+        defer { TestPostgres.dropSchema(schema) }
+        try TestPostgres.connection().exec("CREATE TABLE \(schema).readings (id bigint UNIQUE, v bigint)")
+        let sink = TestPostgres.sink { $0.schema = schema; $0.table = "readings"; $0.createTable = false }
+        func ids(_ b: Int) -> RecordBatch {
+            var ids = (0..<1000).map { Int64(b * 1000 + $0) }
+            if b == 2 { ids[5] = 7 } // a duplicate of batch 0's id 7
+            return batch([Field("id", .int64), Field("v", .int64)], [Column(.int64(ids)), Column(.int64(ids))])
+        }
+        var cp = try await sink.open(context: context)
+        for b in 0..<3 { _ = try await sink.write(ids(b)) }
+        await #expect(throws: ConnectorError.self) { _ = try await sink.flush() }
+        #expect(try TestPostgres.query("SELECT count(*) FROM \(schema).readings").first == ["0"])
+        // The replay, committed in two parts: careful until the 3000 rows are committed.
+        cp = try await sink.open(context: context)
+        #expect(await sink.careful)
+        _ = try await sink.write(ids(0))
+        #expect(try await sink.flush().isEmpty)
+        cp.sequence += 1
+        cp = try await sink.commit(cp)
+        #expect(await sink.careful, "1000 of the 3000 rows committed")
+        var refused = try await sink.write(ids(1))
+        refused += try await sink.write(ids(2))
+        refused += try await sink.flush()
+        cp.sequence += 1
+        cp = try await sink.commit(cp)
+        #expect(refused.map(\.origin.line) == [7])
+        #expect(await sink.careful == false)
+        // Fast again: a refusal asks for a replay instead of bisecting.
+        var again = ids(3)
+        again = batch(again.schema.fields, [Column(.int64([1] + (1..<1000).map { Int64(3000 + $0) })), again.columns[1]])
+        _ = try await sink.write(again)
+        await #expect(throws: ConnectorError.self) { _ = try await sink.flush() }
+        #expect(try TestPostgres.query("SELECT count(*), count(DISTINCT id) FROM \(schema).readings").first == ["2999", "2999"])
     }
 
     @Test func hostileTableNameIsStoredLiterally() async throws {
