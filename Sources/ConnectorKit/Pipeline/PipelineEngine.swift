@@ -26,20 +26,30 @@ public struct PipelineEngine: Sendable {
     /// `attempts` bounds consecutive failures: an attempt that committed something starts the
     /// count (and the backoff) again, so a long load survives many separate faults.
     public func runRetrying(context: RunContext, attempts: Int, maxDelay: Double = 30) async throws {
-        var attempt = 1
+        try await repeating(after: .notConnected, context: context, { try await runOnce(context: context) }) { error, failures in
+            guard failures < attempts else { throw error }
+            let delay = BackoffPolicy(maxDelay: maxDelay).delay(afterFailures: failures)
+            context.logger.warning("\(error); retrying in \(String(format: "%.1f", delay)) s (attempt \(failures + 1) of \(attempts))")
+            context.stats.update { $0.retries += 1 }
+            try await Task.sleep(for: .seconds(delay))
+        }
+    }
+
+    /// Runs `attempt` again while it fails with `code` and the run is not stopped. `handle` gets
+    /// the failure and how many such failures came in a row with no commit between them; it
+    /// throws to give up, or waits before the next attempt.
+    private func repeating(after code: ConnectorError.Code, context: RunContext, _ attempt: () async throws -> Void,
+                           handle: (ConnectorError, Int) async throws -> Void) async throws {
+        var failuresInARow = 0
         while true {
             let commitsBefore = context.stats.counts.commits
             do {
-                try await runOnce(context: context)
+                try await attempt()
                 return
-            } catch let error as ConnectorError where error.code == .notConnected && !context.stop.isStopped {
-                if context.stats.counts.commits > commitsBefore { attempt = 1 }
-                guard attempt < attempts else { throw error }
-                let delay = BackoffPolicy(maxDelay: maxDelay).delay(afterFailures: attempt)
-                context.logger.warning("\(error); retrying in \(String(format: "%.1f", delay)) s (attempt \(attempt + 1) of \(attempts))")
-                context.stats.update { $0.retries += 1 }
-                try await Task.sleep(for: .seconds(delay))
-                attempt += 1
+            } catch let error as ConnectorError where error.code == code && !context.stop.isStopped {
+                if context.stats.counts.commits > commitsBefore { failuresInARow = 0 }
+                failuresInARow += 1
+                try await handle(error, failuresInARow)
             }
         }
     }
@@ -56,19 +66,10 @@ public struct PipelineEngine: Sendable {
     /// opened again at once and the run reads again from its last commit; a sink that asks for
     /// that `maxReplaysWithoutCommit` times in a row without committing fails the run.
     public func runOnce(context: RunContext) async throws {
-        var replaysWithoutCommit = 0
-        while true {
-            let commitsBefore = context.stats.counts.commits
-            do {
-                try await runAttempt(context: context)
-                return
-            } catch let error as ConnectorError where error.code == .replay && !context.stop.isStopped {
-                if context.stats.counts.commits > commitsBefore { replaysWithoutCommit = 0 }
-                replaysWithoutCommit += 1
-                guard replaysWithoutCommit <= Self.maxReplaysWithoutCommit else { throw error }
-                context.logger.notice("\(error); reading again from the last commit")
-                context.stats.update { $0.replays += 1 }
-            }
+        try await repeating(after: .replay, context: context, { try await runAttempt(context: context) }) { error, replays in
+            guard replays <= Self.maxReplaysWithoutCommit else { throw error }
+            context.logger.notice("\(error); reading again from the last commit")
+            context.stats.update { $0.replays += 1 }
         }
     }
 

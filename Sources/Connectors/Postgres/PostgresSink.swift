@@ -264,7 +264,8 @@ public actor PostgresSink: Sink {
             for group in groups {
                 refused += try stream(batch, rows: group.rows, into: group.table, conn)
             }
-            if copyUnderSavepoint && streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
+            // Only a careful COPY counts its rows (a fast one keeps none and ends at the commit).
+            if streamRows >= Self.streamSegmentRows { refused += try endStream(conn) }
         }
         return refused
     }
