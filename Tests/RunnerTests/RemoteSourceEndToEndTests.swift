@@ -83,6 +83,25 @@ struct RemoteSourceEndToEndTests {
         }
     }
 
+    /// `sluice cat` of a file large enough for the SMB source's second connection (a forked child
+    /// reading every other block, `SMBSecondReads`) prints its exact bytes, and the child read
+    /// some of them and ended with the run.
+    @Test func aLargeSMBFileIsPulledExactlyOverTwoConnections() throws {
+        let (dir, sub, remote) = try smb3Folder("smb-second")
+        defer { try? FileManager.default.removeItem(atPath: remote) }
+        let text = "seq;machine;note\n" + (0..<240_000).map { "\($0);press-\($0 % 7);\(String(repeating: "y", count: $0 % 80))\n" }.joined()
+        #expect(text.utf8.count > 12 << 20)
+        try text.write(toFile: "\(remote)/large.csv", atomically: false, encoding: .utf8)
+        try writeSMB3Pipeline(dir: dir, sub: sub, sourceExtra: "settle = \"0s\"", sink: "type = \"discard\"")
+        let cat = try Sluice.run(["cat", "press", "large.csv", "--config-dir", "\(dir)/conf", "--state-dir", "\(dir)/state", "--log-level", "debug"])
+        #expect(cat.status == 0, "\(cat.stderr.suffix(2000))")
+        let same = cat.stdout == text  // one Bool: a failed #expect on megabyte strings would diff them
+        #expect(same, "sluice cat printed \(cat.stdout.utf8.count) bytes, the file has \(text.utf8.count)")
+        let ended = cat.stderr.split(separator: "\n").first { $0.contains("a second connection to the share ended") }
+        #expect(ended != nil && !(ended!.contains("bytes=0 ")), "\(cat.stderr.suffix(2000))")
+        #expect(!cat.stderr.contains("a second connection to the share stopped"), "\(cat.stderr.suffix(2000))")
+    }
+
     /// libsmbclient is loaded when an SMB source first connects, not at program start: the
     /// binary does not link it (its ~100 Samba libraries cost every command ~25 ms of start-up),
     /// SMB works through it, and a machine without it gets one clear error, not a crash.

@@ -86,12 +86,20 @@ public actor SMBClient: RemoteFileClient {
     private(set) var shareReads = 0
     /// Bulk reads in blocks (in-process only; see `SMBReadBlocks`).
     private var blocks: SMBReadBlocks
+    /// A large file's every other block over a second connection (`second_connection`, SMB2 and
+    /// newer, in blocks only: see `SMBSecondReads`).
+    private var second: SMBSecondReads
+    var secondConnectionSummary: SMBSecondReads.Summary { second.summary }
 
     public nonisolated var displayName: String { endpoint.description }
+    /// A file needs this much left to read for a second connection: its login costs a few round
+    /// trips, and a 1 MiB append then travels as it would with one.
+    static let secondConnectionThreshold: Int64 = 8 << 20
 
     init(endpoint: SMBEndpoint, protocols: SMBProtocolRange, login: SMBLogin, guest: Bool, encryption: SMBEncryption,
-         timeoutSeconds: Double, readBlockSize: Int = 0, logger: Logger) {
+         timeoutSeconds: Double, readBlockSize: Int = 0, secondConnection: Bool = false, logger: Logger) {
         self.encryption = encryption
+        second = SMBSecondReads(allowed: secondConnection && readBlockSize > 0 && !protocols.allowsSMB1, threshold: Self.secondConnectionThreshold)
         blocks = SMBReadBlocks(blockSize: readBlockSize)
         self.endpoint = endpoint
         self.protocols = protocols
@@ -129,6 +137,7 @@ public actor SMBClient: RemoteFileClient {
         }
         connected = true
         blocks.listed(relative, entries)
+        second.forget(nil)
         return entries
     }
 
@@ -139,6 +148,7 @@ public actor SMBClient: RemoteFileClient {
             let code = errno
             if code == ENOENT && connected {
                 blocks.statted(relative, nil)
+                second.forget(relative)
                 return nil
             }
             throw failure(code, relative, "cannot stat")
@@ -147,6 +157,7 @@ public actor SMBClient: RemoteFileClient {
         let entry = RemoteEntry(name: String(relative.split(separator: "/").last ?? ""), kind: Self.kind(st.st_mode), size: Int64(st.st_size),
                                 modified: Self.seconds(st.st_mtim))
         blocks.statted(relative, entry)
+        second.forget(relative)
         return entry
     }
 
@@ -168,13 +179,23 @@ public actor SMBClient: RemoteFileClient {
         var failure: SMBError?
         if let block = blocks.blockLength(relative, offset: offset, length: length) {
             var buffer = blocks.takeBuffer(block)
+            var requested = block
             let count = buffer.withUnsafeMutableBytes { raw -> Int in
-                do throws(SMBError) { return try readFromShare(relative, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<block])) } catch {
+                let target = UnsafeMutableRawBufferPointer(rebasing: raw[0..<block])
+                if let (count, asked) = second.collect(relative, offset: offset, length: block, into: target, logger: logger) {
+                    requested = asked
+                    bytesRead += Int64(count)
+                    shareReads += 1
+                    askSecond(relative, at: offset + Int64(count) + Int64(blocks.blockAhead(relative, at: offset + Int64(count))?.length ?? 0))
+                    return count
+                }
+                askSecond(relative, at: offset + Int64(block))
+                do throws(SMBError) { return try readFromShare(relative, offset: offset, into: target) } catch {
                     failure = error
                     return 0
                 }
             }
-            blocks.hold(buffer, path: failure == nil ? relative : nil, offset: offset, count: count, requested: block)
+            blocks.hold(buffer, path: failure == nil ? relative : nil, offset: offset, count: count, requested: requested)
             if let failure { throw failure }
             return blocks.served(relative, offset: offset, length: length) ?? []
         }
@@ -213,19 +234,43 @@ public actor SMBClient: RemoteFileClient {
         return count
     }
 
-    public func finishReading(_ relative: String) {
+    /// Asks the second connection for the block of `relative` at `offset` (see `SMBSecondReads`).
+    private func askSecond(_ relative: String, at offset: Int64) {
+        guard second.allowed else { return }
+        second.ask(relative, url: endpoint.url(relative), at: offset, block: blocks.blockAhead(relative, at: offset), logger: logger) { () throws(SMBSecondConnectionFailure) in
+            // A connect and a read, each up to the source's timeout.
+            let answerTimeout = 2 * Double(timeoutMilliseconds) / 1000 + 5
+            return try withSettings { settings in
+                Result { () throws(SMBSecondConnectionFailure) in
+                    try SMBSecondConnection(settings: settings, login: login, blockSize: blocks.blockSize, answerTimeoutSeconds: answerTimeout)
+                }
+            }.get()
+        }
+    }
+
+    /// Drops what is held of `relative` (nil: of every file): in blocks, and what the second
+    /// connection is reading.
+    private func forgetHeld(_ relative: String?) {
         blocks.forget(relative)
+        second.forget(relative)
+    }
+
+    public func finishReading(_ relative: String) {
+        forgetHeld(relative)
+        second.closeFile(relative, logger: logger)
         if openFile?.path == relative { closeFile() }
     }
 
     /// The connection stays for the next run: reconnecting to an XP host every few minutes would
     /// log the SMB1 notice each time and count against XP's few inbound connections.
     public func endRun() {
-        blocks.forget(nil)
+        forgetHeld(nil)
+        second.stop(logger: logger)
     }
 
     public func remove(_ relative: String) throws(SMBError) {
-        blocks.forget(relative)
+        forgetHeld(relative)
+        second.closeFile(relative, logger: logger)
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         guard smbc_getFunctionUnlink(ctx)!(ctx, endpoint.url(relative)) == 0 else { throw failure(errno, relative, "cannot delete") }
@@ -233,7 +278,8 @@ public actor SMBClient: RemoteFileClient {
 
     /// Renames `relative` into `directory` (relative to the source's folder), creating it if needed.
     public func move(_ relative: String, intoDirectory directory: String) throws(SMBError) {
-        blocks.forget(relative)
+        forgetHeld(relative)
+        second.closeFile(relative, logger: logger)
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         var made = ""
@@ -265,29 +311,14 @@ public actor SMBClient: RemoteFileClient {
             throw SMBError(kind: .other, share: endpoint.shareDescription, path: "", code: ELIBACC, message: reason)
         }
         guard let ctx = smbc_new_context() else { throw failure(errno, "", "cannot create an SMB client context") }
-        smbc_setDebug(ctx, 0)
-        smbc_setLogCallback(ctx, nil, libraryLog)
-        smbc_setTimeout(ctx, timeoutMilliseconds)
-        smbc_setOptionUseKerberos(ctx, 0)
-        smbc_setOptionUseCCache(ctx, 0)
-        // Never fall back to an anonymous login when the credentials are refused.
-        smbc_setOptionNoAutoAnonymousLogin(ctx, guest ? 0 : 1)
-        smbc_setOptionOneSharePerServer(ctx, 1)
-        // Encryption "requested" (used when the server offers it) also makes libsmbclient require
-        // and check signing, which a guest session cannot do: a server that maps a refused login
-        // to guest (Samba's `map to guest = Bad User`) is then refused instead of silently serving
-        // guest data. Not with SMB1 allowed (Windows XP servers do not sign), nor for guest.
-        let level: smbc_smb_encrypt_level = switch encryption {
-        case _ where guest || protocols.allowsSMB1: SMBC_ENCRYPTLEVEL_NONE
-        case .auto: SMBC_ENCRYPTLEVEL_REQUEST
-        case .required: SMBC_ENCRYPTLEVEL_REQUIRE
-        case .off: SMBC_ENCRYPTLEVEL_NONE
+        withSettings { settings in
+            var settings = settings
+            sluice_smbc_configure(ctx, &settings)
         }
-        smbc_setOptionSmbEncryptionLevel(ctx, level)
+        smbc_setLogCallback(ctx, nil, libraryLog)
         let box = Unmanaged.passRetained(login)
         smbc_setOptionUserData(ctx, box.toOpaque())
         smbc_setFunctionAuthDataWithContext(ctx, authCallback)
-        smbc_setOptionProtocols(ctx, protocols.min, protocols.max)
         guard smbc_init_context(ctx) != nil else {
             let code = errno
             smbc_free_context(ctx, 1)
@@ -302,6 +333,25 @@ public actor SMBClient: RemoteFileClient {
                           metadata: ["share": "\(endpoint.shareDescription)"])
         }
         return ctx
+    }
+
+    /// The options of every context of this source, its own and its second connection's.
+    private func withSettings<R>(_ body: (sluice_smbc_settings) -> R) -> R {
+        // Encryption "requested" (used when the server offers it) also makes libsmbclient require
+        // and check signing, which a guest session cannot do: a server that maps a refused login
+        // to guest (Samba's `map to guest = Bad User`) is then refused instead of silently serving
+        // guest data. Not with SMB1 allowed (Windows XP servers do not sign), nor for guest.
+        let level: smbc_smb_encrypt_level = switch encryption {
+        case _ where guest || protocols.allowsSMB1: SMBC_ENCRYPTLEVEL_NONE
+        case .auto: SMBC_ENCRYPTLEVEL_REQUEST
+        case .required: SMBC_ENCRYPTLEVEL_REQUIRE
+        case .off: SMBC_ENCRYPTLEVEL_NONE
+        }
+        return protocols.min.withCString { min in
+            protocols.max.withCString { max in
+                body(sluice_smbc_settings(timeout_ms: timeoutMilliseconds, guest: guest ? 1 : 0, encryption: level, min_protocol: min, max_protocol: max))
+            }
+        }
     }
 
     private func open(_ relative: String, _ ctx: UnsafeMutablePointer<SMBCCTX>) throws(SMBError) -> OpaquePointer {
@@ -323,7 +373,8 @@ public actor SMBClient: RemoteFileClient {
 
     /// Drops the context and its connections; the next call connects afresh.
     func disconnect() {
-        blocks.forget(nil)
+        forgetHeld(nil)
+        second.stop(resetFailure: true, logger: logger)
         closeFile()
         if let context { smbc_free_context(context, 1) }
         context = nil

@@ -24,12 +24,15 @@ public struct SMBConfiguration: PluginConfiguration {
     public var encryption: SMBEncryption = .auto
     /// Connect and per-request timeout.
     public var timeout: ConfigDuration = ConfigDuration(seconds: 30)
+    /// In-process, over SMB2/3: read a large file over two connections at once (`SMBSecondReads`).
+    public var secondConnection = true
     /// `glob`, `recursive`, `settle`, `after_load`, `move_to` (relative to the share folder).
     public var selection = FileSelection()
 
     enum CodingKeys: String, CodingKey {
         case url, username, domain, password, guest, protocols, timeout, encryption
         case passwordFile = "password_file"
+        case secondConnection = "second_connection"
     }
 
     public init(url: String) { self.url = url }
@@ -45,6 +48,7 @@ public struct SMBConfiguration: PluginConfiguration {
         protocols = try c.decodeIfPresent(String.self, forKey: .protocols)
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
         encryption = try c.decodeIfPresent(SMBEncryption.self, forKey: .encryption) ?? .auto
+        secondConnection = try c.decodeIfPresent(Bool.self, forKey: .secondConnection) ?? true
         selection = try FileSelection(from: decoder)
     }
 
@@ -109,7 +113,7 @@ extension SMBConfiguration {
         var logger = context.logger
         logger[metadataKey: "share"] = "\(endpoint)"
         let client = SMBClient(endpoint: endpoint, protocols: try protocolRange(), login: login, guest: guest, encryption: encryption,
-                               timeoutSeconds: timeout.seconds, readBlockSize: readBlockSize, logger: logger)
+                               timeoutSeconds: timeout.seconds, readBlockSize: readBlockSize, secondConnection: secondConnection, logger: logger)
         return TailingSource(fileSystem: SMBFileSystem(client: client, logger: logger), options: selection.tailerOptions())
     }
 }

@@ -68,6 +68,13 @@ struct SMBReadBlocks {
         return max(length, Int(min(Int64(blockSize), size - offset)))
     }
 
+    /// The block a read-ahead would fetch at `offset` of `path` (the next after a bulk read): its
+    /// length, and how many bytes the file has left from there; nil past the listed size.
+    func blockAhead(_ path: String, at offset: Int64) -> (length: Int, left: Int64)? {
+        guard blockSize > 0, let size = listedSizes[path], offset < size else { return nil }
+        return (Int(min(Int64(blockSize), size - offset)), size - offset)
+    }
+
     /// The block's buffer, at least `length` bytes, taken out to be refilled: nothing is held
     /// until `hold` puts it back. (Taken out, not filled in place: the share read may fail and
     /// disconnect, which forgets the block, while the buffer is being written.)
