@@ -32,6 +32,42 @@ if let remote = args.first, remote == "smb" || remote == "sftp" {
     }
     exit(0)
 }
+if args.first == "memory" {
+    var options = args.dropFirst().makeIterator()
+    var rowCounts = [1_000_000, 4_000_000, 16_000_000], memoryRuns = 3
+    var pgURL = "postgresql://postgres@127.0.0.1:55432/postgres?sslmode=disable"
+    var pgPassword = ProcessInfo.processInfo.environment["SLUICE_BENCH_PGPASSWORD"] ?? "testpw"
+    while let a = options.next() {
+        switch a {
+        case "--rows":
+            let counts = (options.next() ?? "").split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+            if !counts.isEmpty { rowCounts = counts.sorted() }
+        case "--runs": memoryRuns = max(1, Int(options.next() ?? "") ?? memoryRuns)
+        case "--url": pgURL = options.next() ?? pgURL
+        case "--password": pgPassword = options.next() ?? pgPassword
+        default: print("unknown option \(a)"); exit(2)
+        }
+    }
+    do {
+        let sluice = sluiceBinary()
+        var files: [(rows: Int, path: String)] = []
+        for rows in rowCounts {
+            let path = NSTemporaryDirectory() + "sluice-bench-\(rows).csv"
+            if try MachineSimulator.countRows(path: path) != rows {
+                // In a child process: a spawned child's peak RSS starts from this process's high-water mark.
+                print("generating \(rows) simulator rows into \(path)…")
+                let generator = try spawnMeasured(CommandLine.arguments[0], ["generate", "--rows", String(rows), "--file", path])
+                guard generator.status == 0 else { throw BenchError("generating \(rows) rows: \(generator.stderr)") }
+            }
+            files.append((rows, path))
+        }
+        try MemoryBenchmark(files: files, url: pgURL, password: pgPassword, sluice: sluice, runs: memoryRuns).run()
+    } catch {
+        print("error: \(error)")
+        exit(1)
+    }
+    exit(0)
+}
 if args.first == "daemon" {
     let sluice = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("sluice").path
     guard FileManager.default.isExecutableFile(atPath: sluice) else {
@@ -67,6 +103,7 @@ guard let command = args.first, ["decode", "postgres", "mysql", "parquet", "gene
                bench mysql [--rows N] [--runs N] [--file PATH]     (the MariaDB of scripts/mariadb-start.sh)
                bench smb [--size-mib N] [--runs N]   (the SMB3 server of scripts/smb-start.sh; default 200)
                bench sftp [--size-mib N] [--runs N]  (the sshd of scripts/ssh-start.sh; default 200)
+               bench memory [--rows 1000000,4000000,16000000] [--runs N]   (Sluice's peak RSS as the file grows, PostgreSQL as above)
                bench daemon [--idle-pipelines 50] [--idle-seconds 300] [--appends 200] [--hosts 40]
                              (idle CPU, append→PostgreSQL latency with watch 1s, a hall of SMB1 hosts;
                               PostgreSQL of scripts/pg-start.sh, Samba press servers started here)
