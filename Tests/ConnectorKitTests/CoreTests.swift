@@ -152,6 +152,24 @@ import TestSupport
         }
         #expect(CivilDate.formatTimestamp(micros: 1_700_000_000_123_456) == "2023-11-14T22:13:20.123456Z")
     }
+
+    /// A time before 1970 lies on its own day, not the next one: truncating division would put
+    /// 1969-12-31 23:59:59.999999 on 1970-01-01, in the wrong partition.
+    @Test func dayOfMicrosRoundsDown() {
+        let day = CivilDate.microsPerDay
+        #expect(CivilDate.day(ofMicros: 0) == 0)
+        #expect(CivilDate.day(ofMicros: day - 1) == 0)
+        #expect(CivilDate.day(ofMicros: day) == 1)
+        #expect(CivilDate.day(ofMicros: -1) == -1)
+        #expect(CivilDate.day(ofMicros: -day) == -1)
+        #expect(CivilDate.day(ofMicros: -day - 1) == -2)
+        #expect(CivilDate.formatTimestamp(micros: -1) == "1969-12-31T23:59:59.999999Z")
+        #expect(CivilDate.formatTimestamp(micros: -day) == "1969-12-31T00:00:00.000000Z")
+        for micros in stride(from: -3 * day - 7, through: 3 * day + 7, by: 997_003_001) {
+            let d = CivilDate.day(ofMicros: micros)
+            #expect(d * day <= micros && micros < (d + 1) * day, "\(micros) → \(d)")
+        }
+    }
 }
 
 @Suite(.blockingWork) struct EngineTests {

@@ -73,11 +73,20 @@ public enum CivilDate {
         appendDigits(d, 2, &out)
     }
 
+    public static let microsPerDay: Int64 = 86_400_000_000
+
+    /// The day (since 1970-01-01) of a time in microseconds since then, rounded down: times
+    /// before 1970 fall on the day they are in, not the next one.
+    @inlinable
+    public static func day(ofMicros micros: Int64) -> Int64 {
+        let q = micros / microsPerDay
+        return micros % microsPerDay < 0 ? q - 1 : q
+    }
+
     /// Appends ISO 8601 UTC with microseconds as ASCII.
     public static func appendTimestamp(micros: Int64, to out: inout [UInt8]) {
-        var days = micros / 86_400_000_000
-        var rem = micros % 86_400_000_000
-        if rem < 0 { rem += 86_400_000_000; days -= 1 }
+        let days = day(ofMicros: micros)
+        let rem = micros - days * microsPerDay
         appendDate(days: Int32(days), to: &out)
         out.append(UInt8(ascii: "T"))
         let secs = Int(rem / 1_000_000)

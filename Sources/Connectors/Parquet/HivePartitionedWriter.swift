@@ -80,7 +80,7 @@ package final class HivePartitionedWriter {
         let days: (Int) -> Int?
         switch column.values {
         case let .date(a): days = { column.isNull($0) ? nil : Int(a[$0]) }
-        case let .timestamp(a): days = { column.isNull($0) ? nil : Int(Self.floorDiv(a[$0], 86_400_000_000)) }
+        case let .timestamp(a): days = { column.isNull($0) ? nil : Int(CivilDate.day(ofMicros: a[$0])) }
         default:
             throw ConnectorError(.configuration, "partition_by column '\(partitionColumn)' is \(batch.schema.fields[index].type); it must be a date or timestamp")
         }
@@ -92,11 +92,6 @@ package final class HivePartitionedWriter {
             rowsByDay[d, default: []].append(row)
         }
         return order.map { d in (d.map { "date=" + CivilDate.format(days: Int32($0)) } ?? "date=\(Self.nullPartition)", rowsByDay[d]!) }
-    }
-
-    package static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
     private func append(_ columns: [Column], rows: Int, to partition: String) throws {

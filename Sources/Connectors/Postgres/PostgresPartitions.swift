@@ -60,15 +60,10 @@ struct PartitionPlan: Sendable {
         case let .date(a):
             return a.withUnsafeBufferPointer { v in grouped(rows) { Int(v[$0]) } }
         case let .timestamp(a):
-            return a.withUnsafeBufferPointer { v in grouped(rows) { Self.day(ofMicros: v[$0]) } }
+            return a.withUnsafeBufferPointer { v in grouped(rows) { Int(CivilDate.day(ofMicros: v[$0])) } }
         default:
             return []
         }
-    }
-
-    /// Days since 1970-01-01 of microseconds since then (rounded down).
-    static func day(ofMicros t: Int64) -> Int {
-        Int(t >= 0 ? t / 86_400_000_000 : (t - 86_399_999_999) / 86_400_000_000)
     }
 
     @inline(__always)

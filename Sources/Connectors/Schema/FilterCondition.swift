@@ -91,7 +91,7 @@ struct FilterCondition: Sendable {
             }
         case let .date(a):
             guard case let .string(lit)? = literal, let p = Self.iso(lit) else { throw ParseError(message: "column '\(column)' is a date; compare with 'yyyy-MM-dd'") }
-            let day = Int32(p.micros / 86_400_000_000)
+            let day = Int32(CivilDate.day(ofMicros: p.micros))
             for i in 0..<n where !col.isNull(i) { keep[i] = cmp(a[i], day) }
         case let .timestamp(a):
             guard case let .string(lit)? = literal, let p = Self.iso(lit) else { throw ParseError(message: "column '\(column)' is a timestamp; compare with an ISO 8601 text") }

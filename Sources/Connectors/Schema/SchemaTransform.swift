@@ -320,7 +320,7 @@ public struct SchemaTransform: TextTransform {
                 var hours = TimeFormat.HourCache()
                 for r in 0..<n {
                     guard let b = field(r) else { null(r); continue }
-                    if let p = format.parse(b, cache: &hours) { out[r] = Int32(p.micros / 86_400_000_000 - (p.micros < 0 && p.micros % 86_400_000_000 != 0 ? 1 : 0)) }
+                    if let p = format.parse(b, cache: &hours) { out[r] = Int32(CivilDate.day(ofMicros: p.micros)) }
                     else { fail(r, b, "date (\(format.description))") }
                 }
                 return Column(.date(out), validity: validity)
