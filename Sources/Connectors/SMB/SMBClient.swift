@@ -255,9 +255,15 @@ public actor SMBClient: RemoteFileClient {
         second.forget(relative)
     }
 
-    public func finishReading(_ relative: String) {
+    /// Before a file is closed, moved or removed: nothing held of it, and the second connection's
+    /// handle on it closed (Samba refuses to rename a file another connection holds open).
+    private func letGo(_ relative: String) {
         forgetHeld(relative)
         second.closeFile(relative, logger: logger)
+    }
+
+    public func finishReading(_ relative: String) {
+        letGo(relative)
         if openFile?.path == relative { closeFile() }
     }
 
@@ -269,8 +275,7 @@ public actor SMBClient: RemoteFileClient {
     }
 
     public func remove(_ relative: String) throws(SMBError) {
-        forgetHeld(relative)
-        second.closeFile(relative, logger: logger)
+        letGo(relative)
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         guard smbc_getFunctionUnlink(ctx)!(ctx, endpoint.url(relative)) == 0 else { throw failure(errno, relative, "cannot delete") }
@@ -278,8 +283,7 @@ public actor SMBClient: RemoteFileClient {
 
     /// Renames `relative` into `directory` (relative to the source's folder), creating it if needed.
     public func move(_ relative: String, intoDirectory directory: String) throws(SMBError) {
-        forgetHeld(relative)
-        second.closeFile(relative, logger: logger)
+        letGo(relative)
         let ctx = try prepare()
         if openFile?.path == relative { closeFile() }
         var made = ""
