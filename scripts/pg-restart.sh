@@ -15,4 +15,4 @@ for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/nul
 as_pg "$PGBIN/pg_ctl" -D "$D/data" -m "$MODE" -w stop >/dev/null
 sleep "$DOWN"
 as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 30 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$D/sock -c fsync=off -c max_connections=200" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$D/sock -c fsync=off -c max_connections=200 -c max_prepared_transactions=64" start >/dev/null

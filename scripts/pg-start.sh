@@ -23,5 +23,5 @@ echo testpw > "$D/pwfile"
 as_pg "$PGBIN/initdb" -D "$D/data" -U postgres --pwfile="$D/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
   -E UTF8 --locale=C.UTF-8 >"$D/initdb.log" 2>&1 || { cat "$D/initdb.log" >&2; exit 1; }
 as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 30 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$D/sock -c fsync=off -c max_connections=200 ${SLUICE_PG_OPTS:-}" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$D/sock -c fsync=off -c max_connections=200 -c max_prepared_transactions=64 ${SLUICE_PG_OPTS:-}" start >/dev/null
 echo "postgresql://postgres:testpw@127.0.0.1:$PORT/postgres"

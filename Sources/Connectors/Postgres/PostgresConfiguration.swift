@@ -53,9 +53,13 @@ public struct PostgresConfiguration: PluginConfiguration {
     /// connection counts as lost: a stalled network or server then ends in a retry from the last
     /// commit instead of a run that hangs for ever.
     public var timeout: ConfigDuration = ConfigDuration(seconds: 300)
+    /// COPY streams in append mode: 2 loads every other batch over a second connection, so the
+    /// server inserts on two cores; both commit at once through a prepared transaction, which
+    /// needs `max_prepared_transactions` ≥ 1 on the server (see the README).
+    public var streams: Int = 1
 
     enum CodingKeys: String, CodingKey {
-        case url, password, table, schema, mode, key, partition, timeout
+        case url, password, table, schema, mode, key, partition, timeout, streams
         case passwordFile = "password_file"
         case createTable = "create_table"
         case connectTimeout = "connect_timeout"
@@ -79,6 +83,7 @@ public struct PostgresConfiguration: PluginConfiguration {
         createTable = try c.decodeIfPresent(Bool.self, forKey: .createTable) ?? true
         connectTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .connectTimeout) ?? connectTimeout
         timeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .timeout) ?? timeout
+        streams = try c.decodeIfPresent(Int.self, forKey: .streams) ?? streams
     }
 
     public func validate() throws {
@@ -88,6 +93,8 @@ public struct PostgresConfiguration: PluginConfiguration {
         try PasswordSetting.validate(password, file: passwordFile)
         if mode == .upsert && key.isEmpty { throw ConfigIssue(key: "key", message: "is required for mode = \"upsert\" (the conflict columns)") }
         if mode == .append && !key.isEmpty { throw ConfigIssue(key: "key", message: "is only used with mode = \"upsert\"") }
+        if streams != 1 && streams != 2 { throw ConfigIssue(key: "streams", message: "must be 1 or 2") }
+        if streams == 2 && mode != .append { throw ConfigIssue(key: "streams", message: "2 is for mode = \"append\" (an upsert runs on one connection)") }
         if let p = partition {
             if p.premake < 0 || p.premake > 366 { throw ConfigIssue(key: "partition", "premake", message: "must be between 0 and 366") }
             if mode == .upsert && !key.contains(p.column) {

@@ -50,6 +50,25 @@ public actor PostgresSink: Sink {
     static let streamSegmentRows = 32_768
     /// Its buffers are reused from batch to batch.
     private var encoder = PostgresCopyEncoder()
+    /// `streams = 2`: every other batch goes over this second connection (see `PostgresSecondStream`).
+    private var second: PostgresSecondStream?
+    /// The second stream has rows in its open transaction.
+    private var secondInTransaction = false
+    /// The next batch that may take the second stream does.
+    private var secondsTurn = false
+    /// DDL ran in the open transaction: the second connection cannot see what it made (and would
+    /// wait for its locks), so the rest of the transaction runs on one stream.
+    private var ddlInTransaction = false
+    /// A transaction had to make a partition while the second stream held rows (its locks would
+    /// block the DDL): it was rolled back, and its replay runs on one stream until this many rows
+    /// are committed.
+    private var oneStreamRowsLeft = 0
+    /// Rows handed to the second stream since the sink was made (for tests and logs).
+    private(set) var rowsOnSecondStream = 0
+    /// Names this run's prepared transactions apart from any other run's.
+    private var runToken = ""
+    /// Where a test has `commit` stop as if the process died there.
+    private var crashPoint: CommitCrashPoint?
 
     public init(configuration: PostgresConfiguration, password: String?, logger: Logger) {
         self.configuration = configuration
@@ -71,12 +90,16 @@ public actor PostgresSink: Sink {
         // dropped: the server rolls it back, and the checkpoint row says what is durable.
         dropConnection(politely: !failed)
         failed = false
+        runToken = String(UInt32.random(in: .min ... .max), radix: 16)
         let conn = try connect()
         // Hosts of a hall open their sinks at once: the first to create the table wins the race.
         try createAllowingRace("""
             CREATE TABLE IF NOT EXISTS \(SQL.identifier("public")).\(SQL.identifier(Self.checkpointTable)) (
                 pipeline text PRIMARY KEY, checkpoint jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())
             """, conn)
+        // Always, also with one stream: a crash may have left the last run's prepared transaction.
+        try resolvePrepared(conn)
+        if configuration.streams == 2 { try startSecondStream(conn) }
         let rows = try run { try conn.exec("SELECT checkpoint::text FROM public.\(SQL.identifier(Self.checkpointTable)) WHERE pipeline = $1", [pipeline]) }
         guard let text = rows.first?.first ?? nil else { return Checkpoint() }
         do {
@@ -92,8 +115,10 @@ public actor PostgresSink: Sink {
 
     public func flush() async throws -> [DeadLetter] {
         try guarded {
-            guard copyOpen, let connection else { return [] }
-            return try endStream(connection)
+            var refused: [DeadLetter] = []
+            if copyOpen, let connection { refused = try endStream(connection) }
+            try endSecondStream()
+            return refused
         }
     }
 
@@ -107,7 +132,19 @@ public actor PostgresSink: Sink {
                     throw ConnectorError(.other, "\(refused.count) rows were refused at commit time (flush() was not called before commit)", pipeline: pipeline, plugin: "postgres")
                 }
             }
-            let json = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
+            // The second stream's rows are prepared first; the checkpoint names them, so that
+            // whatever happens after this, `resolvePrepared` knows whether they belong.
+            var committed = checkpoint
+            var prepared: String?
+            if secondInTransaction, let second {
+                try endSecondStream()
+                let gid = try preparedName(sequence: checkpoint.sequence)
+                try run { try second.prepare(gid) }
+                prepared = gid
+                if crashPoint == .afterPrepare { throw CommitCrashPoint.Crash() }
+            }
+            committed.sinkState[Self.preparedKey] = prepared
+            let json = String(decoding: try JSONEncoder().encode(committed), as: UTF8.self)
             try beginIfNeeded(conn)
             // Fencing: the row moves only from the sequence this run opened at. Should two
             // daemons ever load the same pipeline at once (a coordination lock lost with its
@@ -126,20 +163,30 @@ public actor PostgresSink: Sink {
                                      + "(two daemons loading it at once?); this transaction is rolled back and the run starts again from that checkpoint",
                                      pipeline: pipeline, plugin: "postgres")
             }
+            if let prepared { try checkStillPrepared(prepared, conn) }
             try run { try conn.exec("COMMIT") }
             inTransaction = false
+            if let prepared {
+                secondInTransaction = false
+                if crashPoint == .afterCheckpointCommit { throw CommitCrashPoint.Crash() }
+                // Should this fail, the checkpoint names the prepared rows: the next open commits them.
+                try run { try conn.exec("COMMIT PREPARED \(SQL.literal(prepared))") }
+            }
+            ddlInTransaction = false
+            if oneStreamRowsLeft > 0 { oneStreamRowsLeft -= rowsInTransaction }
             if careful {
                 carefulRowsLeft -= rowsInTransaction
                 if carefulRowsLeft <= 0 { careful = false }
             }
             rowsInTransaction = 0
-            return checkpoint
+            return committed
         }
     }
 
     /// Rolls back what was not committed, closes the connection and ends its thread.
     public func close() async throws {
         dropConnection(politely: !failed)
+        second?.shutdown()
         executor.shutdown()
     }
 
@@ -174,6 +221,9 @@ public actor PostgresSink: Sink {
             if inTransaction { _ = try? connection.exec("ROLLBACK") }
         }
         resetStream()
+        second?.reset(politely: politely)
+        secondInTransaction = false
+        ddlInTransaction = false
         inTransaction = false
         rowsInTransaction = 0
         connection = nil
@@ -261,6 +311,13 @@ public actor PostgresSink: Sink {
             rows = lastRowPerKey(batch, rows)
             try load(batch, rows: rows, into: target, conn, refused: &refused)
         case .append:
+            if let second = secondStreamForNextBatch() {
+                try onSecondStream { () throws(PQError) in try second.send(batch, groups: groups) }
+                secondInTransaction = true
+                rowsInTransaction += rows.count
+                rowsOnSecondStream += rows.count
+                return refused
+            }
             for group in groups {
                 refused += try stream(batch, rows: group.rows, into: group.table, conn)
             }
@@ -327,14 +384,7 @@ public actor PostgresSink: Sink {
             if underSavepoint { try conn.exec("RELEASE SAVEPOINT sluice_batch") }
             return []
         } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) && !underSavepoint {
-            let lost = rowsInTransaction
-            try run { try conn.exec("ROLLBACK") }
-            inTransaction = false
-            rowsInTransaction = 0
-            careful = true
-            carefulRowsLeft = max(carefulRowsLeft, lost)
-            throw ConnectorError(.replay, "PostgreSQL refused a row (SQLSTATE \(error.sqlState)) among the \(lost) sent since the last commit; "
-                                 + "they are rolled back and loaded again under savepoints to find it", pipeline: pipeline, plugin: "postgres", underlying: error)
+            throw try rolledBackToFindRefusal(error)
         } catch let error where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
             try run { try conn.exec("ROLLBACK TO SAVEPOINT sluice_batch") }
             var refused: [DeadLetter] = []
@@ -392,6 +442,117 @@ public actor PostgresSink: Sink {
         var last: [[Value]: Int] = [:]
         for r in rows { last[keyColumns.map { batch.value(row: r, column: $0) }] = r }
         return rows.filter { r in last[keyColumns.map { batch.value(row: r, column: $0) }] == r }
+    }
+
+    // MARK: The second COPY stream (`streams = 2`)
+
+    /// For tests: `commit` stops at `point` as if the process died there (nothing after it runs;
+    /// `close` then only drops the connections).
+    func crash(at point: CommitCrashPoint?) { crashPoint = point }
+
+    /// The checkpoint's `sinkState` entry naming the prepared transaction committed with it.
+    static let preparedKey = "postgres.prepared"
+
+    private var prepared: PostgresPreparedTransactions { PostgresPreparedTransactions(pipeline: pipeline) }
+
+    private func preparedName(sequence: Int64) throws -> String {
+        prepared.name(sequence: sequence, token: runToken)
+    }
+
+    /// Commits the prepared transaction the committed checkpoint names (a crash came between
+    /// the checkpoint's commit and its own) and rolls back the others (a crash came before the
+    /// checkpoint's commit).
+    private func resolvePrepared(_ conn: PQConnection) throws {
+        let done = try run {
+            try prepared.settle(conn) { () throws(PQError) -> String? in
+                let rows = try conn.exec("SELECT checkpoint->'sinkState'->>$2 FROM public.\(SQL.identifier(Self.checkpointTable)) WHERE pipeline = $1",
+                                         [pipeline, Self.preparedKey])
+                return rows.first?.first ?? nil
+            }
+        }
+        for gid in done.committed { logger.notice("committed the second stream's rows of the last commit, prepared before a crash", metadata: ["prepared": "\(gid)"]) }
+        for gid in done.rolledBack { logger.notice("rolled back the second stream's rows of a commit that did not happen", metadata: ["prepared": "\(gid)"]) }
+    }
+
+    private func startSecondStream(_ conn: PQConnection) throws {
+        let allowed = try run { try conn.exec("SELECT current_setting('max_prepared_transactions')::int") }.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
+        guard allowed > 0 else {
+            throw ConnectorError(.configuration, "streams = 2 commits the second stream as a prepared transaction, and this server allows none "
+                                 + "(max_prepared_transactions = 0): set it to at least the number of pipelines with streams = 2 and restart "
+                                 + "PostgreSQL, or set streams = 1", pipeline: pipeline, plugin: "postgres")
+        }
+        if second == nil {
+            second = PostgresSecondStream(.init(conninfo: configuration.url, password: password, connectTimeout: max(1, Int(configuration.connectTimeout.seconds)),
+                                                ioTimeout: configuration.timeout.seconds, applicationName: "sluice/\(pipeline)/2"))
+        }
+    }
+
+    /// The second stream when the next batch is its turn: every other batch of an append, while
+    /// the sink is not careful (savepoints live on one connection), and until DDL in the open
+    /// transaction (the second connection cannot see what that made).
+    private func secondStreamForNextBatch() -> PostgresSecondStream? {
+        guard let second, !careful, oneStreamRowsLeft <= 0, !ddlInTransaction else { return nil }
+        secondsTurn.toggle()
+        return secondsTurn ? second : nil
+    }
+
+    /// Ends the second stream's COPY: the server's verdict on its rows.
+    private func endSecondStream() throws {
+        guard secondInTransaction, let second else { return }
+        try onSecondStream { () throws(PQError) in try second.endCopy() }
+    }
+
+    /// Runs work of the second stream. A refused row voids both transactions, as in the fast
+    /// stream; a lost connection ends both.
+    private func onSecondStream(_ body: () throws(PQError) -> Void) throws {
+        do { try body() } catch where !error.connectionLost && (error.isConstraintViolation || error.isDataException) {
+            throw try rolledBackToFindRefusal(error)
+        } catch {
+            throw converted(error)
+        }
+    }
+
+    /// The checkpoint is about to name `gid`: it must still be prepared (an open of another run
+    /// may have rolled it back), or this commit would cover rows that are gone.
+    private func checkStillPrepared(_ gid: String, _ conn: PQConnection) throws {
+        guard try run({ try prepared.stillPrepared(gid, conn) }) else {
+            throw ConnectorError(.fenced, "the second stream's prepared rows (\(gid)) were rolled back by another run of pipeline \(pipeline) "
+                                 + "(two daemons loading it at once?); this transaction is rolled back and the run starts again from the last checkpoint",
+                                 pipeline: pipeline, plugin: "postgres")
+        }
+    }
+
+    /// Rolls back both streams' transactions; returns how many rows they held.
+    private func rollBackBothStreams() throws -> Int {
+        let lost = rowsInTransaction
+        if let connection, copyOpen { connection.abortCopy("sluice: rolled back to replay") }
+        resetStream()
+        if inTransaction, let connection { try run { try connection.exec("ROLLBACK") } }
+        second?.reset(politely: true)
+        secondInTransaction = false
+        ddlInTransaction = false
+        inTransaction = false
+        rowsInTransaction = 0
+        return lost
+    }
+
+    /// A fast COPY (either stream) was refused: roll back, turn careful, ask for a replay.
+    private func rolledBackToFindRefusal(_ error: PQError) throws -> ConnectorError {
+        let lost = try rollBackBothStreams()
+        careful = true
+        carefulRowsLeft = max(carefulRowsLeft, lost)
+        return ConnectorError(.replay, "PostgreSQL refused a row (SQLSTATE \(error.sqlState)) among the \(lost) sent since the last commit; "
+                              + "they are rolled back and loaded again under savepoints to find it", pipeline: pipeline, plugin: "postgres", underlying: error)
+    }
+
+    /// A table or partition must be made while the second stream's transaction holds locks the
+    /// DDL would wait for (and the second stream waits for this commit): roll back, ask for a
+    /// replay on one stream, which makes it in the loading transaction as usual.
+    private func rolledBackForDDL() throws -> ConnectorError {
+        let lost = try rollBackBothStreams()
+        oneStreamRowsLeft = max(oneStreamRowsLeft, lost)
+        return ConnectorError(.replay, "a partition must be made, and the second COPY stream holds locks on the table: the \(lost) rows sent "
+                              + "since the last commit are rolled back and loaded again on one stream", pipeline: pipeline, plugin: "postgres")
     }
 
     // MARK: Table and partitions
@@ -467,6 +628,8 @@ public actor PostgresSink: Sink {
     /// its catalog (23505) although the object now exists. Inside the data's transaction the
     /// statement runs under a savepoint, so that error does not abort the rows already sent.
     private func createAllowingRace(_ sql: String, _ conn: PQConnection) throws {
+        if secondInTransaction { throw try rolledBackForDDL() }
+        if inTransaction { ddlInTransaction = true }
         let savepoint = inTransaction
         if savepoint { try run { try conn.exec("SAVEPOINT sluice_ddl") } }
         let outcome = Result { () throws(PQError) in try conn.exec(sql) }
@@ -492,5 +655,17 @@ public actor PostgresSink: Sink {
         try createAllowingRace(plan.createStatement(schema: configuration.schema, table: configuration.table, start: start, timestampColumn: isTimestamp), conn)
         knownPartitions.insert(name)
         logger.debug("partition ready", metadata: ["partition": "\(name)"])
+    }
+}
+
+/// The two windows of a `streams = 2` commit where a crash leaves a prepared transaction behind.
+enum CommitCrashPoint: Sendable {
+    /// The second stream's transaction is prepared; the checkpoint is not committed.
+    case afterPrepare
+    /// The checkpoint (naming the prepared transaction) is committed; the prepared one is not.
+    case afterCheckpointCommit
+
+    struct Crash: Error, CustomStringConvertible {
+        var description: String { "simulated crash in the middle of a commit" }
     }
 }
