@@ -2,7 +2,7 @@
 // commits some batches, writes more, says "ready" and waits for the SIGKILL.
 //
 //   SinkConformanceChild jsonl PIPELINE STATE_DIR PATH [--no-truncate] COMMITTED UNCOMMITTED
-//   SinkConformanceChild postgres PIPELINE URL PASSWORD SCHEMA TABLE COMMITTED UNCOMMITTED
+//   SinkConformanceChild postgres PIPELINE URL PASSWORD SCHEMA TABLE [--two-streams] COMMITTED UNCOMMITTED
 //   SinkConformanceChild parquet PIPELINE STATE_DIR ROOT PARTITION_BY [--broken] COMMITTED UNCOMMITTED
 //   SinkConformanceChild mysql PIPELINE URL PASSWORD TABLE insert|load_data COMMITTED UNCOMMITTED
 //   SinkConformanceChild exec PIPELINE PYTHON SINK_SCRIPT DB TABLE [--broken] COMMITTED UNCOMMITTED
@@ -30,6 +30,12 @@ case "jsonl":
 case "postgres":
     var c = PostgresConfiguration(url: args[2], table: args[5])
     c.schema = args[4]
+    if args.contains("--two-streams") {
+        // As PostgresSinkTests.useTwoStreams.
+        c.streams = 2
+        c.partition = .init(column: "day")
+        c.partition?.premake = 0
+    }
     let password = args[3].isEmpty ? nil : args[3]
     let configuration = c
     target = SinkConformance.Target(

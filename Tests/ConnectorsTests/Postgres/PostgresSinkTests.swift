@@ -214,10 +214,13 @@ struct PostgresSinkTests {
             """).map { $0[0] ?? "" }
     }
 
-    func conformanceTarget(_ schema: String, url: String = TestPostgres.url) -> SinkConformance.Target {
+    /// `streams = 2` also partitions by day: the first commit makes the partitions on one
+    /// stream, and the later ones alternate between the two connections.
+    func conformanceTarget(_ schema: String, url: String = TestPostgres.url, streams: Int = 1) -> SinkConformance.Target {
         var c = PostgresConfiguration(url: url, table: "conformance")
         c.schema = schema
         c.timeout = ConfigDuration(seconds: 5)
+        if streams == 2 { Self.useTwoStreams(&c) }
         let configuration = c
         return SinkConformance.Target(
             pipeline: "pg-conformance-\(schema)",
@@ -226,30 +229,40 @@ struct PostgresSinkTests {
             readBack: { try Self.conformanceRows(schema) })
     }
 
-    @Test func conformanceKilledBetweenWriteAndCommit() async throws {
+    static func useTwoStreams(_ c: inout PostgresConfiguration) {
+        c.streams = 2
+        c.partition = .init(column: "day")
+        c.partition?.premake = 0
+    }
+
+    @Test(arguments: [1, 2])
+    func conformanceKilledBetweenWriteAndCommit(streams: Int) async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
-        let t = conformanceTarget(schema)
+        let t = conformanceTarget(schema, streams: streams)
         try await SinkConformance.checkKill(t) { committed, uncommitted in
-            try ConformanceChild.spawn(["postgres", t.pipeline, TestPostgres.url, TestPostgres.password ?? "", schema, "conformance", "\(committed)", "\(uncommitted)"])
+            try ConformanceChild.spawn(["postgres", t.pipeline, TestPostgres.url, TestPostgres.password ?? "", schema, "conformance"]
+                                       + (streams == 2 ? ["--two-streams"] : []) + ["\(committed)", "\(uncommitted)"])
         }
     }
 
-    @Test func conformanceConnectionSeveredMidTransaction() async throws {
+    @Test(arguments: [1, 2])
+    func conformanceConnectionSeveredMidTransaction(streams: Int) async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
         let proxy = try FaultProxy(upstreamPort: TestPostgres.port)
         defer { proxy.stop() }
-        let t = conformanceTarget(schema, url: TestPostgres.url(port: proxy.port))
+        let t = conformanceTarget(schema, url: TestPostgres.url(port: proxy.port), streams: streams)
         try await SinkConformance.checkSevered(t, sever: { proxy.cutAll() }, restore: {})
     }
 
-    @Test func conformanceConnectionStalledMidTransaction() async throws {
+    @Test(arguments: [1, 2])
+    func conformanceConnectionStalledMidTransaction(streams: Int) async throws {
         let schema = try TestPostgres.freshSchema()
         defer { TestPostgres.dropSchema(schema) }
         let proxy = try FaultProxy(upstreamPort: TestPostgres.port)
         defer { proxy.stop() }
-        let t = conformanceTarget(schema, url: TestPostgres.url(port: proxy.port))
+        let t = conformanceTarget(schema, url: TestPostgres.url(port: proxy.port), streams: streams)
         // The sink's timeout (5 s) must end the stalled connection; the path then heals.
         try await SinkConformance.checkSevered(t, sever: { proxy.setMode(.stall) }, restore: { proxy.cutAll(); proxy.setMode(.pass) })
     }

@@ -19,6 +19,7 @@ struct PostgresTwoStreamTests {
             $0.schema = schema
             $0.table = "conformance"
             $0.streams = streams
+            $0.timeout = ConfigDuration(seconds: 10) // a lock wait that should not happen fails fast
             $0.partition = .init(column: "day")
             $0.partition?.premake = 0
         }
