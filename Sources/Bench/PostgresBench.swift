@@ -53,7 +53,7 @@ struct PostgresBenchmark {
     }
 
     /// A pipeline file for `sluice once`, loading the benchmark file into `table`.
-    func pipeline(_ name: String, table: String, partition: String?) throws -> String {
+    func pipeline(_ name: String, table: String, partition: String?, sinkExtra: String = "") throws -> String {
         let conf = "\(work)/\(name)"
         try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true)
         try (simulatorPipeline(name: name, file: file) + """
@@ -64,6 +64,7 @@ struct PostgresBenchmark {
             schema = "\(schema)"
             table = "\(table)"
             \(partition.map { "partition = { column = \"timestamp\", interval = \"day\", premake = 0\($0) }" } ?? "")
+            \(sinkExtra)
             """).write(toFile: "\(conf)/\(name).toml", atomically: true, encoding: .utf8)
         return conf
     }
@@ -80,8 +81,8 @@ struct PostgresBenchmark {
     /// `sluice once` into `table`. Before each run the checkpoint is deleted and the table emptied
     /// (`keepTable`: as a daemon finds it, with its partitions, made by an untimed first load) or
     /// dropped (the run creates it, and its partitions during the load).
-    func sluiceSide(_ label: String, name: String, table: String, partition: String?, keepTable: Bool, note: String) throws -> Side {
-        let conf = try pipeline(name, table: table, partition: partition)
+    func sluiceSide(_ label: String, name: String, table: String, partition: String?, sinkExtra: String = "", keepTable: Bool, note: String) throws -> Side {
+        let conf = try pipeline(name, table: table, partition: partition, sinkExtra: sinkExtra)
         let run = {
             let r = try spawnMeasured(sluice, ["once", name, "--config-dir", conf, "--state-dir", "\(work)/state-\(name)", "--no-progress"])
             guard r.status == 0 else { throw BenchError("sluice once \(name): \(r.stderr)") }
@@ -145,6 +146,10 @@ struct PostgresBenchmark {
                      note: "\(partitions) partitions made beforehand"),
             try sluiceSide("**sluice once → partitioned**", name: "bench_parted", table: "sluice_parted", partition: "", keepTable: true,
                            note: "rows copied into their partitions; the \(partitions) partitions exist (an untimed first load made them)"),
+            try sluiceSide("**sluice once → partitioned, `streams = 2`**", name: "bench_parted2", table: "sluice_parted2", partition: "", sinkExtra: "streams = 2",
+                           keepTable: true, note: "the same, every other batch over a second connection (committed together by a prepared transaction)"),
+            try sluiceSide("sluice once → plain table, `streams = 2`", name: "bench_plain2", table: "sluice_plain2", partition: nil, sinkExtra: "streams = 2",
+                           keepTable: true, note: "the table exists (an untimed first load made it), every other batch over a second connection"),
             try sluiceSide("sluice once → partitioned, `direct = false`", name: "bench_parent", table: "sluice_parent", partition: ", direct = false",
                            keepTable: true, note: "rows copied into the parent (the server routes them); partitions exist"),
             try sluiceSide("sluice once → partitioned, new table", name: "bench_new", table: "sluice_new", partition: "", keepTable: false,
@@ -217,14 +222,17 @@ struct PostgresBenchmark {
         ratio("sluice_parent", "psql_parted", "Sluice → partitioned through the parent vs psql `\\copy` CSV → premade partitions", "")
         ratio("sluice_new", "psql_parted", "Sluice → partitioned, new table, vs psql `\\copy` CSV → premade partitions", "")
         ratio("sluice_plain", "binary_plain", "Sluice → plain vs the binary `\\copy` ceiling", "≥ 0.9×")
-        ratio("sluice_parted", "binary_plain", "Sluice → partitioned vs the binary `\\copy` ceiling", "≥ 0.9×")
+        ratio("sluice_parted", "binary_plain", "Sluice → partitioned (one stream) vs the binary `\\copy` ceiling", "")
+        ratio("sluice_parted2", "binary_plain", "Sluice → partitioned, `streams = 2`, vs the binary `\\copy` ceiling", "≥ 0.9×")
         ratio("sluice_parted", "binary_parted", "Sluice → partitioned vs the binary `\\copy` into premade partitions (like for like)", "")
+        ratio("sluice_parted2", "sluice_parted", "Sluice → partitioned, `streams = 2` vs one stream", "")
+        ratio("sluice_plain2", "binary_plain", "Sluice → plain, `streams = 2`, vs the binary `\\copy` ceiling", "")
         if python != nil {
             ratio("sluice_plain", "pandas_plain", "Sluice → plain vs pandas `to_sql`", "≥ 30×")
         } else {
             print("\npandas `to_sql`: not measured (no Python with pandas, SQLAlchemy and psycopg2: run scripts/py-env.sh)")
         }
-        let peak = [index("sluice_plain"), index("sluice_parted"), index("sluice_parent"), index("sluice_new")].compactMap { $0 }.flatMap { results[$0].map(\.peakRSSMiB) }.max() ?? 0
+        let peak = [index("sluice_plain"), index("sluice_parted"), index("sluice_parted2"), index("sluice_plain2"), index("sluice_parent"), index("sluice_new")].compactMap { $0 }.flatMap { results[$0].map(\.peakRSSMiB) }.max() ?? 0
         print("\nSluice's highest peak RSS over every run: \(String(format: "%.1f", peak)) MiB (target ≤ 64 MiB).")
         _ = try? psql("DROP SCHEMA \(schema) CASCADE; DELETE FROM public.sluice_checkpoints WHERE pipeline LIKE 'bench\\_%'")
     }

@@ -185,6 +185,9 @@ public actor PostgresSink: Sink {
 
     /// Rolls back what was not committed, closes the connection and ends its thread.
     public func close() async throws {
+        if rowsOnSecondStream > 0 {
+            logger.debug("rows sent over the second connection since start", metadata: ["rows": "\(rowsOnSecondStream)"])
+        }
         dropConnection(politely: !failed)
         second?.shutdown()
         executor.shutdown()
