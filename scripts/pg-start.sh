@@ -22,6 +22,17 @@ echo testpw > "$D/pwfile"
 [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$D"
 as_pg "$PGBIN/initdb" -D "$D/data" -U postgres --pwfile="$D/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
   -E UTF8 --locale=C.UTF-8 >"$D/initdb.log" 2>&1 || { cat "$D/initdb.log" >&2; exit 1; }
-as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 30 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$D/sock -c fsync=off -c max_connections=200 -c max_prepared_transactions=64 ${SLUICE_PG_OPTS:-}" start >/dev/null
+# The test ports lie in Linux's ephemeral range, so a busy test run's client socket can hold one
+# for a moment: a start refused with "Address already in use" is tried again; any other failure
+# shows the server's log.
+for attempt in 1 2 3 4 5; do
+  if as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$D/sock -c fsync=off -c max_connections=200 -c max_prepared_transactions=64 ${SLUICE_PG_OPTS:-}" start >/dev/null; then
+    break
+  fi
+  tail -5 "$D/server.log" >&2
+  if [ "$attempt" -eq 5 ] || ! grep -qi "already in use\|bereits verwendet" "$D/server.log"; then exit 1; fi
+  echo "pg-start.sh: port $PORT is busy, trying again in 2 s" >&2
+  sleep 2
+done
 echo "postgresql://postgres:testpw@127.0.0.1:$PORT/postgres"

@@ -84,7 +84,7 @@ struct Once: AsyncParsableCommand {
         if c.deadLetters > 0 { summary += "\n  dead letters: \(pipeline.deadLetterPath)" }
         if c.filesWithPendingBytes > 0 { summary += "\n  \(c.filesWithPendingBytes) file(s) end with an incomplete record (\(c.pendingBytes) bytes) that waits for its line end" }
         if c.retries > 0 { summary += "\n  \(c.retries) retr\(c.retries == 1 ? "y" : "ies") after a lost connection" }
-        if c.replays > 0 { summary += "\n  \(c.replays) replay\(c.replays == 1 ? "" : "s") from the last commit to find records the target refused" }
+        if c.replays > 0 { summary += "\n  \(c.replays) replay\(c.replays == 1 ? "" : "s") from the last commit (the sink asked to read again: to find records the target refused, or to make partitions on one COPY stream)" }
         if c.recordsRolledBack > 0 || c.deadLettersRolledBack > 0 {
             summary += "\n  \(c.recordsRolledBack) records and \(c.deadLettersRolledBack) dead letters sent in failed attempts were rolled back (not committed; "
                 + (failure == nil ? "loaded again by a retry)" : "the next run loads them)")

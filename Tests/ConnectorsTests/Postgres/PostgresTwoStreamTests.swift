@@ -190,7 +190,7 @@ struct PostgresTwoStreamTests {
     }
 
     @Test func streamsIsOneOrTwoAndTwoOnlyForAppend() throws {
-        var c = PostgresConfiguration(url: TestPostgres.url, table: "t")
+        var c = PostgresConfiguration(url: "postgresql://etl@127.0.0.1:5432/plant", table: "t")
         c.streams = 3
         #expect(throws: ConfigIssue.self) { try c.validate() }
         c.streams = 2
