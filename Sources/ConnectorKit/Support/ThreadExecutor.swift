@@ -15,7 +15,13 @@ import Foundation
 /// thread is the only consumer of the queue.
 public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     private let condition = NSCondition()
-    private var jobs: [UnownedJob] = []
+    /// A task's job, or a block given to `execute`.
+    private enum Work {
+        case job(UnownedJob)
+        case block(@Sendable () -> Void)
+    }
+
+    private var jobs: [Work] = []
     private var threadAlive = false
     private var stopping = false
     private let name: String
@@ -29,9 +35,18 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        let j = UnownedJob(job)
+        append(.job(UnownedJob(job)))
+    }
+
+    /// Runs `body` on this executor's thread after the work queued before it, without waiting
+    /// for it: for a worker that is fed work while its feeder goes on.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        append(.block(body))
+    }
+
+    private func append(_ work: Work) {
         condition.lock()
-        jobs.append(j)
+        jobs.append(work)
         if threadAlive {
             condition.signal()
         } else {
@@ -78,9 +93,12 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let job = jobs.removeFirst()
+            let work = jobs.removeFirst()
             condition.unlock()
-            job.runSynchronously(on: asUnownedSerialExecutor())
+            switch work {
+            case let .job(job): job.runSynchronously(on: asUnownedSerialExecutor())
+            case let .block(body): body()
+            }
         }
     }
 }

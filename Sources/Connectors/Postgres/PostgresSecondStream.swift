@@ -9,9 +9,9 @@ import Foundation
 /// checkpoint (naming this prepared transaction), then commits this one (`PostgresSink.commit`);
 /// `PostgresSink.resolvePrepared` finishes the job after a crash in between.
 ///
-/// `@unchecked Sendable`: `jobs`, `busy`, `failure` and `stopping` are only touched under
-/// `condition`'s lock; `state` (the connection, encoder and COPY) only on the worker thread, the
-/// queue's only consumer, or by the caller after `drain` has seen the queue empty and idle.
+/// `@unchecked Sendable`: `jobs`, `busy` and `failure` are only touched under `condition`'s lock;
+/// `state` (the connection, encoder and COPY) only by a job on the executor's thread (one at a
+/// time, in queue order), or by `reset` after it has seen no job running.
 final class PostgresSecondStream: @unchecked Sendable {
     struct Settings: Sendable {
         var conninfo: String
@@ -38,12 +38,12 @@ final class PostgresSecondStream: @unchecked Sendable {
 
     private let settings: Settings
     private let state = State()
+    private let executor = ThreadExecutor(name: "sluice-postgres-2")
     private let condition = NSCondition()
+    /// Jobs waiting; the executor runs one per `runNext` block queued beside each.
     private var jobs: [Job] = []
     private var busy = false
     private var failure: PQError?
-    private var threadAlive = false
-    private var stopping = false
 
     init(_ settings: Settings) {
         self.settings = settings
@@ -115,10 +115,7 @@ final class PostgresSecondStream: @unchecked Sendable {
 
     /// Ends the thread once its queue is empty (a later `send` starts a new one).
     func shutdown() {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        condition.unlock()
+        executor.shutdown()
     }
 
     // MARK: Queue
@@ -146,44 +143,29 @@ final class PostgresSecondStream: @unchecked Sendable {
             throw failed
         }
         jobs.append(job)
-        if !threadAlive {
-            threadAlive = true
-            stopping = false
-            let t = Thread { self.loop() }
-            t.name = "sluice-postgres-2"
-            t.stackSize = 1 << 20
-            t.start()
-        }
-        condition.broadcast()
         condition.unlock()
+        executor.execute { self.runNext() }
     }
 
-    private func loop() {
-        while true {
-            condition.lock()
-            while jobs.isEmpty && !stopping { condition.wait() }
-            if jobs.isEmpty {
-                threadAlive = false
-                stopping = false
-                condition.unlock()
-                return
-            }
-            let job = jobs.removeFirst()
-            busy = true
-            let skip = failure != nil
+    /// Runs the oldest job, if any (a `reset` may have dropped it).
+    private func runNext() {
+        condition.lock()
+        guard !jobs.isEmpty else {
             condition.unlock()
-            var failed: PQError?
-            if !skip {
-                do { try job(state) } catch { failed = error }
-            }
-            condition.lock()
-            busy = false
-            // After a failure the transaction is dead: later jobs are dropped until `reset`.
-            if let failed, failure == nil { failure = failed }
-            if failure != nil { jobs.removeAll() }
-            condition.broadcast()
-            condition.unlock()
+            return
         }
+        let job = jobs.removeFirst()
+        busy = true
+        condition.unlock()
+        var failed: PQError?
+        do { try job(state) } catch { failed = error }
+        condition.lock()
+        busy = false
+        // After a failure the transaction is dead: later jobs are dropped until `reset`.
+        if let failed, failure == nil { failure = failed }
+        if failure != nil { jobs.removeAll() }
+        condition.broadcast()
+        condition.unlock()
     }
 
     // MARK: On the worker thread

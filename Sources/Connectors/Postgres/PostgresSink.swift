@@ -138,7 +138,7 @@ public actor PostgresSink: Sink {
             var prepared: String?
             if secondInTransaction, let second {
                 try endSecondStream()
-                let gid = try preparedName(sequence: checkpoint.sequence)
+                let gid = self.prepared.name(sequence: checkpoint.sequence, token: runToken)
                 try run { try second.prepare(gid) }
                 prepared = gid
                 if crashPoint == .afterPrepare { throw CommitCrashPoint.Crash() }
@@ -457,10 +457,6 @@ public actor PostgresSink: Sink {
     static let preparedKey = "postgres.prepared"
 
     private var prepared: PostgresPreparedTransactions { PostgresPreparedTransactions(pipeline: pipeline) }
-
-    private func preparedName(sequence: Int64) throws -> String {
-        prepared.name(sequence: sequence, token: runToken)
-    }
 
     /// Commits the prepared transaction the committed checkpoint names (a crash came between
     /// the checkpoint's commit and its own) and rolls back the others (a crash came before the
